@@ -1,0 +1,270 @@
+"""The .convnet.json design file: versioned, validated field by field, saved atomically.
+
+    {"format": "convnet-designer", "version": 1,
+     "name": str, "description": str, "source": str, "reference": {"params": int},
+     "nodes": [{"id": str, "type": str, "params": {...}, "label": str, "pos": [x, y]}, ...],
+     "edges": [{"from": str, "to": str}, ...],      # in input-port order for each "to"
+     "analysis": {"batch": int, "dtype": str, "optimizer": str, "budget": int | null},
+     "training": {...}, "canvas": {...}, "hints": {...}}
+
+Loading never runs code (plain JSON only) and reports the first problem as
+`path.to.field: what is wrong`. Pure Python: no Qt, no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .analysis import DTYPE_BYTES, OPTIMIZER_STATE
+from .layers import CATALOGUE, ParamError
+from .network import Network, NetworkError
+
+FORMAT = "convnet-designer"
+VERSION = 1
+SUFFIX = ".convnet.json"
+_MAX_BYTES = 64 * 1024 * 1024
+
+
+class DesignFileError(ValueError):
+    """A design file that cannot be read; the message names the file, the field and the problem."""
+
+
+@dataclass
+class Design:
+    """A network with everything saved beside it."""
+
+    network: Network
+    source: str = ""
+    reference: dict[str, Any] = field(default_factory=dict)
+    analysis: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    canvas: dict[str, Any] = field(default_factory=dict)
+    hints: dict[str, Any] = field(default_factory=dict)
+
+
+_TOP = {"format", "version", "name", "description", "source", "reference", "nodes", "edges",
+        "analysis", "training", "canvas", "hints"}
+
+
+def to_dict(design: Design) -> dict[str, Any]:
+    net = design.network
+    nodes = []
+    for nid in net.nodes:
+        n = net.nodes[nid]
+        entry: dict[str, Any] = {"id": n.id, "type": n.type, "params": dict(n.params)}
+        if n.label:
+            entry["label"] = n.label
+        if n.pos is not None:
+            entry["pos"] = [round(n.pos[0], 2), round(n.pos[1], 2)]
+        nodes.append(entry)
+    data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": net.name,
+                            "description": net.description}
+    if design.source:
+        data["source"] = design.source
+    if design.reference:
+        data["reference"] = design.reference
+    data["nodes"] = nodes
+    data["edges"] = [{"from": s, "to": d} for s, d, _ in net.edges()]
+    for key in ("analysis", "training", "canvas", "hints"):
+        value = getattr(design, key)
+        if value:
+            data[key] = value
+    return data
+
+
+def dumps(design: Design) -> str:
+    return json.dumps(to_dict(design), indent=1, ensure_ascii=False) + "\n"
+
+
+def save(design: Design, path: str | os.PathLike[str]) -> None:
+    """Write atomically: a temporary file beside the target, flushed, then renamed over it."""
+    path = Path(path)
+    text = dumps(design)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def load(path: str | os.PathLike[str]) -> Design:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > _MAX_BYTES:
+            raise DesignFileError(f"{path}: the file is {size} bytes, too large for a design")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DesignFileError(f"{path}: cannot read it ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DesignFileError(f"{path}: not a text file (not UTF-8)") from None
+    return loads(text, str(path))
+
+
+def loads(text: str, where: str = "<design>") -> Design:
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise DesignFileError(f"{where}: line {e.lineno} column {e.colno}: not valid JSON "
+                              f"({e.msg})") from None
+    except (ValueError, RecursionError) as e:
+        raise DesignFileError(f"{where}: not valid JSON ({e})") from None
+    try:
+        return from_dict(data)
+    except _FieldError as e:
+        raise DesignFileError(f"{where}: {e.path}: {e.problem}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+class _FieldError(Exception):
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "true/false", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _expect(value: Any, types: tuple[type, ...], path: str, what: str) -> Any:
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise _FieldError(path, f"expected {what}, got {_kind(value)}")
+    return value
+
+
+def from_dict(data: Any) -> Design:
+    _expect(data, (dict,), "(top level)", "an object")
+    if data.get("format") != FORMAT:
+        raise _FieldError("format", f'expected "{FORMAT}" (this is not a ConvNet Designer design), '
+                                    f"got {json.dumps(data.get('format'))[:60]}")
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise _FieldError("version", f"expected a whole number, got {_kind(version)}")
+    if version > VERSION:
+        raise _FieldError("version", f"{version} was written by a newer ConvNet Designer "
+                                     f"(this one reads up to {VERSION})")
+    if version < 1:
+        raise _FieldError("version", f"must be ≥ 1, got {version}")
+    for key in data:
+        if key not in _TOP:
+            raise _FieldError(key, f"unknown field (known: {', '.join(sorted(_TOP))})")
+    name = _expect(data.get("name", "Untitled"), (str,), "name", "a string")
+    description = _expect(data.get("description", ""), (str,), "description", "a string")
+    source = _expect(data.get("source", ""), (str,), "source", "a string")
+    reference = _expect(data.get("reference", {}), (dict,), "reference", "an object")
+    for key, value in reference.items():
+        _expect(value, (int, float, str), f"reference.{key}", "a number or a string")
+    net = Network(name, description)
+    nodes = _expect(data.get("nodes"), (list,), "nodes", "a list of layers")
+    for i, entry in enumerate(nodes):
+        _node(net, entry, f"nodes[{i}]")
+    edges = _expect(data.get("edges", []), (list,), "edges", "a list of wires")
+    wiring: dict[str, list[str]] = {}
+    for i, entry in enumerate(edges):
+        path = f"edges[{i}]"
+        _expect(entry, (dict,), path, 'an object {"from": ..., "to": ...}')
+        extra = set(entry) - {"from", "to"}
+        if extra:
+            raise _FieldError(f"{path}.{sorted(extra)[0]}", "unknown field (known: from, to)")
+        src = _expect(entry.get("from"), (str,), f"{path}.from", "a layer id")
+        dst = _expect(entry.get("to"), (str,), f"{path}.to", "a layer id")
+        for key, nid in (("from", src), ("to", dst)):
+            if nid not in net.nodes:
+                raise _FieldError(f"{path}.{key}", f"no layer has the id {nid!r}")
+        if src in wiring.get(dst, ()):
+            raise _FieldError(path, f"the wire {src} → {dst} appears twice")
+        wiring.setdefault(dst, []).append(src)
+    for dst, srcs in wiring.items():
+        try:
+            net.set_inputs(dst, srcs)
+        except NetworkError as e:
+            raise _FieldError("edges", str(e)) from None
+    try:
+        net.topological_order()
+    except NetworkError as e:
+        raise _FieldError("edges", str(e)) from None
+    analysis = _analysis(data.get("analysis", {}))
+    design = Design(net, source, dict(reference), analysis)
+    for key in ("training", "canvas", "hints"):
+        setattr(design, key, _expect(data.get(key, {}), (dict,), key, "an object"))
+    return design
+
+
+def _node(net: Network, entry: Any, path: str) -> None:
+    _expect(entry, (dict,), path, "an object")
+    extra = set(entry) - {"id", "type", "params", "label", "pos"}
+    if extra:
+        raise _FieldError(f"{path}.{sorted(extra)[0]}",
+                          "unknown field (known: id, type, params, label, pos)")
+    nid = _expect(entry.get("id"), (str,), f"{path}.id", "a string")
+    type_name = _expect(entry.get("type"), (str,), f"{path}.type", "a layer type")
+    if type_name not in CATALOGUE:
+        raise _FieldError(f"{path}.type", f"unknown layer type {type_name!r} "
+                                          f"(known: {', '.join(CATALOGUE)})")
+    params = _expect(entry.get("params", {}), (dict,), f"{path}.params", "an object")
+    label = _expect(entry.get("label", ""), (str,), f"{path}.label", "a string")
+    pos = entry.get("pos")
+    if pos is not None:
+        if (not isinstance(pos, list) or len(pos) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and math.isfinite(v) for v in pos)):
+            raise _FieldError(f"{path}.pos", f"expected [x, y] numbers, got {json.dumps(pos)[:40]}")
+        pos = (float(pos[0]), float(pos[1]))
+    try:
+        CATALOGUE[type_name].validate(params)
+    except ParamError as e:
+        key, _, problem = str(e).partition(": ")
+        raise _FieldError(f"{path}.params.{key}", problem) from None
+    try:
+        net.add(type_name, params, id=nid, label=label, pos=pos)
+    except NetworkError as e:
+        raise _FieldError(f"{path}.id", str(e)) from None
+
+
+def _analysis(value: Any) -> dict[str, Any]:
+    _expect(value, (dict,), "analysis", "an object")
+    out: dict[str, Any] = {}
+    for key, v in value.items():
+        path = f"analysis.{key}"
+        if key == "batch":
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise _FieldError(path, f"expected a whole number ≥ 1, got {json.dumps(v)[:40]}")
+        elif key == "dtype":
+            if v not in DTYPE_BYTES:
+                raise _FieldError(path, f"expected one of {', '.join(DTYPE_BYTES)}, got "
+                                        f"{json.dumps(v)[:40]}")
+        elif key == "optimizer":
+            if v not in OPTIMIZER_STATE:
+                raise _FieldError(path, f"expected one of {', '.join(OPTIMIZER_STATE)}, got "
+                                        f"{json.dumps(v)[:40]}")
+        elif key == "budget":
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise _FieldError(path, f"expected bytes (a whole number) or null, got "
+                                        f"{json.dumps(v)[:40]}")
+        else:
+            raise _FieldError(path, "unknown field (known: batch, dtype, optimizer, budget)")
+        out[key] = v
+    return out

@@ -1,0 +1,307 @@
+"""Network: the design as a DAG of layer nodes, and the edits a person makes to it.
+
+A node has an id (a Python identifier, also the attribute name in built and exported code), a
+layer type from the catalogue, its parameters, and a canvas position. Each node keeps its inputs
+as an ordered tuple of node ids (the order matters for Concat). Every edit keeps the graph acyclic
+and the parameters valid; a refused edit raises NetworkError and changes nothing.
+
+Pure Python: no Qt, no torch.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .layers import CATALOGUE, LayerType, ParamError, layer_type
+
+
+class NetworkError(ValueError):
+    """An edit that would make the design invalid (a cycle, an unknown node, a bad parameter)."""
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str
+    type: str
+    params: Mapping[str, Any]
+    inputs: tuple[str, ...] = ()
+    label: str = ""
+    pos: tuple[float, float] | None = None
+
+    @property
+    def layer(self) -> LayerType:
+        return CATALOGUE[self.type]
+
+
+@dataclass
+class Network:
+    name: str = "Untitled"
+    description: str = ""
+    nodes: dict[str, Node] = field(default_factory=dict)
+    _order: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
+    _version: int = field(default=0, repr=False, compare=False)
+
+    # ----------------------------------------------------------------------------- queries
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __contains__(self, node_id: str) -> bool:
+        return node_id in self.nodes
+
+    def __getitem__(self, node_id: str) -> Node:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise NetworkError(f"no layer named {node_id!r}") from None
+
+    @property
+    def version(self) -> int:
+        """Increases with every edit; lets callers cache what they compute from the network."""
+        return self._version
+
+    def edges(self) -> list[tuple[str, str, int]]:
+        """(source, destination, input port) for every wire."""
+        return [(src, n.id, port) for n in self.nodes.values() for port, src in enumerate(n.inputs)]
+
+    def consumers(self, node_id: str) -> list[str]:
+        return [n.id for n in self.nodes.values() if node_id in n.inputs]
+
+    def inputs_of(self, node_id: str) -> tuple[str, ...]:
+        return self[node_id].inputs
+
+    def topological_order(self) -> tuple[str, ...]:
+        """Node ids, every node after all of its inputs; ties keep insertion order."""
+        if self._order is None:
+            self._order = _toposort(self.nodes)
+        return self._order
+
+    def unique_id(self, base: str) -> str:
+        base = re.sub(r"\W", "_", base.lower()) or "layer"
+        if base[0].isdigit():
+            base = "_" + base
+        if base not in self.nodes and not keyword.iskeyword(base) and not base[-1].isdigit():
+            return base
+        i = 1
+        while f"{base}{i}" in self.nodes:
+            i += 1
+        return f"{base}{i}"
+
+    def copy(self) -> Network:
+        return Network(self.name, self.description, dict(self.nodes))
+
+    # ----------------------------------------------------------------------------- edits
+
+    def add(
+        self,
+        type_name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        inputs: Iterable[str] = (),
+        label: str = "",
+        pos: tuple[float, float] | None = None,
+    ) -> str:
+        """Add a layer (optionally wired to `inputs`) and return its id."""
+        try:
+            layer = layer_type(type_name)
+            full = layer.validate(params or {})
+        except ParamError as e:
+            raise NetworkError(f"{id or type_name}: {e}") from None
+        node_id = id if id is not None else self.unique_id(_short(type_name))
+        self._check_new_id(node_id)
+        inputs = tuple(inputs)
+        for src in inputs:
+            self[src]
+        _check_arity(layer, node_id, len(inputs), partial=True)
+        self.nodes[node_id] = Node(node_id, type_name, full, inputs, label, pos)
+        self._touch()
+        return node_id
+
+    def remove(self, node_id: str, reconnect: bool = True) -> None:
+        """Remove a layer. Inside a stack (one input), its consumers are wired to that input."""
+        node = self[node_id]
+        feed = node.inputs[0] if reconnect and len(node.inputs) == 1 else None
+        del self.nodes[node_id]
+        for n in list(self.nodes.values()):
+            if node_id in n.inputs:
+                if feed is not None and feed not in n.inputs:
+                    new = tuple(feed if s == node_id else s for s in n.inputs)
+                else:
+                    new = tuple(s for s in n.inputs if s != node_id)
+                self.nodes[n.id] = replace(n, inputs=new)
+        self._touch()
+
+    def insert_on_edge(
+        self,
+        src: str,
+        dst: str,
+        type_name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        pos: tuple[float, float] | None = None,
+    ) -> str:
+        """Put a new single-input layer on the wire src → dst and return its id."""
+        target = self[dst]
+        if src not in target.inputs:
+            raise NetworkError(f"there is no wire {src} → {dst}")
+        layer = layer_type(type_name)
+        if layer.min_inputs != 1 or layer.max_inputs != 1:
+            raise NetworkError(f"a {type_name} layer cannot be put on a wire (it needs "
+                               f"{layer.min_inputs}+ inputs)")
+        new_id = self.add(type_name, params, id=id, inputs=(src,), pos=pos)
+        self.nodes[dst] = replace(target, inputs=tuple(new_id if s == src else s for s in target.inputs))
+        self._touch()
+        return new_id
+
+    def connect(self, src: str, dst: str, port: int | None = None) -> None:
+        """Wire src's output to dst. A single-input layer's old wire is replaced."""
+        self[src]
+        target = self[dst]
+        layer = target.layer
+        if src == dst or self._reaches(dst, src):
+            raise NetworkError(f"wiring {src} → {dst} would make a cycle")
+        if src in target.inputs:
+            raise NetworkError(f"{src} is already wired to {dst}")
+        if layer.max_inputs == 0:
+            raise NetworkError(f"{dst} is an INPUT layer and takes no inputs")
+        inputs = list(target.inputs)
+        if layer.max_inputs == 1:
+            inputs = [src]
+        elif port is None or port >= len(inputs):
+            inputs.append(src)
+        else:
+            inputs.insert(max(port, 0), src)
+        self.nodes[dst] = replace(target, inputs=tuple(inputs))
+        self._touch()
+
+    def disconnect(self, src: str, dst: str) -> None:
+        target = self[dst]
+        if src not in target.inputs:
+            raise NetworkError(f"there is no wire {src} → {dst}")
+        self.nodes[dst] = replace(target, inputs=tuple(s for s in target.inputs if s != src))
+        self._touch()
+
+    def set_params(self, node_id: str, **changes: Any) -> None:
+        node = self[node_id]
+        merged = {**node.params, **changes}
+        try:
+            full = node.layer.validate(merged)
+        except ParamError as e:
+            raise NetworkError(f"{node_id}.{e}") from None
+        self.nodes[node_id] = replace(node, params=full)
+        self._touch()
+
+    def set_inputs(self, node_id: str, inputs: Iterable[str]) -> None:
+        """Replace a node's wiring at once (used by undo and by block templates)."""
+        node = self[node_id]
+        inputs = tuple(inputs)
+        for src in inputs:
+            self[src]
+            if src == node_id or self._reaches(node_id, src):
+                raise NetworkError(f"wiring {src} → {node_id} would make a cycle")
+        _check_arity(node.layer, node_id, len(inputs), partial=True)
+        self.nodes[node_id] = replace(node, inputs=inputs)
+        self._touch()
+
+    def move(self, node_id: str, pos: tuple[float, float]) -> None:
+        self.nodes[node_id] = replace(self[node_id], pos=(float(pos[0]), float(pos[1])))
+
+    def rename(self, old: str, new: str) -> None:
+        """Give a layer a new id; wires follow."""
+        if old == new:
+            return
+        node = self[old]
+        self._check_new_id(new)
+        rebuilt: dict[str, Node] = {}
+        for nid, n in self.nodes.items():
+            if nid == old:
+                rebuilt[new] = replace(node, id=new)
+            elif old in n.inputs:
+                rebuilt[nid] = replace(n, inputs=tuple(new if s == old else s for s in n.inputs))
+            else:
+                rebuilt[nid] = n
+        self.nodes = rebuilt
+        self._touch()
+
+    # ----------------------------------------------------------------------------- internals
+
+    def _check_new_id(self, node_id: str) -> None:
+        if not isinstance(node_id, str) or not _IDENT.match(node_id) or keyword.iskeyword(node_id):
+            raise NetworkError(
+                f"{node_id!r} is not a valid layer name (letters, digits and _, not starting "
+                "with a digit)"
+            )
+        if node_id in self.nodes:
+            raise NetworkError(f"there is already a layer named {node_id!r}")
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        """Whether goal is downstream of start."""
+        consumers: dict[str, list[str]] = {}
+        for n in self.nodes.values():
+            for s in n.inputs:
+                consumers.setdefault(s, []).append(n.id)
+        stack, seen = [start], {start}
+        while stack:
+            for nxt in consumers.get(stack.pop(), ()):
+                if nxt == goal:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return False
+
+    def _touch(self) -> None:
+        self._order = None
+        self._version += 1
+
+
+def _short(type_name: str) -> str:
+    return {"Conv2d": "conv", "MaxPool2d": "pool", "AvgPool2d": "avgpool",
+            "AdaptiveAvgPool2d": "gap", "BatchNorm2d": "bn", "LocalResponseNorm": "lrn",
+            "Linear": "fc", "Input": "input"}.get(type_name, type_name.lower())
+
+
+def _check_arity(layer: LayerType, node_id: str, n: int, partial: bool) -> None:
+    if layer.max_inputs is not None and n > layer.max_inputs:
+        raise NetworkError(f"{node_id}: a {layer.name} layer takes at most {layer.max_inputs} "
+                           f"input(s), got {n}")
+
+
+def _toposort(nodes: Mapping[str, Node]) -> tuple[str, ...]:
+    """Depth-first order that keeps chains together and follows insertion order."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+    for root in nodes:
+        if root in state:
+            continue
+        stack = [(root, 0)]
+        while stack:
+            nid, i = stack.pop()
+            if i == 0:
+                if state.get(nid) == 2:
+                    continue
+                state[nid] = 1
+            ins = nodes[nid].inputs
+            while i < len(ins):
+                src = ins[i]
+                i += 1
+                st = state.get(src)
+                if st is None and src in nodes:
+                    stack.append((nid, i))
+                    stack.append((src, 0))
+                    break
+                if st == 1:
+                    raise NetworkError(f"the wiring has a cycle through {src} and {nid}")
+            else:
+                state[nid] = 2
+                order.append(nid)
+    return tuple(order)

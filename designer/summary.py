@@ -1,0 +1,162 @@
+"""A Report as text: the per-layer table and the memory section (terminal, Markdown, CSV, JSON).
+
+Formats what analyze() computed; computes nothing of its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from .model.analysis import DTYPE_BYTES, MemoryEstimate, Report
+from .model.layers import fmt_shape
+from .model.network import Network
+from .model.units import format_bytes, format_count
+
+COLUMNS = ("#", "layer", "type", "output W×H×D", "params", "MACs", "receptive field", "notes")
+
+
+def layer_rows(network: Network, report: Report) -> list[tuple[str, ...]]:
+    rows = []
+    for i, nid in enumerate(report.order, 1):
+        rep = report.layers[nid]
+        node = network.nodes[nid]
+        kind = f"{node.type} ({node.layer.alias})" if node.layer.alias else node.type
+        rf = ""
+        if rep.rf is not None:
+            (h, w), (jh, jw) = rep.rf.size, rep.rf.jump
+            rf = f"{w}×{h}" + (f" /{jw}" if jw == jh else f" /{jw}×{jh}")
+        notes = "; ".join(f"{i.severity.upper()}: {i.message}" for i in rep.issues)
+        rows.append((str(i), nid, kind, fmt_shape(rep.shape), f"{rep.params:,}",
+                     format_count(rep.macs) if rep.macs else "", rf, notes))
+    return rows
+
+
+def memory_rows(est: MemoryEstimate, value_bytes: int) -> list[tuple[str, str, str]]:
+    rows = []
+    for name, b in est.parts:
+        if b or name in ("weights", "activations", "saved for backward"):
+            rows.append((name, format_count(b // value_bytes) + " values", format_bytes(b)))
+    return rows
+
+
+def _budget_line(est: MemoryEstimate) -> str:
+    if est.budget is None:
+        return ""
+    verdict = "fits" if est.fits else "does NOT fit"
+    largest = ("not even a batch of 1 fits" if est.max_batch == 0
+               else f"largest batch that fits: {est.max_batch:,}")
+    return f"  budget {format_bytes(est.budget)}: batch {est.batch} {verdict}; {largest}"
+
+
+def render_text(network: Network, report: Report) -> str:
+    out = io.StringIO()
+    title = network.name + (f" — {network.description}" if network.description else "")
+    out.write(title + "\n\n")
+    rows = [COLUMNS[:-1]] + [r[:-1] for r in layer_rows(network, report)]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    right = {0, 4, 5}
+    notes = {r[1]: r[-1] for r in layer_rows(network, report)}
+    for k, r in enumerate(rows):
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        out.write("  ".join(cells).rstrip() + "\n")
+        if k == 0:
+            out.write("  ".join("-" * w for w in widths) + "\n")
+        elif notes.get(r[1]):
+            out.write(" " * (widths[0] + 2) + "↳ " + notes[r[1]] + "\n")
+    for nid, issue in report.issues:
+        out.write(f"{issue.severity.upper()}: {issue.message}\n")
+    t = report.totals
+    out.write("\n")
+    out.write(f"parameters        {t.params:,} trainable"
+              + (f", {t.buffers:,} in buffers (BatchNorm running statistics)" if t.buffers else "")
+              + "\n")
+    out.write(f"compute           {format_count(t.macs)} MACs ({format_count(t.flops)} FLOPs) "
+              "per image\n")
+    vb = DTYPE_BYTES[report.dtype]
+    out.write(f"forward per image {format_count(t.forward_values)} values (input "
+              f"{format_count(t.input_values)} + activations {format_count(t.activations)}) = "
+              f"{format_bytes(t.forward_values * vb)} in {report.dtype}\n\n")
+    head = f"batch {report.batch}, {report.dtype}, {report.optimizer}"
+    for title, est in (("Memory for one training step, the notes' count", report.textbook),
+                       ("What PyTorch holds (estimate)", report.pytorch)):
+        out.write(f"{title} ({head}):\n")
+        for name, vals, size in memory_rows(est, vb):
+            out.write(f"  {name:<22} {vals:>16}  {size:>10}\n")
+        out.write(f"  {'total':<22} {'':>16}  {format_bytes(est.total):>10}\n")
+        line = _budget_line(est)
+        if line:
+            out.write(line + "\n")
+        out.write("\n")
+    return out.getvalue().rstrip() + "\n"
+
+
+def render_markdown(network: Network, report: Report) -> str:
+    lines = [f"# {network.name}", ""]
+    if network.description:
+        lines += [network.description, ""]
+    lines.append("| " + " | ".join(COLUMNS) + " |")
+    lines.append("|" + "|".join("---:" if c in ("#", "params", "MACs") else "---"
+                                for c in COLUMNS) + "|")
+    for r in layer_rows(network, report):
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
+    t = report.totals
+    lines += ["", f"**Parameters:** {t.params:,} · **MACs:** {format_count(t.macs)} · "
+                  f"**Activations per image:** {format_count(t.activations)}", ""]
+    for title, est in (("Training memory (the notes' count)", report.textbook),
+                       ("What PyTorch holds (estimate)", report.pytorch)):
+        lines += [f"## {title}: batch {report.batch}, {report.dtype}, {report.optimizer}", "",
+                  "| part | bytes |", "|---|---:|"]
+        lines += [f"| {name} | {format_bytes(b)} |" for name, b in est.parts if b]
+        lines += [f"| **total** | **{format_bytes(est.total)}** |", ""]
+    return "\n".join(lines)
+
+
+def render_csv(network: Network, report: Report) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["layer", "type", "width", "height", "depth", "params", "buffers", "macs",
+                "activations", "rf_width", "rf_height", "jump", "issues"])
+    for nid in report.order:
+        rep = report.layers[nid]
+        s = rep.shape
+        whd = ("", "", "") if s is None else (1, 1, s[0]) if len(s) == 1 else (s[2], s[1], s[0])
+        rf = rep.rf
+        w.writerow([nid, rep.type, *whd, rep.params, rep.buffers, rep.macs, rep.activations,
+                    rf.size[1] if rf else "", rf.size[0] if rf else "", rf.jump[1] if rf else "",
+                    " | ".join(f"{i.severity}: {i.message}" for i in rep.issues)])
+    return out.getvalue()
+
+
+def to_json(network: Network, report: Report) -> dict[str, Any]:
+    def est(e: MemoryEstimate) -> dict[str, Any]:
+        return {"parts": dict(e.parts), "total": e.total, "per_sample": e.per_sample,
+                "fixed": e.fixed, "budget": e.budget, "fits": e.fits, "max_batch": e.max_batch}
+
+    layers = []
+    for nid in report.order:
+        rep = report.layers[nid]
+        layers.append({
+            "id": nid, "type": rep.type, "inputs": list(rep.inputs),
+            "shape": list(rep.shape) if rep.shape is not None else None,
+            "whd": fmt_shape(rep.shape), "params": rep.params, "buffers": rep.buffers,
+            "macs": rep.macs, "activations": rep.activations,
+            "receptive_field": None if rep.rf is None else {
+                "size": list(rep.rf.size), "jump": list(rep.rf.jump), "start": list(rep.rf.start)},
+            "issues": [{"severity": i.severity, "message": i.message,
+                        "fixes": [{"label": f.label, "params": dict(f.params)} for f in i.fixes]}
+                       for i in rep.issues],
+        })
+    t = report.totals
+    return {
+        "name": network.name, "batch": report.batch, "dtype": report.dtype,
+        "optimizer": report.optimizer, "output": report.output, "layers": layers,
+        "issues": [{"layer": nid, "severity": i.severity, "message": i.message}
+                   for nid, i in report.issues],
+        "totals": {"params": t.params, "buffers": t.buffers, "macs": t.macs, "flops": t.flops,
+                   "activations": t.activations, "input_values": t.input_values,
+                   "forward_values": t.forward_values, "errors": t.errors,
+                   "warnings": t.warnings},
+        "memory": {"textbook": est(report.textbook), "pytorch": est(report.pytorch)},
+    }
