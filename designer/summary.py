@@ -59,13 +59,14 @@ def render_text(network: Network, report: Report) -> str:
     right = {0, 4, 5}
     notes = {r[1]: r[-1] for r in layer_rows(network, report)}
     for k, r in enumerate(rows):
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        cells = [c.rjust(w) if i in right else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(r, widths))]
         out.write("  ".join(cells).rstrip() + "\n")
         if k == 0:
             out.write("  ".join("-" * w for w in widths) + "\n")
         elif notes.get(r[1]):
             out.write(" " * (widths[0] + 2) + "↳ " + notes[r[1]] + "\n")
-    for nid, issue in report.issues:
+    for _, issue in report.issues:
         out.write(f"{issue.severity.upper()}: {issue.message}\n")
     t = report.totals
     out.write("\n")

@@ -53,8 +53,10 @@ class DesignModule(nn.Module):
             kind = "input" if layer.id == plan.input else (
                 "module" if layer.cls else network.nodes[layer.id].type.lower())
             free = tuple(j for j, last in last_use.items() if last == i and j != out)
-            self._steps.append((i, kind, modules.get(layer.id), tuple(index[s] for s in layer.inputs),
-                                layer.flatten, free))
+            if layer.kwargs.get("inplace"):
+                kind = "inplace"
+            self._steps.append((i, kind, modules.get(layer.id),
+                                tuple(index[s] for s in layer.inputs), layer.flatten, free))
         self._ids = [layer.id for layer in order]
         self._out = out
 
@@ -74,6 +76,9 @@ class DesignModule(nn.Module):
                 if flatten:
                     a = torch.flatten(a, 1)
                 values[i] = module(a)
+            elif kind == "inplace":
+                # trace keeps every volume, so it must not overwrite the one before
+                values[i] = torch.relu(values[srcs[0]]) if keep else module(values[srcs[0]])
             elif kind == "input":
                 values[i] = x
             elif kind == "add":

@@ -69,7 +69,7 @@ def make_plan(network: Network, report: Report | None = None) -> Plan:
     for nid in report.order:
         for issue in report.layers[nid].errors:
             raise BuildError(f"{nid}: {issue.message}")
-    for nid, issue in report.issues:
+    for _, issue in report.issues:
         if issue.severity == "error":
             raise BuildError(issue.message)
     if report.output is None:

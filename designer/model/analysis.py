@@ -159,7 +159,8 @@ def analyze(
         rf = None
         p_count = b_count = m_count = 0
         if node.type == "Input" and inputs and nid != inputs[0]:
-            issues.append(Issue("error", f"a network has one INPUT layer; {inputs[0]} is the first"))
+            issues.append(Issue("error",
+                                f"a network has one INPUT layer; {inputs[0]} is the first"))
         elif len(ins) < layer.min_inputs:
             if not ins:
                 issues.append(Issue("warning", "not connected: wire a layer's output into it"))
@@ -280,7 +281,9 @@ _SAVES_OUTPUT = {"ReLU", "Sigmoid", "Tanh"}
 _SAVES_FOR_WEIGHTS = {"Conv2d", "Linear", "BatchNorm2d"}
 
 
-def _pytorch_saved(network: Network, order, layers, consumers, output, value: int) -> tuple[int, int]:
+def _pytorch_saved(
+    network: Network, order, layers, consumers, output, value: int
+) -> tuple[int, int]:
     """Bytes per sample of the distinct tensors autograd keeps between forward and backward,
     and the largest gradient pair alive at once during backward."""
     nodes = network.nodes

@@ -242,8 +242,9 @@ def _window(
             issues.append(
                 Issue(
                     "info",
-                    f"(W − F + 2P)/S + 1 = ({size} − {eff} + {2 * p})/{s} + 1 = {exact:g} along the "
-                    f"{where}: ceil_mode rounds up, so the last window hangs over the border",
+                    f"(W − F + 2P)/S + 1 = ({size} − {eff} + {2 * p})/{s} + 1 = {exact:g} "
+                    f"along the {where}: ceil_mode rounds up, so the last window hangs over "
+                    "the border",
                 )
             )
         else:
@@ -451,7 +452,8 @@ def _dropout2d_shape(p, ins):
         return ins[0], [
             Issue(
                 "warning",
-                "Dropout2d zeroes whole depth slices of a W×H×D volume; on a flat vector use Dropout",
+                "Dropout2d zeroes whole depth slices of a W×H×D volume; "
+                "on a flat vector use Dropout",
             )
         ]
     return ins[0], []
@@ -505,9 +507,9 @@ def _add_shape(p, ins):
             return None, [
                 Issue(
                     "error",
-                    f"Add needs inputs of equal shape: input 1 is {fmt_shape(first)}, input {i + 1} "
-                    f"is {fmt_shape(s)} (a 1×1 CONV with the right stride and depth on the "
-                    "shortcut makes them match)",
+                    f"Add needs inputs of equal shape: input 1 is {fmt_shape(first)}, "
+                    f"input {i + 1} is {fmt_shape(s)} (a 1×1 CONV with the right stride and "
+                    "depth on the shortcut makes them match)",
                 )
             ]
     return first, []
@@ -584,7 +586,8 @@ CATALOGUE: dict[str, LayerType] = {
             _conv_shape, count=_conv_count, macs=_conv_macs, step=_conv_step, saved=_SAVE_IN,
         ),
         LayerType(
-            "MaxPool2d", "Pooling", "POOL", "Takes the maximum over each window of every depth slice.",
+            "MaxPool2d", "Pooling", "POOL",
+            "Takes the maximum over each window of every depth slice.",
             (
                 _int("kernel_size", 2, 1, 1024),
                 _int("stride", 2, 1, 1024),

@@ -121,6 +121,8 @@ class Network:
         for src in inputs:
             self[src]
         _check_arity(layer, node_id, len(inputs), partial=True)
+        if pos is not None:
+            pos = (float(pos[0]), float(pos[1]))
         self.nodes[node_id] = Node(node_id, type_name, full, inputs, label, pos)
         self._touch()
         return node_id
@@ -158,7 +160,8 @@ class Network:
             raise NetworkError(f"a {type_name} layer cannot be put on a wire (it needs "
                                f"{layer.min_inputs}+ inputs)")
         new_id = self.add(type_name, params, id=id, inputs=(src,), pos=pos)
-        self.nodes[dst] = replace(target, inputs=tuple(new_id if s == src else s for s in target.inputs))
+        rewired = tuple(new_id if s == src else s for s in target.inputs)
+        self.nodes[dst] = replace(target, inputs=rewired)
         self._touch()
         return new_id
 
@@ -167,12 +170,12 @@ class Network:
         self[src]
         target = self[dst]
         layer = target.layer
-        if src == dst or self._reaches(dst, src):
-            raise NetworkError(f"wiring {src} → {dst} would make a cycle")
-        if src in target.inputs:
-            raise NetworkError(f"{src} is already wired to {dst}")
         if layer.max_inputs == 0:
             raise NetworkError(f"{dst} is an INPUT layer and takes no inputs")
+        if src in target.inputs:
+            raise NetworkError(f"{src} is already wired to {dst}")
+        if src == dst or self._reaches(dst, src):
+            raise NetworkError(f"wiring {src} → {dst} would make a cycle")
         inputs = list(target.inputs)
         if layer.max_inputs == 1:
             inputs = [src]

@@ -1,0 +1,100 @@
+"""Network edits: add, remove with reconnection, insert on a wire, connect, cycles refused."""
+
+import pytest
+
+from designer.model import Network, NetworkError
+
+
+@pytest.fixture
+def stack():
+    net = Network()
+    ids = [net.add("Input", id="input")]
+    for t in ("Conv2d", "ReLU", "MaxPool2d", "Linear"):
+        ids.append(net.add(t, inputs=[ids[-1]]))
+    return net, ids
+
+
+def test_ids_are_readable_and_unique(stack):
+    net, ids = stack
+    assert ids == ["input", "conv", "relu", "pool", "fc"]
+    assert net.add("Conv2d") == "conv1"
+    assert net.add("Conv2d") == "conv2"
+
+
+def test_topological_order_follows_the_wires(stack):
+    net, ids = stack
+    assert net.topological_order() == tuple(ids)
+    extra = net.add("ReLU")
+    net.connect("fc", extra)
+    assert net.topological_order()[-1] == extra
+
+
+def test_remove_inside_a_stack_reconnects_the_neighbours(stack):
+    net, ids = stack
+    net.remove("relu")
+    assert net["pool"].inputs == ("conv",)
+    net.remove("conv", reconnect=False)
+    assert net["pool"].inputs == ()
+
+
+def test_insert_on_an_edge(stack):
+    net, _ = stack
+    bn = net.insert_on_edge("conv", "relu", "BatchNorm2d")
+    assert net[bn].inputs == ("conv",) and net["relu"].inputs == (bn,)
+    with pytest.raises(NetworkError, match="no wire"):
+        net.insert_on_edge("input", "relu", "ReLU")
+    with pytest.raises(NetworkError, match="cannot be put on a wire"):
+        net.insert_on_edge("conv", bn, "Add")
+
+
+def test_connect_refuses_cycles_and_changes_nothing(stack):
+    net, _ = stack
+    before = dict(net.nodes)
+    with pytest.raises(NetworkError, match="cycle"):
+        net.connect("pool", "conv")
+    with pytest.raises(NetworkError, match="cycle"):
+        net.connect("fc", "fc")
+    assert net.nodes == before
+
+
+def test_connect_replaces_a_single_input_and_appends_to_merges(stack):
+    net, _ = stack
+    net.connect("input", "pool")
+    assert net["pool"].inputs == ("input",)
+    add = net.add("Add", inputs=["conv"])
+    net.connect("relu", add)
+    assert net[add].inputs == ("conv", "relu")
+    net.disconnect("conv", add)
+    assert net[add].inputs == ("relu",)
+    with pytest.raises(NetworkError, match="takes no inputs"):
+        net.connect("conv", "input")
+
+
+def test_set_params_validates_types_and_ranges(stack):
+    net, _ = stack
+    net.set_params("conv", stride=2, padding="same")
+    assert net["conv"].params["stride"] == 2
+    with pytest.raises(NetworkError, match=r"conv\.stride: must be ≥ 1, got 0"):
+        net.set_params("conv", stride=0)
+    with pytest.raises(NetworkError, match="expected an integer"):
+        net.set_params("conv", kernel_size="3")
+    with pytest.raises(NetworkError, match="has no parameter 'colour'"):
+        net.set_params("conv", colour=1)
+    assert net["conv"].params["stride"] == 2
+
+
+def test_rename_moves_the_wires(stack):
+    net, _ = stack
+    net.rename("conv", "conv1")
+    assert net["relu"].inputs == ("conv1",)
+    with pytest.raises(NetworkError, match="not a valid layer name"):
+        net.rename("relu", "1relu")
+    with pytest.raises(NetworkError, match="already a layer"):
+        net.rename("relu", "pool")
+
+
+def test_version_changes_on_every_edit(stack):
+    net, _ = stack
+    v = net.version
+    net.set_params("fc", out_features=3)
+    assert net.version > v
