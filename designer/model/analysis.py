@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .layers import Issue, Shape, numel
 from .network import Network, Node
@@ -34,8 +35,9 @@ class ReceptiveField:
     start: tuple[float, float]
 
 
-@dataclass(frozen=True, slots=True)
-class LayerReport:
+class LayerReport(NamedTuple):
+    """One layer's readouts (a named tuple: made ~500 times per analysis, so it must be cheap)."""
+
     id: str
     type: str
     inputs: tuple[str, ...]
@@ -45,9 +47,15 @@ class LayerReport:
     buffers: int  # non-trainable (BatchNorm running statistics)
     macs: int
     activations: int  # values in the output volume, per sample
-    rf: ReceptiveField | None
+    field: tuple | None  # receptive field (size h, size w, jump h, jump w, start h, start w)
     issues: tuple[Issue, ...]
     in_place: bool  # elementwise: counted with the volume it acts on, as the notes do for RELU
+    saved: tuple  # what PyTorch keeps for backward (the catalogue's `saved` rule)
+
+    @property
+    def rf(self) -> ReceptiveField | None:
+        f = self.field
+        return None if f is None else ReceptiveField((f[0], f[1]), (f[2], f[3]), (f[4], f[5]))
 
     @property
     def errors(self) -> tuple[Issue, ...]:
@@ -135,71 +143,31 @@ def analyze(
     batch = max(int(batch), 1)
     nodes = network.nodes
     order = network.topological_order()
-    shapes: dict[str, Shape | None] = {}
-    fields: dict[str, tuple] = {}
-    layers: dict[str, LayerReport] = {}
+    layers = _layers(network, order)
     net_issues: list[tuple[str | None, Issue]] = []
     consumers: dict[str, int] = {}
     for n in nodes.values():
         for s in n.inputs:
             consumers[s] = consumers.get(s, 0) + 1
-
-    inputs = [nid for nid in order if nodes[nid].type == "Input"]
-    if not inputs:
+    if not any(nodes[nid].type == "Input" for nid in order):
         net_issues.append((None, Issue("error", "the network has no INPUT layer: add one")))
 
     params = buffers = macs = acts = input_values = n_err = n_warn = 0
-    for nid in order:
-        node = nodes[nid]
-        layer = node.layer
-        ins = node.inputs
-        issues: list[Issue] = []
-        shape: Shape | None = None
-        in_shapes: tuple[Shape, ...] = ()
-        rf = None
-        p_count = b_count = m_count = 0
-        if node.type == "Input" and inputs and nid != inputs[0]:
-            issues.append(Issue("error",
-                                f"a network has one INPUT layer; {inputs[0]} is the first"))
-        elif len(ins) < layer.min_inputs:
-            if not ins:
-                issues.append(Issue("warning", "not connected: wire a layer's output into it"))
-            else:
-                issues.append(Issue("error", f"{layer.name} needs at least {layer.min_inputs} "
-                                             f"inputs, it has {len(ins)}"))
-        else:
-            known = [shapes.get(s) for s in ins]
-            if all(k is not None for k in known):
-                in_shapes = tuple(known)  # type: ignore[arg-type]
-                shape, found = layer.shape(node.params, in_shapes)
-                issues.extend(found)
-                if shape is not None:
-                    p_count, b_count = layer.count(node.params, in_shapes, shape)
-                    m_count = layer.macs(node.params, in_shapes, shape)
-                    rf = _field(layer, node, in_shapes, fields)
-                    fields[nid] = rf
-        shapes[nid] = shape
-        in_place = layer.elementwise
-        if shape is not None:
-            params += p_count
-            buffers += b_count
-            macs += m_count
-            if node.type == "Input":
-                if nid == inputs[0]:
-                    input_values = numel(shape)
-            elif not in_place:
-                acts += numel(shape)
-        for i in issues:
+    for rep in layers.values():
+        if rep.shape is not None:
+            params += rep.params
+            buffers += rep.buffers
+            macs += rep.macs
+            if rep.type == "Input":
+                if not input_values:
+                    input_values = rep.activations
+            elif not rep.in_place:
+                acts += rep.activations
+        for i in rep.issues:
             if i.severity == "error":
                 n_err += 1
             elif i.severity == "warning":
                 n_warn += 1
-        layers[nid] = LayerReport(
-            nid, node.type, ins, in_shapes, shape, p_count, b_count, m_count,
-            numel(shape) if shape is not None else 0,
-            ReceptiveField((rf[0], rf[1]), (rf[2], rf[3]), (rf[4], rf[5])) if rf else None,
-            tuple(issues), in_place,
-        )
 
     sinks = [nid for nid in order if consumers.get(nid, 0) == 0 and layers[nid].shape is not None
              and nodes[nid].type != "Input"]
@@ -235,14 +203,99 @@ def analyze(
                   batch, dtype, optimizer)
 
 
-def _field(layer, node: Node, in_shapes, fields) -> tuple:
-    """Receptive field after this layer: r ← r + (k−1)·j, start ← start + ((k−1)/2 − p)·j,
+# (type, input shapes, parameter values) -> what the catalogue computes for such a layer. Shared
+# by every analysis: repeated blocks (ResNet stages) and unchanged layers cost a lookup.
+_MEMO: dict[tuple, tuple] = {}
+_NOT_CONNECTED = (Issue("warning", "not connected: wire a layer's output into it"),)
+
+
+def _evaluate(node: Node, in_shapes: tuple[Shape, ...]) -> tuple:
+    """(shape, issues, params, buffers, macs, values, step, saved) of one layer, memoised."""
+    params = node.params
+    key = (node.type, in_shapes, *params.values())
+    hit = _MEMO.get(key)
+    if hit is None:
+        layer = node.layer
+        shape, issues = layer.shape(params, in_shapes)
+        if shape is None:
+            hit = (None, tuple(issues), 0, 0, 0, 0, None, ())
+        else:
+            count = layer.count(params, in_shapes, shape)
+            hit = (shape, tuple(issues), count[0], count[1], layer.macs(params, in_shapes, shape),
+                   numel(shape), layer.step(params, in_shapes),
+                   layer.saved(params, in_shapes, shape))
+        if len(_MEMO) > 200_000:
+            _MEMO.clear()
+        _MEMO[key] = hit
+    return hit
+
+
+def _layers(network: Network, order: tuple[str, ...]) -> dict[str, LayerReport]:
+    """Per-layer reports. A layer whose node and input reports are the very objects of the last
+    analysis of this network keeps its report, so an edit re-analyses only what it changed."""
+    nodes = network.nodes
+    cache = network._reports
+    layers: dict[str, LayerReport] = {}
+    first_input = None
+    for nid in order:
+        node = nodes[nid]
+        ins = node.inputs
+        kind = node.type
+        if kind == "Input":
+            prev = (first_input,)  # the first INPUT is the network's; others are errors
+            if first_input is None:
+                first_input = nid
+        elif len(ins) == 1:
+            prev = (layers[ins[0]],)
+        else:
+            prev = tuple([layers[s] for s in ins])
+        hit = cache.get(nid)
+        if hit is not None and hit[0] is node and hit[1] == prev:
+            layers[nid] = hit[2]
+            continue
+        layer = node.layer
+        rep = None
+        issues = ()
+        if kind == "Input":
+            if first_input == nid:
+                shape = (node.params["channels"], node.params["height"], node.params["width"])
+                rep = LayerReport(nid, "Input", (), (), shape, 0, 0, 0, numel(shape),
+                                  (1, 1, 1, 1, 0.5, 0.5), (), False, ())
+            else:
+                issues = (Issue("error", f"a network has one INPUT layer; {first_input} is the "
+                                         "first"),)
+        elif len(ins) < layer.min_inputs:
+            issues = _NOT_CONNECTED if not ins else (Issue(
+                "error", f"{layer.name} needs at least {layer.min_inputs} inputs, it has "
+                         f"{len(ins)}"),)
+        else:
+            in_shapes = tuple([p.shape for p in prev])
+            if None not in in_shapes:
+                shape, issues, n_p, n_b, n_macs, n_values, step, saved = _evaluate(node, in_shapes)
+                if shape is not None:
+                    rep = LayerReport(nid, kind, ins, in_shapes, shape, n_p, n_b, n_macs,
+                                      n_values, _field(prev, step), issues, layer.elementwise,
+                                      saved)
+        if rep is None:
+            rep = LayerReport(nid, kind, ins, (), None, 0, 0, 0, 0, None, issues,
+                              layer.elementwise, ())
+        layers[nid] = rep
+        cache[nid] = (node, prev, rep)
+    if len(cache) > len(layers):
+        for nid in [k for k in cache if k not in layers]:
+            del cache[nid]
+    return layers
+
+
+def _field(prev: tuple[LayerReport, ...], step) -> tuple:
+    """Receptive field after a layer: r ← r + (k−1)·j, start ← start + ((k−1)/2 − p)·j,
     j ← j·s, per axis; merges take the widest field among their inputs."""
-    if not node.inputs:
-        return (1, 1, 1, 1, 0.5, 0.5)
-    prev = [fields[s] for s in node.inputs]
-    rf = max(prev, key=lambda f: (f[0] * f[1], f[2] * f[3]))
-    step = layer.step(node.params, in_shapes)
+    rf = prev[0].field
+    if len(prev) > 1:
+        for p in prev[1:]:
+            f = p.field
+            if (f[0] * f[1], f[2] * f[3]) > (rf[0] * rf[1], rf[2] * rf[3]):
+                rf = f
     if step is None:
         return rf
     rh, rw, jh, jw, sh, sw = rf
@@ -253,30 +306,31 @@ def _field(layer, node: Node, in_shapes, fields) -> tuple:
     )
 
 
-def inplace_activations(network: Network) -> set[str]:
+def inplace_activations(network: Network, consumers: dict[str, int] | None = None) -> set[str]:
     """The ReLU layers the built module runs in place (saving a volume, as torchvision does).
 
     Safe only where nothing else reads the volume it overwrites: the producer feeds this layer
     alone, is not the INPUT (the user's data), and does not keep its own output for backward.
     """
-    consumers: dict[str, int] = {}
-    for n in network.nodes.values():
-        for s in n.inputs:
-            consumers[s] = consumers.get(s, 0) + 1
+    nodes = network.nodes
+    if consumers is None:
+        consumers = {}
+        for n in nodes.values():
+            for s in n.inputs:
+                consumers[s] = consumers.get(s, 0) + 1
     out = set()
-    for n in network.nodes.values():
+    for n in nodes.values():
         if n.type != "ReLU" or len(n.inputs) != 1:
             continue
-        src = network.nodes.get(n.inputs[0])
-        if src is None or src.type == "Input" or consumers.get(src.id) != 1:
-            continue
-        if src.type in _SAVES_OUTPUT or src.type == "Flatten":
+        src = nodes.get(n.inputs[0])
+        if src is None or src.type in _NOT_INPLACE_AFTER or consumers.get(src.id) != 1:
             continue
         out.add(n.id)
     return out
 
 
-_SAVES_OUTPUT = {"ReLU", "Sigmoid", "Tanh"}
+# An in-place ReLU must not overwrite the data, a volume kept for backward, or a view.
+_NOT_INPLACE_AFTER = {"Input", "ReLU", "Sigmoid", "Tanh", "Flatten"}
 # Layers that keep their input even when it does not require grad (for their weight gradient).
 _SAVES_FOR_WEIGHTS = {"Conv2d", "Linear", "BatchNorm2d"}
 
@@ -286,49 +340,55 @@ def _pytorch_saved(
 ) -> tuple[int, int]:
     """Bytes per sample of the distinct tensors autograd keeps between forward and backward,
     and the largest gradient pair alive at once during backward."""
-    nodes = network.nodes
-    inplace = inplace_activations(network)
-    storage: dict[str, str] = {}  # node id -> id of the node whose tensor it shares
-    kept: dict[str, int] = {}  # storage id -> bytes
-    extra = 0
-    working = 0
+    inplace = inplace_activations(network, consumers)
+    storage: dict[str, str] = {}  # layer id -> id of the layer whose tensor it shares
+    kept: dict[str, int] = {}  # storage id -> values
+    extra = 0  # bytes
+    working = 0  # values
     data = None
-    needs_grad: dict[str, bool] = {}
+    needs_grad: set[str] = set()
     for nid in order:
         rep = layers[nid]
-        node = nodes[nid]
         if rep.shape is None:
             continue
-        if node.type == "Input":
+        ins = rep.inputs
+        kind = rep.type
+        if kind == "Input":
             data = nid
-        if nid in inplace or node.type == "Flatten":
-            storage[nid] = storage[node.inputs[0]]
+        storage[nid] = storage[ins[0]] if (nid in inplace or kind == "Flatten") else nid
+        grad_in = False
+        for s in ins:
+            if s in needs_grad:
+                grad_in = True
+                break
+        if grad_in or rep.params:
+            needs_grad.add(nid)
+        if grad_in:
+            saved = rep.saved
         else:
-            storage[nid] = nid
-        size = rep.activations * value
-        needs_grad[nid] = rep.params > 0 or any(needs_grad.get(s, False) for s in node.inputs)
-        if not any(needs_grad.get(s, False) for s in node.inputs):
             # On the data batch (or what comes of it without weights) autograd records nothing,
             # but layers with weights keep their input for the weight gradient.
-            saved = ((("input", 0),) if node.type in _SAVES_FOR_WEIGHTS else ())
-        else:
-            saved = node.layer.saved(node.params, rep.in_shapes, rep.shape)
+            saved = (("input", 0),) if kind in _SAVES_FOR_WEIGHTS else ()
         for item in saved:
-            if item[0] == "input":
-                src = storage[node.inputs[item[1]]]
-                kept[src] = numel(layers[src].shape) * value
-            elif item[0] == "output":
-                kept[storage[nid]] = size
+            tag = item[0]
+            if tag == "input":
+                src = storage[ins[item[1]]]
+                kept[src] = layers[src].activations
+            elif tag == "output":
+                kept[storage[nid]] = rep.activations
             else:
                 extra += item[1] * (item[2] or value)
-        if node.type != "Input":
-            ins = sum(numel(s) for s in rep.in_shapes) * value
-            working = max(working, size + ins)
+        if ins:
+            pair = rep.activations
+            for s in ins:
+                pair += layers[s].activations
+            if pair > working:
+                working = pair
     if data is not None:
         kept.pop(storage.get(data, data), None)  # the data batch is counted on its own
     if output is not None:
-        extra += numel(layers[output].shape) * value + 8  # log-softmax of the loss, the label
-    return sum(kept.values()) + extra, working
+        extra += layers[output].activations * value + 8  # the loss's log-softmax, the label
+    return sum(kept.values()) * value + extra, working * value
 
 
 def _estimate(batch, budget, per_sample, fixed) -> MemoryEstimate:

@@ -47,6 +47,8 @@ class Network:
     nodes: dict[str, Node] = field(default_factory=dict)
     _order: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
     _version: int = field(default=0, repr=False, compare=False)
+    # the last analysis's per-layer reports, reused where nothing changed (see analysis.py)
+    _reports: dict = field(default_factory=dict, repr=False, compare=False)
 
     # ----------------------------------------------------------------------------- queries
 
@@ -95,7 +97,7 @@ class Network:
         return f"{base}{i}"
 
     def copy(self) -> Network:
-        return Network(self.name, self.description, dict(self.nodes))
+        return Network(self.name, self.description, dict(self.nodes), _reports=dict(self._reports))
 
     # ----------------------------------------------------------------------------- edits
 
@@ -280,7 +282,19 @@ def _check_arity(layer: LayerType, node_id: str, n: int, partial: bool) -> None:
 
 
 def _toposort(nodes: Mapping[str, Node]) -> tuple[str, ...]:
-    """Depth-first order that keeps chains together and follows insertion order."""
+    """Insertion order where it is topological (the common case: layers added after their
+    inputs), else a depth-first order that keeps chains together."""
+    seen: set[str] = set()
+    for nid, node in nodes.items():
+        for src in node.inputs:
+            if src not in seen:
+                break
+        else:
+            seen.add(nid)
+            continue
+        break
+    else:
+        return tuple(nodes)
     order: list[str] = []
     state: dict[str, int] = {}
     for root in nodes:

@@ -22,11 +22,11 @@ def format_bytes(n: float) -> str:
 
 
 def format_count(n: float) -> str:
-    """Short form for readouts: 61,706 / 15.2 M / 138 M / 1.55 G."""
+    """Short form for readouts: 61,706 / 151 K / 15.2 M / 138 M / 1.55 G."""
     n = float(n)
     if abs(n) < 100_000:
         return f"{n:,.0f}"
-    for unit, div in (("M", 1e6), ("G", 1e9), ("T", 1e12)):
+    for unit, div in (("K", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12)):
         v = n / div
         if abs(v) < 1000 or unit == "T":
             return f"{v:.3g} {unit}" if abs(v) < 100 else f"{v:.0f} {unit}"
