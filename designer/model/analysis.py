@@ -250,7 +250,9 @@ def _layers(network: Network, order: tuple[str, ...]) -> dict[str, LayerReport]:
         else:
             prev = tuple([layers[s] for s in ins])
         hit = cache.get(nid)
-        if hit is not None and hit[0] is node and hit[1] == prev:
+        # a moved or relabelled layer keeps its params object, so it keeps its report too
+        if (hit is not None and hit[0] is node.params and hit[1] == prev
+                and hit[3] == kind and hit[2].inputs == ins):
             layers[nid] = hit[2]
             continue
         layer = node.layer
@@ -280,7 +282,7 @@ def _layers(network: Network, order: tuple[str, ...]) -> dict[str, LayerReport]:
             rep = LayerReport(nid, kind, ins, (), None, 0, 0, 0, 0, None, issues,
                               layer.elementwise, ())
         layers[nid] = rep
-        cache[nid] = (node, prev, rep)
+        cache[nid] = (node.params, prev, rep, kind)
     if len(cache) > len(layers):
         for nid in [k for k in cache if k not in layers]:
             del cache[nid]

@@ -217,8 +217,16 @@ class Network:
         self.nodes[node_id] = replace(node, inputs=inputs)
         self._touch()
 
-    def move(self, node_id: str, pos: tuple[float, float]) -> None:
-        self.nodes[node_id] = replace(self[node_id], pos=(float(pos[0]), float(pos[1])))
+    def replace_nodes(self, nodes: dict[str, Node]) -> None:
+        """Put back a whole node table (undo/redo); the caller guarantees it is consistent."""
+        self.nodes = nodes
+        self._touch()
+
+    def move(self, node_id: str, pos: tuple[float, float] | None) -> None:
+        """Set a layer's canvas position (not an analysed change: the version stays)."""
+        if pos is not None:
+            pos = (float(pos[0]), float(pos[1]))
+        self.nodes[node_id] = replace(self[node_id], pos=pos)
 
     def rename(self, old: str, new: str) -> None:
         """Give a layer a new id; wires follow."""

@@ -1,0 +1,160 @@
+"""Undo commands. Nodes are immutable records, so an edit is fully described by which node
+entries it replaced: NetworkEdit keeps the entries before and after (and the order of the layers)
+and swaps them back and forth. MoveNodes carries canvas positions and merges the steps of one
+drag into one undo step.
+
+The helpers at the bottom are the edits the views ask for, each one undoable step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtGui import QUndoCommand
+
+from ..model.network import Network, Node
+
+if TYPE_CHECKING:
+    from .document import Document
+
+
+class NetworkEdit(QUndoCommand):
+    """Swaps the whole node table (a dict of references to immutable nodes: cheap, and it keeps
+    the layers' order exactly)."""
+
+    def __init__(self, doc: Document, text: str, before: dict[str, Node], after: dict[str, Node]):
+        super().__init__(text)
+        self.doc = doc
+        self.before = before
+        self.after = after
+        self.first = True
+
+    def is_empty(self) -> bool:
+        return list(self.before) == list(self.after) and all(
+            self.before[k] is self.after[k] for k in self.before)
+
+    def redo(self) -> None:
+        if self.first:  # the edit was already made by Document.edit
+            self.first = False
+        else:
+            self.doc.network.replace_nodes(dict(self.after))
+        self.doc.refresh()
+
+    def undo(self) -> None:
+        self.doc.network.replace_nodes(dict(self.before))
+        self.doc.refresh()
+
+
+class MoveNodes(QUndoCommand):
+    ID = 1001
+
+    def __init__(self, doc: Document, text: str, old: dict, new: dict):
+        super().__init__(text)
+        self.doc = doc
+        self.old = old
+        self.new = new
+
+    def id(self) -> int:
+        return self.ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt's name)
+        if not isinstance(other, MoveNodes) or set(other.new) != set(self.new):
+            return False
+        self.new = other.new
+        return True
+
+    def redo(self) -> None:
+        self._apply(self.new)
+
+    def undo(self) -> None:
+        self._apply(self.old)
+
+    def _apply(self, positions: dict) -> None:
+        net = self.doc.network
+        for nid, pos in positions.items():
+            if nid in net.nodes:
+                net.move(nid, pos)
+        self.doc.moved.emit(list(positions))
+
+
+# ------------------------------------------------------------------------------------ edits
+
+def _label(type_name: str) -> str:
+    from ..model.layers import CATALOGUE
+
+    layer = CATALOGUE.get(type_name)
+    return layer.alias if layer and layer.alias else type_name
+
+
+def add_layer(doc: Document, type_name: str, params: Mapping[str, Any] | None = None,
+              pos: tuple[float, float] | None = None, after: str | None = None) -> str | None:
+    """Add a layer, unconnected, or appended after `after`'s output (its consumers then read
+    the new layer, so a stack stays a stack)."""
+    def change(net: Network) -> str:
+        nid = net.add(type_name, params, pos=pos, inputs=[after] if after else ())
+        if after:
+            for consumer in net.consumers(after):
+                if consumer != nid and net[consumer].layer.max_inputs == 1:
+                    net.connect(nid, consumer)
+        return nid
+
+    return doc.edit(f"Add {_label(type_name)}", change)
+
+
+def insert_on_edge(doc: Document, src: str, dst: str, type_name: str,
+                   params: Mapping[str, Any] | None = None,
+                   pos: tuple[float, float] | None = None) -> str | None:
+    return doc.edit(f"Insert {_label(type_name)}",
+                    lambda net: net.insert_on_edge(src, dst, type_name, params, pos=pos))
+
+
+def remove_layers(doc: Document, ids: Iterable[str]) -> None:
+    ids = [i for i in ids if i in doc.network.nodes]
+    if not ids:
+        return
+
+    def change(net: Network) -> None:
+        for nid in ids:
+            net.remove(nid, reconnect=True)
+
+    doc.edit("Delete" if len(ids) > 1 else f"Delete {ids[0]}", change)
+
+
+def connect(doc: Document, src: str, dst: str) -> None:
+    doc.edit(f"Connect {src} → {dst}", lambda net: net.connect(src, dst))
+
+
+def disconnect(doc: Document, src: str, dst: str) -> None:
+    doc.edit(f"Disconnect {src} → {dst}", lambda net: net.disconnect(src, dst))
+
+
+def set_params(doc: Document, nid: str, text: str | None = None, **changes: Any) -> None:
+    doc.edit(text or f"Change {nid} " + ", ".join(changes),
+             lambda net: net.set_params(nid, **changes))
+
+
+def rename(doc: Document, old: str, new: str) -> None:
+    doc.edit(f"Rename {old} → {new}", lambda net: net.rename(old, new))
+
+
+def apply_fix(doc: Document, nid: str, fix) -> None:
+    set_params(doc, nid, f"Fix {nid}: {fix.label}", **dict(fix.params))
+
+
+def paste(doc: Document, nodes: list[Node],
+          offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
+    """Add copies of `nodes` with fresh ids; wires among them are kept, others dropped."""
+    def change(net: Network) -> list[str]:
+        mapping: dict[str, str] = {}
+        for node in nodes:
+            mapping[node.id] = net.unique_id(node.id.rstrip("0123456789_") or node.id)
+            pos = None if node.pos is None else (node.pos[0] + offset[0], node.pos[1] + offset[1])
+            net.add(node.type, dict(node.params), id=mapping[node.id], label=node.label, pos=pos)
+        for node in nodes:
+            inputs = [mapping[s] for s in node.inputs if s in mapping]
+            if inputs:
+                net.set_inputs(mapping[node.id], inputs)
+        return list(mapping.values())
+
+    return doc.edit(f"Paste {len(nodes)} layer(s)", change) or []

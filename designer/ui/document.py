@@ -1,0 +1,168 @@
+"""Document: the open design, its file, its undo stack and its latest analysis.
+
+Views read `document.network` and `document.report` and listen to the signals; they never change
+the network themselves. Every change goes through `edit()` (or `move()`), which pushes a command
+on the undo stack, re-analyses and emits `changed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from ..model.analysis import Report, analyze
+from ..model.design_file import Design, DesignFileError, dumps, load, loads
+from ..model.network import Network, NetworkError
+from .commands import MoveNodes, NetworkEdit
+
+DEFAULT_SETTINGS = {"batch": 32, "dtype": "fp32", "optimizer": "sgd", "budget": None}
+
+
+class Document(QObject):
+    changed = Signal(object)  # Report: the network or the analysis settings changed
+    moved = Signal(list)  # ids of layers whose canvas position changed
+    selection_changed = Signal(list)  # ids of the selected layers
+    file_changed = Signal()  # path or unsaved state changed
+    error = Signal(str)  # an edit was refused: the reason, for the status bar
+
+    def __init__(self, design: Design | None = None, path: str | None = None, parent=None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self._clean_changed)
+        self._selection: list[str] = []
+        self._settings_dirty = False
+        self._set_design(design or new_design(), path)
+
+    # ----------------------------------------------------------------------------- state
+
+    @property
+    def network(self) -> Network:
+        return self.design.network
+
+    @property
+    def path(self) -> str | None:
+        return self._path
+
+    @property
+    def title(self) -> str:
+        return Path(self._path).name if self._path else self.network.name or "Untitled"
+
+    @property
+    def modified(self) -> bool:
+        return self._settings_dirty or not self.undo_stack.isClean()
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {**DEFAULT_SETTINGS, **self.design.analysis}
+
+    @property
+    def selection(self) -> list[str]:
+        return list(self._selection)
+
+    def select(self, ids: Iterable[str]) -> None:
+        ids = [i for i in ids if i in self.network.nodes]
+        if ids != self._selection:
+            self._selection = ids
+            self.selection_changed.emit(list(ids))
+
+    # ----------------------------------------------------------------------------- editing
+
+    def edit(self, text: str, change: Callable[[Network], Any]) -> Any:
+        """Run `change` on the network as one undoable step. A refused edit (NetworkError)
+        changes nothing, emits `error` and returns None."""
+        before = dict(self.network.nodes)
+        try:
+            result = change(self.network)
+        except NetworkError as e:
+            self.network.replace_nodes(before)
+            self.error.emit(str(e))
+            return None
+        command = NetworkEdit(self, text, before, dict(self.network.nodes))
+        if command.is_empty():
+            return result
+        self.undo_stack.push(command)  # redo() of a fresh command only refreshes
+        return result
+
+    def move(self, positions: dict[str, tuple[float, float]], text: str = "Move") -> None:
+        old = {nid: self.network.nodes[nid].pos for nid in positions if nid in self.network.nodes}
+        new = {nid: positions[nid] for nid in old}
+        if any(old[n] != new[n] for n in new):
+            self.undo_stack.push(MoveNodes(self, text, old, new))
+
+    def set_settings(self, **changes: Any) -> None:
+        """Batch size, dtype, optimizer, budget of the memory readouts (saved with the design,
+        not undoable)."""
+        merged = {**self.design.analysis, **changes}
+        if merged != self.design.analysis:
+            self.design.analysis = merged
+            self._settings_dirty = True
+            self.refresh()
+            self.file_changed.emit()
+
+    def refresh(self) -> Report:
+        s = self.settings
+        self.report = analyze(self.network, batch=s["batch"], dtype=s["dtype"],
+                              optimizer=s["optimizer"], budget=s["budget"])
+        self._selection = [i for i in self._selection if i in self.network.nodes]
+        self.changed.emit(self.report)
+        return self.report
+
+    # ----------------------------------------------------------------------------- files
+
+    def open(self, path: str) -> None:
+        """Replace the design by the file's; raises DesignFileError and keeps the current one."""
+        design = load(path)
+        self._set_design(design, str(path))
+
+    def open_text(self, text: str, path: str | None = None, where: str = "<recovered>") -> None:
+        self._set_design(loads(text, where), path)
+        self._settings_dirty = True
+        self.file_changed.emit()
+
+    def save(self, path: str | None = None) -> None:
+        """Write atomically to path (or the current file); raises OSError on failure."""
+        from PySide6.QtCore import QSaveFile
+
+        target = path or self._path
+        if target is None:
+            raise ValueError("no file name: use Save As")
+        f = QSaveFile(str(target))
+        if not f.open(QSaveFile.WriteOnly):
+            raise OSError(f"cannot write {target}: {f.errorString()}")
+        f.write(dumps(self.design).encode("utf-8"))
+        if not f.commit():
+            raise OSError(f"cannot write {target}: {f.errorString()}")
+        self._path = str(target)
+        self._settings_dirty = False
+        self.undo_stack.setClean()
+        self.file_changed.emit()
+
+    def text(self) -> str:
+        return dumps(self.design)
+
+    def _clean_changed(self, _clean: bool) -> None:
+        self.file_changed.emit()
+
+    def _set_design(self, design: Design, path: str | None) -> None:
+        self.design = design
+        self._path = path
+        self._selection = []
+        self._settings_dirty = False
+        self.undo_stack.clear()
+        self.refresh()
+        self.selection_changed.emit([])
+        self.file_changed.emit()
+
+
+def new_design() -> Design:
+    """A new design: just an INPUT, CIFAR-10 sized."""
+    net = Network("Untitled")
+    net.add("Input", {"channels": 3, "height": 32, "width": 32}, id="input", pos=(0.0, 0.0))
+    return Design(net)
+
+
+__all__ = ["Document", "DesignFileError", "new_design"]
