@@ -1,0 +1,277 @@
+"""The analysis's estimate of what PyTorch holds in a training step, checked against a real step.
+
+For each network, batch size and optimizer: build the module, run one training step with
+designer.build.memory.measure_training_step, and compare part by part with analyze()'s
+Report.pytorch. The target (DESIGN.md, "memory estimate vs measured") is 10%.
+
+NETWORKS is also used by benchmarks/bench_memory.py, which prints the same comparison as a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from designer.build.memory import PARTS, measure_training_step
+from designer.build.module import build_module
+from designer.model import design_file
+from designer.model.analysis import Report, analyze
+from designer.model.network import Network
+
+ROOT = Path(__file__).resolve().parents[2]
+TOLERANCE = 0.10
+# The parts of a training step that both the estimate and the measurement hold for its whole
+# length (the estimate's "backward working set" is transient and not measured).
+HELD = ("saved for backward", "weights", "weight gradients", "optimizer state")
+
+
+# ---------------------------------------------------------------------------------------------
+# The networks
+
+
+def cifar10_example() -> Network:
+    """The notes' [INPUT - CONV - RELU - POOL - FC], from the preset."""
+    return design_file.load(ROOT / "presets" / "cifar10_example.convnet.json").network
+
+
+def vgg_like() -> Network:
+    """Two VGG stages (CONV-BN-RELU ×2, POOL) at 32×32, then FC-RELU-Dropout-FC."""
+    n = Network("VGG-like")
+    x = n.add("Input", {"channels": 3, "height": 32, "width": 32}, id="input")
+    i = 0
+    for depth in (16, 32):
+        for _ in range(2):
+            i += 1
+            x = n.add("Conv2d", {"out_channels": depth, "kernel_size": 3, "padding": 1,
+                                 "bias": False}, id=f"conv{i}", inputs=[x])
+            x = n.add("BatchNorm2d", {}, id=f"bn{i}", inputs=[x])
+            x = n.add("ReLU", {}, id=f"relu{i}", inputs=[x])
+        x = n.add("MaxPool2d", {"kernel_size": 2, "stride": 2}, id=f"pool{depth}", inputs=[x])
+    x = n.add("Flatten", {}, id="flatten", inputs=[x])
+    x = n.add("Linear", {"out_features": 64}, id="fc1", inputs=[x])
+    x = n.add("ReLU", {}, id="fc1_relu", inputs=[x])
+    x = n.add("Dropout", {"p": 0.5}, id="dropout", inputs=[x])
+    n.add("Linear", {"out_features": 10}, id="fc2", inputs=[x])
+    return n
+
+
+def residual() -> Network:
+    """A stem, an identity residual block (Add), an Inception-style Concat of three branches,
+    a strided residual block with a 1×1 projection shortcut, global average pool, FC."""
+    n = Network("residual + concat")
+    x = n.add("Input", {"channels": 3, "height": 32, "width": 32}, id="input")
+    x = n.add("Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}, id="stem",
+              inputs=[x])
+    x = n.add("BatchNorm2d", {}, id="stem_bn", inputs=[x])
+    x = n.add("ReLU", {}, id="stem_relu", inputs=[x])
+
+    a = n.add("Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1, "bias": False},
+              id="b1_conv1", inputs=[x])
+    a = n.add("BatchNorm2d", {}, id="b1_bn1", inputs=[a])
+    a = n.add("ReLU", {}, id="b1_relu1", inputs=[a])
+    a = n.add("Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1, "bias": False},
+              id="b1_conv2", inputs=[a])
+    a = n.add("BatchNorm2d", {}, id="b1_bn2", inputs=[a])
+    x = n.add("Add", {}, id="b1_add", inputs=[a, x])
+    x = n.add("ReLU", {}, id="b1_relu2", inputs=[x])
+
+    p = n.add("Conv2d", {"out_channels": 8, "kernel_size": 1}, id="br_1x1", inputs=[x])
+    q = n.add("Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1}, id="br_3x3",
+              inputs=[x])
+    q = n.add("ReLU", {}, id="br_3x3_relu", inputs=[q])
+    r = n.add("MaxPool2d", {"kernel_size": 3, "stride": 1, "padding": 1}, id="br_pool",
+              inputs=[x])
+    x = n.add("Concat", {}, id="concat", inputs=[p, q, r])
+    x = n.add("MaxPool2d", {"kernel_size": 2, "stride": 2}, id="pool", inputs=[x])
+
+    a = n.add("Conv2d", {"out_channels": 32, "kernel_size": 3, "stride": 2, "padding": 1},
+              id="b2_conv1", inputs=[x])
+    a = n.add("ReLU", {}, id="b2_relu1", inputs=[a])
+    a = n.add("Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}, id="b2_conv2",
+              inputs=[a])
+    s = n.add("Conv2d", {"out_channels": 32, "kernel_size": 1, "stride": 2}, id="b2_proj",
+              inputs=[x])
+    x = n.add("Add", {}, id="b2_add", inputs=[a, s])
+    x = n.add("ReLU", {}, id="b2_relu2", inputs=[x])
+    x = n.add("AdaptiveAvgPool2d", {"output_size": 1}, id="gap", inputs=[x])
+    n.add("Linear", {"out_features": 10}, id="fc", inputs=[x])
+    return n
+
+
+def assorted() -> Network:
+    """The other kinds: LeakyReLU, LocalResponseNorm, AvgPool, GELU, Dropout2d, Tanh, adaptive
+    pooling to 4×4, Sigmoid and ELU on an FC layer."""
+    n = Network("assorted layers")
+    x = n.add("Input", {"channels": 3, "height": 32, "width": 32}, id="input")
+    x = n.add("Conv2d", {"out_channels": 16, "kernel_size": 5, "padding": 2}, id="conv1",
+              inputs=[x])
+    x = n.add("LeakyReLU", {}, id="leaky", inputs=[x])
+    x = n.add("LocalResponseNorm", {"size": 5}, id="lrn", inputs=[x])
+    x = n.add("AvgPool2d", {"kernel_size": 2, "stride": 2}, id="avgpool", inputs=[x])
+    x = n.add("Conv2d", {"out_channels": 24, "kernel_size": 3, "padding": 1}, id="conv2",
+              inputs=[x])
+    x = n.add("GELU", {}, id="gelu", inputs=[x])
+    x = n.add("Dropout2d", {"p": 0.2}, id="dropout2d", inputs=[x])
+    x = n.add("Conv2d", {"out_channels": 24, "kernel_size": 3, "padding": 1}, id="conv3",
+              inputs=[x])
+    x = n.add("Tanh", {}, id="tanh", inputs=[x])
+    x = n.add("AdaptiveAvgPool2d", {"output_size": 4}, id="adaptive", inputs=[x])
+    x = n.add("Linear", {"out_features": 32}, id="fc1", inputs=[x])
+    x = n.add("Sigmoid", {}, id="sigmoid", inputs=[x])
+    x = n.add("ELU", {}, id="elu", inputs=[x])
+    n.add("Linear", {"out_features": 10}, id="fc2", inputs=[x])
+    return n
+
+
+def fc_dropout(p: float) -> Network:
+    """FC-RELU-Dropout(p)-FC: most of what the step keeps is the ReLU output and the mask."""
+    n = Network(f"dropout p={p}")
+    x = n.add("Input", {"channels": 3, "height": 16, "width": 16}, id="input")
+    x = n.add("Linear", {"out_features": 256}, id="fc1", inputs=[x])
+    x = n.add("ReLU", {}, id="relu", inputs=[x])
+    x = n.add("Dropout", {"p": p}, id="dropout", inputs=[x])
+    n.add("Linear", {"out_features": 10}, id="fc2", inputs=[x])
+    return n
+
+
+NETWORKS: dict[str, Callable[[], Network]] = {
+    "CIFAR-10 example": cifar10_example,
+    "VGG-like": vgg_like,
+    "residual + concat": residual,
+    "assorted layers": assorted,
+}
+BATCHES = (2, 8)
+OPTIMIZERS = ("sgd", "adam")
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a comparison
+
+
+def estimate_and_measure(
+    network: Network, batch: int, optimizer: str, device: str = "cpu", seed: int = 0
+) -> tuple[Report, dict[str, int]]:
+    """The analysis's report and one measured training step for the same settings (fp32)."""
+    report = analyze(network, batch=batch, optimizer=optimizer)
+    torch.manual_seed(seed)
+    module = build_module(network, report).to(device)
+    c, h, w = report.layers[report.order[0]].shape
+    x = torch.randn(batch, c, h, w, device=device)
+    classes = report.layers[report.output].shape[0]
+    target = torch.randint(0, classes, (batch,), device=device)
+    return report, measure_training_step(module, x, target, optimizer)
+
+
+def held(parts: dict[str, int]) -> int:
+    return sum(parts[name] for name in HELD)
+
+
+def relative(estimate: int, measured: int) -> float:
+    return (estimate - measured) / measured
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests
+
+
+CASES = [
+    pytest.param(name, batch, opt, id=f"{name}-b{batch}-{opt}")
+    for name in NETWORKS for batch in BATCHES for opt in OPTIMIZERS
+]
+
+
+@pytest.mark.parametrize("name, batch, optimizer", CASES)
+def test_estimate_within_10_percent_of_a_real_step(name, batch, optimizer):
+    report, measured = estimate_and_measure(NETWORKS[name](), batch, optimizer)
+    estimate = dict(report.pytorch.parts)
+
+    saved_est, saved_meas = estimate["saved for backward"], measured["saved for backward"]
+    assert abs(relative(saved_est, saved_meas)) <= TOLERANCE, (
+        f"saved for backward: estimate {saved_est} B, measured {saved_meas} B")
+    assert abs(relative(held(estimate), held(measured))) <= TOLERANCE, (
+        f"held in a step: estimate {held(estimate)} B, measured {held(measured)} B")
+    # Parameter memory and the data batch are plain counts: they agree exactly.
+    for part in ("weights", "weight gradients", "optimizer state", "data batch"):
+        assert estimate[part] == measured[part], part
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="layers.py, Dropout's `saved` rule counts a mask for every rate, but PyTorch makes "
+           "none at p=0 (it returns the input) or p=1 (it multiplies by a scalar 0): the rule "
+           "should save ('extra', numel(out), None) only when 0 < p < 1",
+)
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_dropout_switched_off_saves_no_mask(p):
+    report, measured = estimate_and_measure(fc_dropout(p), 8, "sgd")
+    est, meas = report.pytorch.part("saved for backward"), measured["saved for backward"]
+    assert abs(relative(est, meas)) <= TOLERANCE, f"estimate {est} B, measured {meas} B"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.xfail(
+    strict=True,
+    reason="layers.py, Dropout's `saved` rule counts the mask in the training dtype, but under "
+           "CUDA PyTorch keeps it as torch.bool (1 byte a value); the analysis needs the device "
+           "to size it",
+)
+def test_dropout_mask_under_cuda():
+    report, measured = estimate_and_measure(fc_dropout(0.5), 8, "sgd", device="cuda")
+    est, meas = report.pytorch.part("saved for backward"), measured["saved for backward"]
+    assert abs(relative(est, meas)) <= TOLERANCE, f"estimate {est} B, measured {meas} B"
+
+
+# ---------------------------------------------------------------------------------------------
+# measure_training_step on its own
+
+
+def test_measure_counts_each_part_of_a_tiny_step():
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    x = torch.randn(2, 4)
+    got = measure_training_step(module, x, torch.tensor([0, 2]), "adam")
+    assert set(got) == set(PARTS)
+    assert got["weights"] == (4 * 3 + 3 + 2 * 3) * 4
+    assert got["weight gradients"] == got["weights"]
+    assert got["optimizer state"] == 2 * got["weights"]  # the moments; step counters left out
+    assert got["buffers"] == 2 * 3 * 4 + 8  # running mean and variance, int64 batch count
+    assert got["data batch"] == 2 * 4 * 4
+    # Not the data (Linear keeps it for its weight gradient) nor any parameter; BatchNorm1d's
+    # input and the loss's log-softmax (2×3 fp32 each), the labels (2 int64), small statistics.
+    assert 2 * 3 * 4 * 2 + 2 * 8 <= got["saved for backward"] < 2 * 3 * 4 * 2 + 2 * 8 + 64
+
+
+def test_measure_counts_a_storage_once():
+    # ReLU keeps its output; in place, that output is Linear's output: one storage, not two.
+    torch.manual_seed(0)
+    plain = measure_training_step(nn.Sequential(nn.Linear(4, 8), nn.ReLU()),
+                                  torch.randn(2, 4), torch.tensor([1, 2]), "sgd")
+    inplace = measure_training_step(nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=True)),
+                                    torch.randn(2, 4), torch.tensor([1, 2]), "sgd")
+    assert plain["saved for backward"] == inplace["saved for backward"]
+    assert plain["optimizer state"] == 0
+
+
+def test_measure_really_steps_and_names_the_optimizers():
+    torch.manual_seed(0)
+    module = nn.Linear(4, 3)
+    before = module.weight.detach().clone()
+    for name, values in (("sgd", 0), ("momentum", 1), ("nesterov", 1), ("adagrad", 1),
+                         ("rmsprop", 1), ("adam", 2), ("adamw", 2)):
+        got = measure_training_step(module, torch.randn(2, 4), torch.tensor([0, 1]), name)
+        assert got["optimizer state"] == values * got["weights"], name
+    assert not torch.equal(before, module.weight)
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        measure_training_step(module, torch.randn(2, 4), torch.tensor([0, 1]), "lbfgs")
+
+
+def test_measure_converts_to_the_dtype():
+    module = nn.Linear(4, 3)
+    got = measure_training_step(module, torch.randn(2, 4), torch.tensor([0, 1]), "sgd",
+                                dtype=torch.float64)
+    assert module.weight.dtype == torch.float64
+    assert got["weights"] == 15 * 8 and got["data batch"] == 2 * 4 * 8
