@@ -331,8 +331,9 @@ def inplace_activations(network: Network, consumers: dict[str, int] | None = Non
     return out
 
 
-# An in-place ReLU must not overwrite the data, a volume kept for backward, or a view.
-_NOT_INPLACE_AFTER = {"Input", "ReLU", "Sigmoid", "Tanh", "Flatten"}
+# An in-place ReLU must not overwrite the data, a volume kept for backward, or a view; nor come
+# after Dropout, which hands its input straight through in eval mode (and at p = 0).
+_NOT_INPLACE_AFTER = {"Input", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "Dropout2d"}
 # Layers that keep their input even when it does not require grad (for their weight gradient).
 _SAVES_FOR_WEIGHTS = {"Conv2d", "Linear", "BatchNorm2d"}
 

@@ -460,6 +460,8 @@ def _dropout2d_shape(p, ins):
 
 
 def _dropout2d_saved(p, ins, out):
+    if not 0 < p["p"] < 1:
+        return ()
     return (("extra", out[0] if len(out) == 3 else numel(out), None),)  # one value per slice
 
 
@@ -656,8 +658,9 @@ CATALOGUE: dict[str, LayerType] = {
         ),
         LayerType("Dropout", "Regularization", "", "Zeroes random activations while training.",
                   (_float("p", 0.5, 0.0, 1.0),), _same_shape,
-                  # the mask: a float tensor on the CPU (a bool one under CUDA)
-                  saved=lambda p, ins, out: (("extra", numel(out), None),), elementwise=True),
+                  # the mask: a float tensor on the CPU (a bool one under CUDA); none at p = 0 or 1
+                  saved=lambda p, ins, out: (("extra", numel(out), None),) if 0 < p["p"] < 1
+                  else (), elementwise=True),
         LayerType("Dropout2d", "Regularization", "",
                   "Zeroes random whole depth slices while training.",
                   (_float("p", 0.5, 0.0, 1.0),), _dropout2d_shape,

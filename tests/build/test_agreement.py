@@ -144,3 +144,19 @@ def test_a_network_torch_rejects_is_an_analysis_error():
         assert not analyze(net).ok, layers
         with pytest.raises(BuildError):
             build_module(net)
+
+
+def test_in_place_relu_never_overwrites_a_volume_another_layer_reads():
+    """Dropout hands its input through in eval mode: a ReLU after it must not run in place
+    when the volume before the Dropout also feeds a shortcut."""
+    net = Network()
+    x = net.add("Input", {"channels": 2, "height": 5, "width": 5})
+    conv = net.add("Conv2d", {"out_channels": 2, "padding": 1}, inputs=[x])
+    drop = net.add("Dropout", {"p": 0.5}, inputs=[conv])
+    relu = net.add("ReLU", inputs=[drop])
+    net.add("Add", inputs=[relu, conv])
+    model = build_module(net).eval()
+    data = torch.randn(3, 2, 5, 5)
+    c = getattr(model, conv)(data)
+    expected = torch.relu(c) + c
+    torch.testing.assert_close(model(data), expected)

@@ -199,12 +199,6 @@ def test_estimate_within_10_percent_of_a_real_step(name, batch, optimizer):
         assert estimate[part] == measured[part], part
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="layers.py, Dropout's `saved` rule counts a mask for every rate, but PyTorch makes "
-           "none at p=0 (it returns the input) or p=1 (it multiplies by a scalar 0): the rule "
-           "should save ('extra', numel(out), None) only when 0 < p < 1",
-)
 @pytest.mark.parametrize("p", [0.0, 1.0])
 def test_dropout_switched_off_saves_no_mask(p):
     report, measured = estimate_and_measure(fc_dropout(p), 8, "sgd")
