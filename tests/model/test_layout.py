@@ -1,0 +1,116 @@
+"""auto_layout: a readable top-to-bottom drawing of every design."""
+
+import random
+from pathlib import Path
+
+import pytest
+
+from designer.model.design_file import load
+from designer.model.layout import COLUMN, ROW, auto_layout
+from designer.model.network import Network
+from designer.model.transforms import basic_block, inception_module
+
+PRESETS = sorted((Path(__file__).parents[2] / "presets").glob("*.convnet.json"))
+CARD_W, CARD_H = 170, 64
+
+
+def assert_no_overlaps(pos):
+    by_row: dict[float, list[float]] = {}
+    for x, y in pos.values():
+        by_row.setdefault(y, []).append(x)
+    rows = sorted(by_row)
+    for a, b in zip(rows, rows[1:]):
+        assert b - a >= CARD_H
+    for y, xs in by_row.items():
+        xs.sort()
+        for a, b in zip(xs, xs[1:]):
+            assert b - a >= CARD_W, f"cards overlap in the row at y={y}: x={a} and x={b}"
+
+
+def assert_below_inputs(net, pos):
+    for nid, node in net.nodes.items():
+        for src in node.inputs:
+            assert pos[nid][1] > pos[src][1], f"{nid} is not below its input {src}"
+
+
+def chain(n=6):
+    net = Network("chain")
+    prev = net.add("Input", {"channels": 3, "height": 32, "width": 32}, id="input")
+    for i in range(n):
+        prev = net.add("Conv2d", {"padding": 1}, id=f"conv{i}", inputs=[prev])
+    return net
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name.split(".")[0])
+def test_presets_have_no_overlaps_and_flow_downwards(path):
+    net = load(path).network
+    pos = auto_layout(net)
+    assert set(pos) == set(net.nodes)
+    assert_no_overlaps(pos)
+    assert_below_inputs(net, pos)
+
+
+def test_a_chain_is_one_column_under_the_input():
+    net = chain()
+    pos = auto_layout(net)
+    assert pos["input"] == (0.0, 0.0)
+    assert {x for x, _ in pos.values()} == {0.0}
+    assert [pos[f"conv{i}"][1] for i in range(6)] == [ROW * (i + 1) for i in range(6)]
+
+
+def test_inception_branches_side_by_side_and_the_concat_centred():
+    net = chain(1)
+    out = inception_module(net, "conv0", 64, 96, 128, 16, 32, 32, prefix="inc")
+    net.add("ReLU", id="after", inputs=[out])
+    pos = auto_layout(net)
+    heads = ["inc_1x1", "inc_3x3_reduce", "inc_5x5_reduce", "inc_pool"]
+    ys = {pos[h][1] for h in heads}
+    assert ys == {pos["conv0"][1] + ROW}
+    xs = [pos[h][0] for h in heads]
+    assert xs == sorted(xs) and len(set(xs)) == 4
+    assert min(b - a for a, b in zip(xs, xs[1:])) >= COLUMN - 1e-9
+    assert sum(xs) / 4 == pytest.approx(pos["conv0"][0])
+    assert pos[out][0] == pytest.approx(pos["conv0"][0])
+    assert pos["after"][0] == pos[out][0]  # the stack goes on straight below the merge
+    # each branch is a straight column
+    assert pos["inc_3x3"][0] == pos["inc_3x3_reduce"][0]
+    assert_no_overlaps(pos)
+
+
+def test_residual_trunk_stays_a_column():
+    net = chain(1)
+    out = basic_block(net, "conv0", 16, prefix="b1")  # identity shortcut
+    out = basic_block(net, out, 16, prefix="b2")
+    pos = auto_layout(net)
+    assert {x for x, _ in pos.values()} == {0.0}  # the skip wires need no column of their own
+    assert_below_inputs(net, pos)
+
+
+def test_a_layer_not_wired_yet_sits_beside_the_design_not_on_it():
+    net = chain(3)
+    lone = net.add("ReLU", id="lone")
+    feeder = net.add("Conv2d", id="feeder")
+    net.add("Add", id="merge", inputs=["conv2", feeder])
+    pos = auto_layout(net)
+    assert_no_overlaps(pos)
+    assert pos[lone][0] != 0.0
+    assert pos[feeder][1] == pos["merge"][1] - ROW  # just above what it feeds
+
+
+def test_empty_network():
+    assert auto_layout(Network()) == {}
+
+
+def test_random_dags_never_overlap():
+    rng = random.Random(7)
+    for _ in range(30):
+        net = Network()
+        ids = [net.add("Input", id="input")]
+        for i in range(rng.randint(1, 40)):
+            k = rng.choice([1, 1, 1, 2, 3])
+            srcs = rng.sample(ids, min(k, len(ids)))
+            kind = "ReLU" if len(srcs) == 1 else "Concat"
+            ids.append(net.add(kind, id=f"n{i}", inputs=srcs))
+        pos = auto_layout(net)
+        assert_no_overlaps(pos)
+        assert_below_inputs(net, pos)
