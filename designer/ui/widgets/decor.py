@@ -1,0 +1,43 @@
+"""Small pieces of look shared by the panels: the category swatch beside a layer's name and the
+section headings."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QLabel
+
+from ..theme import category_colour
+
+_CACHE: dict[tuple[str, str], QIcon] = {}
+
+
+def category_icon(category: str) -> QIcon:
+    """A rounded square in the category's card colour (light or dark, as the palette is)."""
+    colour = category_colour(category)
+    key = (category, colour.name())
+    icon = _CACHE.get(key)
+    if icon is None:
+        pix = QPixmap(14, 14)
+        pix.fill(Qt.transparent)
+        p = QPainter(pix)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setPen(colour.darker(170))
+        p.setBrush(colour.darker(112))
+        p.drawRoundedRect(1.5, 1.5, 11, 11, 3, 3)
+        p.end()
+        icon = _CACHE[key] = QIcon(pix)
+    return icon
+
+
+def section(title: str) -> QLabel:
+    """A small, muted capitalised heading between groups of a panel."""
+    label = QLabel(title.upper())
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 0.85)
+    font.setBold(True)
+    font.setLetterSpacing(QFont.PercentageSpacing, 108)
+    label.setFont(font)
+    label.setEnabled(False)
+    label.setContentsMargins(0, 8, 0, 0)
+    return label
