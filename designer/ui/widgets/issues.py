@@ -1,0 +1,126 @@
+"""Issue cards: a severity, the layer, the analysis' message and one "Fix: …" button per fix.
+
+Shared by the inspector (one layer's issues) and the issues panel (all of them). The cards only
+report clicks; the owner turns them into selections and undoable fixes.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ...model.layers import Issue
+from ..theme import severity_colour
+
+SEVERITY_TITLES = {"error": "Error", "warning": "Warning", "info": "Note"}
+MAX_CARDS = 200  # beyond this the list says how many more there are
+
+
+class IssueCard(QFrame):
+    clicked = Signal(object)  # layer id, or None for a network-wide issue
+    fix_clicked = Signal(str, object)  # layer id, Fix (only layers' issues have fixes)
+
+    def __init__(self, nid: str | None, issue: Issue, show_layer: bool,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.nid = nid
+        self.issue = issue
+        colour = severity_colour(issue.severity)
+        self.setObjectName("issueCard")
+        self.setStyleSheet(
+            f"#issueCard {{ border: none; border-left: 3px solid {colour.name()};"
+            f" background: rgba({colour.red()}, {colour.green()}, {colour.blue()}, 22);"
+            " border-radius: 2px; }")
+        if nid is not None:
+            self.setCursor(Qt.PointingHandCursor)
+            self.setToolTip(f"Select {nid}")
+
+        head = QHBoxLayout()
+        head.setSpacing(6)
+        severity = QLabel(SEVERITY_TITLES.get(issue.severity, issue.severity.title()))
+        severity.setStyleSheet(f"color: {colour.name()}; font-weight: 600;")
+        head.addWidget(severity)
+        if show_layer:
+            where = QLabel(nid if nid is not None else "network")
+            where.setStyleSheet("font-weight: 600;" if nid is not None else "font-style: italic;")
+            head.addWidget(where)
+        head.addStretch(1)
+
+        self.message = QLabel(issue.message)
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.PlainText)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 5, 6, 6)
+        layout.setSpacing(3)
+        layout.addLayout(head)
+        layout.addWidget(self.message)
+        self.buttons: list[QPushButton] = []
+        if issue.fixes and nid is not None:
+            row = QHBoxLayout()
+            row.setSpacing(4)
+            for fix in issue.fixes:
+                button = QPushButton(f"Fix: {fix.label}")
+                button.setToolTip("Set " + ", ".join(f"{k} = {v}" for k, v in fix.params.items())
+                                  + " (one undo step)")
+                button.setCursor(Qt.ArrowCursor)
+                button.clicked.connect(lambda _=False, f=fix: self.fix_clicked.emit(self.nid, f))
+                row.addWidget(button)
+                self.buttons.append(button)
+            row.addStretch(1)
+            layout.addLayout(row)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.button() == Qt.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit(self.nid)
+        super().mouseReleaseEvent(event)
+
+
+class IssueList(QWidget):
+    """A column of issue cards, rebuilt only when the issues themselves change."""
+
+    layer_clicked = Signal(str)
+    fix_requested = Signal(str, object)  # layer id, Fix
+
+    def __init__(self, show_layer: bool = True, empty_text: str = "",
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.show_layer = show_layer
+        self._issues: list[tuple[str | None, Issue]] | None = None
+        self.cards: list[IssueCard] = []
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(4)
+        self.empty = QLabel(empty_text)
+        self.empty.setWordWrap(True)
+        self.empty.setEnabled(False)  # the palette's muted text colour
+        self._layout.addWidget(self.empty)
+        self.more = QLabel()
+        self.more.setEnabled(False)
+        self._layout.addWidget(self.more)
+        self._layout.addStretch(1)
+
+    def set_issues(self, issues: list[tuple[str | None, Issue]]) -> None:
+        if issues == self._issues:
+            return
+        self._issues = list(issues)
+        for card in self.cards:
+            card.deleteLater()
+        self.cards = []
+        for i, (nid, issue) in enumerate(issues[:MAX_CARDS]):
+            card = IssueCard(nid, issue, self.show_layer, self)
+            card.clicked.connect(self._card_clicked)
+            card.fix_clicked.connect(self.fix_requested)
+            self._layout.insertWidget(1 + i, card)
+            self.cards.append(card)
+        self.empty.setVisible(not issues and bool(self.empty.text()))
+        hidden = len(issues) - MAX_CARDS
+        self.more.setText(f"… and {hidden:,} more" if hidden > 0 else "")
+        self.more.setVisible(hidden > 0)
+
+    def _card_clicked(self, nid: str | None) -> None:
+        if nid is not None:
+            self.layer_clicked.emit(nid)
+
+    def fix_buttons(self) -> list[QPushButton]:
+        return [b for card in self.cards for b in card.buttons]
