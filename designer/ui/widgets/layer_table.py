@@ -1,0 +1,208 @@
+"""The per-layer table, like torchinfo's summary: layer, type, output volume, parameters, MACs,
+receptive field, the layer's activation memory for the chosen batch and dtype, and its issues.
+
+Rows are summary.layer_rows (the CLI's table) written lazily: a refresh after an edit only tells
+the view its cells changed (or resets it when layers came or went), and the rows are formatted the
+first time the view asks for one. Selection follows the Document both ways.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtGui import QBrush, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QTableView, QWidget
+
+from ...model.analysis import DTYPE_BYTES, Report
+from ...model.layers import CATALOGUE
+from ...model.units import format_bytes
+from ...summary import layer_rows
+from ..document import Document
+from ..theme import severity_colour
+from .decor import category_icon
+from .formatting import activation_bytes, worst
+
+COLUMNS = ("layer", "type", "output W×H×D", "params", "MACs", "receptive field", "memory",
+           "notes")
+_ROW_FIELD = (1, 2, 3, 4, 5, 6, None, 7)  # column -> summary.layer_rows field
+_HEADER_TIPS = {
+    2: "The output volume, W×H×D, as the notes write it",
+    3: "Trainable parameters (weights and biases)",
+    4: "Multiply-accumulates per image (FLOPs = 2·MACs)",
+    5: "Receptive field in input pixels (W×H) /jump (the product of the strides so far)",
+    6: "The layer's output volume for the whole batch, in the chosen dtype",
+    7: "Errors and warnings from the analysis",
+}
+
+# data() runs a few thousand times per repaint: compare roles with plain ints (looking up
+# PySide's enum shortcuts such as Qt.DisplayRole costs microseconds each).
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_USER = int(Qt.ItemDataRole.UserRole.value)
+_LEFT = int((Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter).value)
+_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+_ALIGNS = (_LEFT, _LEFT, _LEFT, _RIGHT, _RIGHT, _LEFT, _RIGHT, _LEFT)
+_MEMORY, _NOTES = 6, 7
+
+
+class LayerTableModel(QAbstractTableModel):
+    def __init__(self, doc: Document, parent=None):
+        super().__init__(parent)
+        self.doc = doc
+        self.report: Report = doc.report
+        self.order: tuple[str, ...] = self.report.order
+        self.rows_by_id = {nid: i for i, nid in enumerate(self.order)}
+        self._rows: list[tuple[str, ...]] | None = None
+        self._brushes = {s: QBrush(severity_colour(s)) for s in ("error", "warning", "info")}
+        self._muted = QBrush(QApplication.palette().color(QPalette.ColorRole.PlaceholderText))
+
+    def set_report(self, report: Report) -> None:
+        self.report = report
+        self._rows = None
+        if report.order == self.order:
+            if self.order:
+                self.dataChanged.emit(self.index(0, 0),
+                                      self.index(len(self.order) - 1, len(COLUMNS) - 1))
+            return
+        self.beginResetModel()
+        self.order = report.order
+        self.rows_by_id = {nid: i for i, nid in enumerate(self.order)}
+        self.endResetModel()
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """The CLI summary's rows for the current report, written on first use."""
+        if self._rows is None:
+            self._rows = layer_rows(self.doc.network, self.report)
+        return self._rows
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 (Qt's name)
+        return 0 if parent.isValid() else len(self.order)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=_DISPLAY):  # noqa: N802
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == _DISPLAY:
+            return COLUMNS[section]
+        if role == _TOOLTIP:
+            return _HEADER_TIPS.get(section)
+        if role == _ALIGNMENT:
+            return _ALIGNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=_DISPLAY):
+        if role == _DISPLAY:
+            row, col = index.row(), index.column()
+            if col == _MEMORY:
+                return self._memory(row)
+            return self.rows()[row][_ROW_FIELD[col]]
+        if role == _ALIGNMENT:
+            return _ALIGNS[index.column()]
+        if role == _FOREGROUND:
+            col = index.column()
+            if col == _NOTES:
+                severity = worst(self.report.layers[self.order[index.row()]].issues)
+                return self._brushes.get(severity) if severity else None
+            if col == _MEMORY and self.report.layers[self.order[index.row()]].in_place:
+                return self._muted
+            return None
+        if role == _DECORATION:
+            if index.column() == 0:
+                rep = self.report.layers[self.order[index.row()]]
+                return category_icon(CATALOGUE[rep.type].category)
+            return None
+        if role == _TOOLTIP:
+            return self._tooltip(index.row(), index.column())
+        if role == _USER:
+            return self.order[index.row()]
+        return None
+
+    def _memory(self, row: int) -> str:
+        rep = self.report.layers[self.order[row]]
+        if rep.shape is None:
+            return ""
+        return "in place" if rep.in_place else format_bytes(activation_bytes(self.report, rep))
+
+    def _tooltip(self, row: int, col: int) -> str | None:
+        rep = self.report.layers[self.order[row]]
+        if col == _NOTES and rep.issues:
+            return "<br><br>".join(f"<b>{i.severity}</b>: {i.message}" for i in rep.issues)
+        if col == _MEMORY and rep.shape is not None:
+            if rep.in_place:
+                return ("Elementwise, so counted with the volume it acts on (as the notes "
+                        "count RELU)")
+            r = self.report
+            return (f"{rep.activations:,} values × batch {r.batch:,} × "
+                    f"{DTYPE_BYTES[r.dtype]} bytes ({r.dtype})")
+        return None
+
+
+class LayerTable(QTableView):
+    """The per-layer table; its selection follows the Document's and sets it on a click."""
+
+    def __init__(self, doc: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.doc = doc
+        self._syncing = False
+        self.table_model = LayerTableModel(doc, self)
+        self.setModel(self.table_model)
+        self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.ElideRight)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollPerPixel)
+        vh = self.verticalHeader()
+        vh.hide()
+        vh.setSectionResizeMode(QHeaderView.Fixed)
+        vh.setDefaultSectionSize(self.fontMetrics().height() + 8)
+        hh = self.horizontalHeader()
+        hh.setHighlightSections(False)
+        hh.setStretchLastSection(True)
+        hh.setDefaultAlignment(Qt.AlignLeft | Qt.AlignVCenter)
+        # Widths for typical contents, fixed: sizing to contents would measure every row on
+        # every edit (ResNet-152 has 516). The notes take what is left.
+        fm = self.fontMetrics()
+        for col, sample in enumerate(("layer4_2_conv3", "BatchNorm2d (NORM)", "224×224×512",
+                                      "102,764,544", "1.85 G", "404×404 /32", "1023 MiB")):
+            self.setColumnWidth(col, max(fm.horizontalAdvance(sample),
+                                         fm.horizontalAdvance(COLUMNS[col])) + 18
+                                + (20 if col == 0 else 0))
+        self.selectionModel().selectionChanged.connect(self._rows_selected)
+        doc.changed.connect(self._report_changed)
+        doc.selection_changed.connect(self.select_layers)
+
+    def _report_changed(self, report: Report) -> None:
+        reset = report.order != self.table_model.order
+        self.table_model.set_report(report)
+        if reset:
+            self.select_layers(self.doc.selection)
+
+    def _rows_selected(self, *_args) -> None:
+        if self._syncing:
+            return
+        rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
+        self.doc.select([self.table_model.order[r] for r in rows])
+
+    def select_layers(self, ids: list[str]) -> None:
+        rows = [self.table_model.rows_by_id[i] for i in ids if i in self.table_model.rows_by_id]
+        selection = QItemSelection()
+        last = len(COLUMNS) - 1
+        for r in rows:
+            selection.select(self.table_model.index(r, 0), self.table_model.index(r, last))
+        self._syncing = True
+        try:
+            self.selectionModel().select(
+                selection, QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
+            if rows:
+                self.selectionModel().setCurrentIndex(self.table_model.index(rows[0], 0),
+                                                      QItemSelectionModel.NoUpdate)
+                self.scrollTo(self.table_model.index(rows[0], 0))
+        finally:
+            self._syncing = False
