@@ -1,0 +1,374 @@
+"""The side panels as a user sees them: palette, inspector, layer table, totals, issues."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QInputDialog, QLabel
+
+from designer.model.layers import CATALOGUE
+from designer.model.units import format_bytes
+from designer.ui import commands
+from designer.ui.document import Document
+from designer.ui.inspector import Inspector
+from designer.ui.palette import BLOCK_MIME, LAYER_MIME, LayerPalette, layer_mime_data
+from designer.ui.readouts import IssuesPanel, LayerTable, TotalsPanel
+from designer.ui.theme import severity_colour
+
+CIFAR = Path(__file__).resolve().parents[2] / "presets" / "cifar10_example.convnet.json"
+
+
+@pytest.fixture
+def doc(qtbot):
+    d = Document()
+    d.open(str(CIFAR))
+    return d
+
+
+def show(qtbot, widget):
+    qtbot.addWidget(widget)
+    widget.resize(420, 700)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def type_into(qtbot, widget, text: str) -> None:
+    """Replace a field's text the way a user does: select all, type, press Enter."""
+    widget.setFocus()
+    widget.selectAll()
+    qtbot.keyClicks(widget, text)
+    qtbot.keyClick(widget, Qt.Key_Return)
+
+
+def issue_texts(issue_list) -> list[str]:
+    return [card.message.text() for card in issue_list.cards]
+
+
+def fix_button(issue_list, label: str):
+    buttons = [b for b in issue_list.fix_buttons() if b.text() == f"Fix: {label}"]
+    assert buttons, [b.text() for b in issue_list.fix_buttons()]
+    return buttons[0]
+
+
+# ------------------------------------------------------------------------------------- palette
+
+
+def test_palette_groups_show_the_notes_names(qtbot):
+    palette = show(qtbot, LayerPalette())
+    groups = [palette.tree.topLevelItem(i).text(0) for i in range(palette.tree.topLevelItemCount())]
+    assert groups == ["Input", "Convolution", "Pooling", "Activation", "Normalization",
+                      "Regularization", "Reshape", "Fully connected", "Merge", "Blocks"]
+    entries = palette.visible_entries()
+    assert "CONV — Conv2d" in entries and "FC — Linear" in entries and "ELU" in entries
+    assert len(entries) == len(CATALOGUE) + 3
+    conv = palette.tree.findItems("CONV — Conv2d", Qt.MatchExactly | Qt.MatchRecursive)[0]
+    assert CATALOGUE["Conv2d"].doc in conv.toolTip(0)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("CONV", ["CONV — Conv2d"]),
+    ("pool", ["POOL — MaxPool2d", "POOL — AvgPool2d", "POOL — AdaptiveAvgPool2d"]),
+    ("fully", ["FC — Linear"]),
+    ("residual", ["Add", "Residual block (basic)", "Residual block (bottleneck)"]),
+    ("no such layer", []),
+])
+def test_palette_search_filters(qtbot, query, expected):
+    palette = show(qtbot, LayerPalette())
+    qtbot.keyClicks(palette.search, query)
+    assert palette.visible_entries() == expected
+    palette.search.clear()
+    assert len(palette.visible_entries()) == len(CATALOGUE) + 3
+
+
+def test_palette_entries_drag_the_layer_type(qtbot):
+    palette = show(qtbot, LayerPalette())
+    item = palette.tree.findItems("POOL — MaxPool2d", Qt.MatchExactly | Qt.MatchRecursive)[0]
+    assert item.flags() & Qt.ItemIsDragEnabled
+    mime = palette.tree.mimeData([item])
+    assert mime.hasFormat(LAYER_MIME)
+    assert bytes(mime.data(LAYER_MIME)).decode("utf-8") == "MaxPool2d"
+    assert bytes(layer_mime_data("Conv2d").data(LAYER_MIME)) == b"Conv2d"
+    block = palette.tree.findItems("Inception module", Qt.MatchExactly | Qt.MatchRecursive)[0]
+    assert bytes(palette.tree.mimeData([block]).data(BLOCK_MIME)) == b"inception"
+
+
+def test_palette_double_click_and_enter_activate(qtbot):
+    palette = show(qtbot, LayerPalette())
+    tree = palette.tree
+    item = tree.findItems("NORM — BatchNorm2d", Qt.MatchExactly | Qt.MatchRecursive)[0]
+    tree.scrollToItem(item)
+    centre = tree.visualItemRect(item).center()
+    with qtbot.waitSignal(palette.layer_activated) as sig:
+        qtbot.mouseClick(tree.viewport(), Qt.LeftButton, pos=centre)
+        qtbot.mouseDClick(tree.viewport(), Qt.LeftButton, pos=centre)
+    assert sig.args == ["BatchNorm2d"]
+
+    qtbot.keyClicks(palette.search, "bottleneck")
+    with qtbot.waitSignal(palette.block_activated) as sig:
+        qtbot.keyClick(palette.search, Qt.Key_Return)
+    assert sig.args == ["bottleneck"]
+
+
+# ------------------------------------------------------------------------------------- inspector
+
+
+def test_inspector_hint_without_a_single_selection(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    assert inspector.stack.currentWidget() is inspector.hint
+    assert inspector.hint.text() == "Select a layer"
+    doc.select(["conv", "pool"])
+    assert inspector.stack.currentWidget() is inspector.hint
+    doc.select(["conv"])
+    assert inspector.stack.currentWidget() is not inspector.hint
+    assert inspector.id_edit.text() == "conv"
+    assert "CONV — Conv2d" in inspector.type_label.text()
+
+
+def test_inspector_widgets_fit_the_parameter_kinds(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    doc.select(["conv"])
+    stride = inspector.editors["stride"]
+    assert (type(stride).__mro__[2].__name__, stride.minimum(), stride.maximum()) == (
+        "QSpinBox", 1, 1024)
+    assert not stride.keyboardTracking()
+    assert inspector.editors["padding"].currentText() == "same"
+    assert inspector.editors["bias"].isChecked()
+    lrn = commands.add_layer(doc, "LocalResponseNorm", after="relu")
+    doc.select([lrn])
+    alpha = inspector.editors["alpha"]
+    assert alpha.decimals() == 6 and alpha.text() == "0.000100"
+
+
+def test_inspector_readouts(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    doc.select(["pool"])
+    r = inspector.readouts
+    assert r["input"].text() == "32×32×12"
+    assert r["output"].text() == "16×16×12"
+    assert r["rf"].text() == "4×4, jump 2"
+    doc.select(["conv"])
+    assert r["params"].text() == "336"
+    assert r["macs"].text().startswith("331,776")  # 32·32·12 outputs × 3·3·3
+    assert "1.5 MiB at batch 32" in r["memory"].text()
+
+
+def test_stride_that_does_not_work_out_warns_and_fix_repairs_it(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    table = show(qtbot, LayerTable(doc))
+    doc.select(["conv"])
+    type_into(qtbot, inspector.editors["padding"].lineEdit(), "1")
+    assert doc.network["conv"].params["padding"] == 1
+    stride = inspector.editors["stride"]
+
+    stride.setFocus()
+    stride.selectAll()
+    qtbot.keyClicks(stride, "3")
+    steps = doc.undo_stack.count()
+    assert doc.network["conv"].params["stride"] == 1  # nothing pushed while typing
+    qtbot.keyClick(stride, Qt.Key_Return)
+    assert doc.network["conv"].params["stride"] == 3
+    assert doc.undo_stack.count() == steps + 1
+
+    assert inspector.readouts["output"].text() == "11×11×12"
+    (message,) = issue_texts(inspector.issues)
+    assert "sizes don't work out" in message and "(32 − 3 + 2)/3 + 1" in message
+    row = table.table_model.rows_by_id["conv"]
+    notes = table.table_model.index(row, 7)
+    assert "sizes don't work out" in notes.data()
+    assert notes.data(Qt.ForegroundRole).color() == severity_colour("warning")
+    assert inspector.editors["stride"] is stride  # kept, not rebuilt
+
+    qtbot.mouseClick(fix_button(inspector.issues, "padding 1 → 2"), Qt.LeftButton)
+    assert doc.network["conv"].params["padding"] == 2
+    assert issue_texts(inspector.issues) == []
+    assert inspector.editors["padding"].currentText() == "2"
+    assert notes.data() == ""
+
+    doc.undo_stack.undo()
+    assert doc.network["conv"].params["padding"] == 1
+    assert "sizes don't work out" in issue_texts(inspector.issues)[0]
+    assert inspector.editors["padding"].currentText() == "1"
+    doc.undo_stack.undo()
+    assert stride.value() == 1 and issue_texts(inspector.issues) == []
+
+
+def test_strided_same_padding_is_an_error_with_a_fix(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    doc.select(["conv"])
+    type_into(qtbot, inspector.editors["stride"], "3")
+    assert 'padding "same" needs stride 1' in issue_texts(inspector.issues)[0]
+    assert inspector.readouts["output"].text() == "unknown"
+    qtbot.mouseClick(fix_button(inspector.issues, "padding same → 1"), Qt.LeftButton)
+    assert "sizes don't work out" in issue_texts(inspector.issues)[0]
+
+
+def test_each_inspector_edit_is_one_undo_step(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    doc.select(["conv"])
+    type_into(qtbot, inspector.editors["out_channels"], "32")
+    assert doc.undo_stack.count() == 1
+    qtbot.mouseClick(inspector.editors["bias"], Qt.LeftButton,
+                     pos=QPoint(4, inspector.editors["bias"].height() // 2))
+    assert doc.network["conv"].params["bias"] is False
+    assert doc.undo_stack.count() == 2
+    assert inspector.readouts["params"].text() == f"{32 * 27:,}"
+    doc.undo_stack.undo()
+    assert inspector.editors["bias"].isChecked()
+    doc.undo_stack.undo()
+    assert inspector.editors["out_channels"].value() == 12
+
+
+def test_refused_value_shows_the_error_and_keeps_the_layer(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    doc.select(["conv"])
+    type_into(qtbot, inspector.editors["padding"].lineEdit(), "5000")
+    assert doc.network["conv"].params["padding"] == "same"
+    assert not inspector.error_label.isHidden()
+    assert "padding" in inspector.error_label.text()
+    assert inspector.editors["padding"].currentText() == "same"
+    assert doc.undo_stack.count() == 0
+
+
+def test_rename_from_the_inspector(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    doc.select(["conv"])
+    type_into(qtbot, inspector.id_edit, "conv1")
+    assert "conv1" in doc.network.nodes and "conv" not in doc.network.nodes
+    assert doc.selection == ["conv1"] and inspector.id_edit.text() == "conv1"
+    assert doc.undo_stack.count() == 1
+
+    type_into(qtbot, inspector.id_edit, "relu")
+    assert "there is already a layer named 'relu'" in inspector.error_label.text()
+    assert inspector.id_edit.text() == "conv1"
+    assert doc.undo_stack.count() == 1
+
+
+# ------------------------------------------------------------------------------------- table
+
+
+def cell(table, nid: str, column: int) -> str:
+    model = table.table_model
+    return model.index(model.rows_by_id[nid], column).data()
+
+
+def test_table_rows_like_a_summary(qtbot, doc):
+    table = show(qtbot, LayerTable(doc))
+    model = table.table_model
+    assert model.rowCount() == 5
+    assert [model.headerData(c, Qt.Horizontal) for c in range(model.columnCount())] == [
+        "layer", "type", "output W×H×D", "params", "MACs", "receptive field", "memory", "notes"]
+    assert [cell(table, "pool", c) for c in range(7)] == [
+        "pool", "MaxPool2d (POOL)", "16×16×12", "0", "", "4×4 /2",
+        format_bytes(16 * 16 * 12 * 32 * 4)]
+    assert cell(table, "conv", 3) == "336"
+    assert cell(table, "relu", 6) == "in place"
+    assert cell(table, "fc", 3) == "30,730"
+    doc.set_settings(batch=1, dtype="fp16")
+    assert cell(table, "conv", 6) == "24 KiB"
+
+
+def test_table_selection_follows_the_document_both_ways(qtbot, doc):
+    table = show(qtbot, LayerTable(doc))
+    model = table.table_model
+    index = model.index(model.rows_by_id["pool"], 2)
+    qtbot.mouseClick(table.viewport(), Qt.LeftButton, pos=table.visualRect(index).center())
+    assert doc.selection == ["pool"]
+    doc.select(["fc"])
+    assert [i.row() for i in table.selectionModel().selectedRows()] == [model.rows_by_id["fc"]]
+    commands.add_layer(doc, "Dropout", after="relu")  # rows change: the selection stays
+    assert model.rowCount() == 6
+    assert [i.row() for i in table.selectionModel().selectedRows()] == [model.rows_by_id["fc"]]
+
+
+# ------------------------------------------------------------------------------------- totals
+
+
+def test_totals_show_parameters_and_memory(qtbot, doc):
+    totals = show(qtbot, TotalsPanel(doc))
+    assert "31,066" in totals.params_label.text()
+    assert "MACs" in totals.macs_label.text()
+    before = doc.report.textbook.part("activations")
+    assert f"activations {format_bytes(before)}" in totals.legend.text()
+    type_into(qtbot, totals.batch, "64")
+    assert doc.settings["batch"] == 64
+    after = doc.report.textbook.part("activations")
+    assert after == 2 * before
+    assert f"activations {format_bytes(after)}" in totals.legend.text()
+    assert "PyTorch holds ≈" in totals.totals_line.text()
+
+
+def test_budget_that_does_not_fit_names_the_largest_batch(qtbot, doc, monkeypatch):
+    totals = show(qtbot, TotalsPanel(doc))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("1 MB", True))
+    custom = totals.budget.findText("Custom…")
+    totals.budget.setCurrentIndex(custom)
+    totals.budget.activated.emit(custom)
+    assert doc.settings["budget"] == 1024 ** 2
+    assert totals.budget.currentText() == "1 MiB"
+    best = doc.report.textbook.max_batch
+    assert best == 5
+    assert "does NOT fit" in totals.verdict.text()
+    assert "largest batch that fits: 5" in totals.verdict.text()
+    qtbot.mouseClick(totals.use_batch, Qt.LeftButton)
+    assert doc.settings["batch"] == 5 and totals.batch.value() == 5
+    assert totals.verdict.text().startswith("✓ fits in 1 MiB")
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("2 MiB", True))
+    totals.budget.activated.emit(totals.budget.findText("Custom…"))
+    assert totals.budget.currentText() == "2 MiB"
+    assert totals.budget.findText("1 MiB") == -1  # one custom entry, the current one
+    totals.add_budget_option("Detected GPU (24 GiB)", 24 * 1024 ** 3)
+    assert totals.budget.itemText(1) == "Detected GPU (24 GiB)"
+    assert totals.budget.currentText() == "2 MiB"
+
+    twelve = totals.budget.findText("12 GB")
+    totals.budget.setCurrentIndex(twelve)
+    totals.budget.activated.emit(twelve)
+    assert "fits in 12 GiB" in totals.verdict.text()
+
+
+def test_totals_follow_settings_changed_elsewhere(qtbot, doc):
+    totals = show(qtbot, TotalsPanel(doc))
+    doc.set_settings(dtype="fp16", optimizer="adam", batch=8, budget=3 * 1024 ** 3)
+    assert (totals.dtype.currentText(), totals.optimizer.currentText(), totals.batch.value(),
+            totals.budget.currentText()) == ("fp16", "adam", 8, "3 GB")
+    assert "optimizer state" in totals.legend.text()
+
+
+# ------------------------------------------------------------------------------------- issues
+
+
+def test_issues_panel_lists_selects_and_fixes(qtbot, doc):
+    panel = show(qtbot, IssuesPanel(doc))
+    assert "No errors or warnings" in panel.summary.text()
+    commands.set_params(doc, "conv", padding=1, stride=3)
+    assert panel.summary.text() == "2 warnings"  # conv, and the pool after its 11×11 output
+    card, pool_card = panel.list.cards
+    assert (card.nid, pool_card.nid) == ("conv", "pool")
+    assert any(isinstance(w, QLabel) and w.text() == "conv" for w in card.findChildren(QLabel))
+    qtbot.mouseClick(card, Qt.LeftButton, pos=QPoint(4, 4))
+    assert doc.selection == ["conv"]
+    qtbot.mouseClick(fix_button(panel.list, "stride 3 → 1"), Qt.LeftButton)
+    assert doc.network["conv"].params["stride"] == 1
+    assert panel.list.cards == [] and "No errors or warnings" in panel.summary.text()
+
+
+def test_custom_budget_reprompts_on_bad_input_and_cancel_keeps_the_budget(qtbot, doc,
+                                                                          monkeypatch):
+    totals = show(qtbot, TotalsPanel(doc))
+    answers = iter([("12 parsecs", True), ("", False)])
+    prompts = []
+
+    def get_text(parent, title, label, **kwargs):
+        prompts.append(label)
+        return next(answers)
+
+    monkeypatch.setattr(QInputDialog, "getText", get_text)
+    custom = totals.budget.findText("Custom…")
+    totals.budget.setCurrentIndex(custom)
+    totals.budget.activated.emit(custom)
+    assert "is not a size" in prompts[1]
+    assert doc.settings["budget"] is None and totals.budget.currentText() == "None"
