@@ -56,15 +56,26 @@ class LayerTableModel(QAbstractTableModel):
         self.rows_by_id = {nid: i for i, nid in enumerate(self.order)}
         self._rows: list[tuple[str, ...]] | None = None
         self._brushes = {s: QBrush(severity_colour(s)) for s in ("error", "warning", "info")}
+        self._icons: dict[str, object] = {}
         self._muted = QBrush(QApplication.palette().color(QPalette.ColorRole.PlaceholderText))
 
     def set_report(self, report: Report) -> None:
-        self.report = report
+        old, self.report = self.report, report
         self._rows = None
         if report.order == self.order:
-            if self.order:
-                self.dataChanged.emit(self.index(0, 0),
-                                      self.index(len(self.order) - 1, len(COLUMNS) - 1))
+            # The analysis hands back the very same LayerReport for a layer it did not change,
+            # so only the rows between the first and last changed one need repainting.
+            if not self.order:
+                return
+            last = len(COLUMNS) - 1
+            if (report.batch, report.dtype) != (old.batch, old.dtype):
+                self.dataChanged.emit(self.index(0, _MEMORY),
+                                      self.index(len(self.order) - 1, _MEMORY))
+            new_layers, old_layers = report.layers, old.layers
+            changed = [i for i, nid in enumerate(self.order)
+                       if new_layers[nid] is not old_layers.get(nid)]
+            if changed:
+                self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], last))
             return
         self.beginResetModel()
         self.order = report.order
@@ -112,8 +123,11 @@ class LayerTableModel(QAbstractTableModel):
             return None
         if role == _DECORATION:
             if index.column() == 0:
-                rep = self.report.layers[self.order[index.row()]]
-                return category_icon(CATALOGUE[rep.type].category)
+                category = CATALOGUE[self.report.layers[self.order[index.row()]].type].category
+                icon = self._icons.get(category)
+                if icon is None:
+                    icon = self._icons[category] = category_icon(category)
+                return icon
             return None
         if role == _TOOLTIP:
             return self._tooltip(index.row(), index.column())
