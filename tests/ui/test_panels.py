@@ -270,6 +270,21 @@ def test_table_rows_like_a_summary(qtbot, doc):
     assert cell(table, "conv", 6) == "24 KiB"
 
 
+def test_table_repaints_the_rows_an_edit_changed(qtbot, doc):
+    table = show(qtbot, LayerTable(doc))
+    model = table.table_model
+    with qtbot.waitSignal(model.dataChanged) as sig:
+        commands.set_params(doc, "fc", out_features=100)
+    top, bottom = sig.args[0].row(), sig.args[1].row()
+    assert top == bottom == model.rows_by_id["fc"]
+    assert cell(table, "fc", 3) == "307,300"
+    with qtbot.waitSignal(model.dataChanged) as sig:
+        commands.set_params(doc, "conv", out_channels=6)  # everything after conv changes
+    assert (sig.args[0].row(), sig.args[1].row()) == (model.rows_by_id["conv"],
+                                                      model.rows_by_id["fc"])
+    assert cell(table, "pool", 2) == "16×16×6"
+
+
 def test_table_selection_follows_the_document_both_ways(qtbot, doc):
     table = show(qtbot, LayerTable(doc))
     model = table.table_model
@@ -372,3 +387,36 @@ def test_custom_budget_reprompts_on_bad_input_and_cancel_keeps_the_budget(qtbot,
     totals.budget.activated.emit(custom)
     assert "is not a size" in prompts[1]
     assert doc.settings["budget"] is None and totals.budget.currentText() == "None"
+
+
+def test_inspector_edits_every_layer_kind(qtbot):
+    doc = Document()
+    inspector = show(qtbot, Inspector(doc))
+    for name, layer in CATALOGUE.items():
+        nid = commands.add_layer(doc, name)
+        doc.select([nid])
+        assert list(inspector.editors) == [spec.name for spec in layer.params], name
+        assert inspector.type_label.text().startswith(layer.alias or name)
+    lrn = next(n for n, node in doc.network.nodes.items() if node.type == "LocalResponseNorm")
+    doc.select([lrn])
+    type_into(qtbot, inspector.editors["alpha"], "0.0002")
+    assert doc.network[lrn].params["alpha"] == pytest.approx(2e-4)
+    gelu = next(n for n, node in doc.network.nodes.items() if node.type == "GELU")
+    doc.select([gelu])
+    combo = inspector.editors["approximate"]
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key_Down)
+    assert doc.network[gelu].params["approximate"] == "tanh"
+
+
+def test_a_committed_edit_keeps_the_focus_in_its_field(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    with qtbot.waitActive(inspector):
+        inspector.activateWindow()
+    doc.select(["conv"])
+    stride = inspector.editors["stride"]
+    type_into(qtbot, stride, "2")
+    assert doc.network["conv"].params["stride"] == 2
+    assert inspector.editors["stride"] is stride and stride.hasFocus()
+    type_into(qtbot, inspector.id_edit, "first_conv")
+    assert doc.selection == ["first_conv"] and inspector.id_edit.hasFocus()
