@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, Qt
+from PySide6.QtCore import QRegularExpression, QSize, Qt
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -77,11 +77,13 @@ class Inspector(QWidget):
         self.params_form.setContentsMargins(0, 0, 0, 0)
         self.params_form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         self.params_form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.params_form.setVerticalSpacing(3)
 
         readouts_box = QWidget()
         form = QFormLayout(readouts_box)
         form.setContentsMargins(0, 0, 0, 0)
         form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        form.setVerticalSpacing(3)
         self.readouts: dict[str, QLabel] = {}
         for key, title, tip in (
             ("input", "Input", "The volume(s) coming in, W×H×D"),
@@ -138,6 +140,9 @@ class Inspector(QWidget):
         doc.selection_changed.connect(self._selection_changed)
         doc.error.connect(self._error)
         self._selection_changed(doc.selection)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(320, 480)
 
     # ----------------------------------------------------------------------------- showing
 

@@ -8,7 +8,7 @@ tells the view its cells changed, and the rows are written when the view asks fo
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -43,6 +43,11 @@ DTYPES = tuple(DTYPE_BYTES)
 OPTIMIZERS = tuple(OPTIMIZER_STATE)
 BUDGET_PRESETS_GB = (3, 4, 6, 8, 12, 16, 24, 40, 48, 80)
 _CUSTOM = "custom"
+
+
+def _nbsp(text: str) -> str:
+    """Keep a figure and its unit on one line."""
+    return text.replace(" ", "\u00a0")
 
 
 class TotalsPanel(QWidget):
@@ -148,6 +153,9 @@ class TotalsPanel(QWidget):
         doc.changed.connect(self._update)
         self._update(doc.report)
 
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(330, 360)
+
     def add_budget_option(self, label: str, budget: int) -> None:
         """Offer another budget (e.g. the detected GPU, which the window finds off the GUI
         thread) at the top of the list."""
@@ -227,8 +235,8 @@ class TotalsPanel(QWidget):
         self.bar.set_estimate(book, value, "The notes' count")
         self.legend.set_estimate(book, value)
         if book.budget is None:
-            self.verdict.setText(f"Total {format_bytes(book.total)} at batch {book.batch:,}: "
-                                 "choose a budget to see whether it fits.")
+            self.verdict.setText("Choose a budget to see whether it fits, and the largest "
+                                 "batch that does.")
             self.verdict.setStyleSheet("")
             self.use_batch.hide()
         elif book.fits:
@@ -244,8 +252,8 @@ class TotalsPanel(QWidget):
             self.use_batch.setText(f"Use batch {book.max_batch:,}")
             self.use_batch.setVisible(bool(book.max_batch))
         self.totals_line.setText(
-            f"Textbook total <b>{format_bytes(book.total)}</b>  ·  PyTorch holds ≈ "
-            f"<b>{format_bytes(torch_est.total)}</b>")
+            f"Textbook total <b>{_nbsp(format_bytes(book.total))}</b> at batch "
+            f"{book.batch:,}  ·  PyTorch holds ≈ <b>{_nbsp(format_bytes(torch_est.total))}</b>")
         self.totals_line.setToolTip(estimate_tooltip(
             torch_est, value, "What PyTorch holds (estimate of what autograd saves for "
                               "backward)"))
