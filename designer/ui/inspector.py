@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QRegularExpression, QSize, Qt
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
+    QApplication,
     QFormLayout,
     QFrame,
     QLabel,
@@ -160,6 +161,12 @@ class Inspector(QWidget):
         self._show(self._renaming or self.nid)
 
     def _show(self, nid: str | None) -> None:
+        if nid != self.nid and self.nid is not None and self._renaming is None:
+            # What was typed but not yet committed belongs to the layer it was typed for:
+            # leaving the field commits it there before another layer takes the editors.
+            focused = QApplication.focusWidget()
+            if focused is not None and self.isAncestorOf(focused):
+                focused.clearFocus()
         node = self.doc.network.nodes.get(nid) if nid is not None else None
         if node is None:
             if self.nid is not None and nid is not None:

@@ -420,3 +420,19 @@ def test_a_committed_edit_keeps_the_focus_in_its_field(qtbot, doc):
     assert inspector.editors["stride"] is stride and stride.hasFocus()
     type_into(qtbot, inspector.id_edit, "first_conv")
     assert doc.selection == ["first_conv"] and inspector.id_edit.hasFocus()
+
+
+def test_typing_then_selecting_another_layer_commits_to_the_first(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    with qtbot.waitActive(inspector):
+        inspector.activateWindow()
+    second = commands.add_layer(doc, "Conv2d", after="conv")  # same kind: editors reused
+    doc.select(["conv"])
+    field = inspector.editors["out_channels"]
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClicks(field, "20")
+    doc.select([second])
+    assert doc.network["conv"].params["out_channels"] == 20
+    assert doc.network[second].params["out_channels"] == 16
+    assert inspector.editors["out_channels"].value() == 16
