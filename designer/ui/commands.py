@@ -23,12 +23,25 @@ class NetworkEdit(QUndoCommand):
     """Swaps the whole node table (a dict of references to immutable nodes: cheap, and it keeps
     the layers' order exactly)."""
 
-    def __init__(self, doc: Document, text: str, before: dict[str, Node], after: dict[str, Node]):
+    MERGEABLE = 1002
+
+    def __init__(self, doc: Document, text: str, before: dict[str, Node], after: dict[str, Node],
+                 merge_key: Any = None):
         super().__init__(text)
         self.doc = doc
         self.before = before
         self.after = after
+        self.merge_key = merge_key
         self.first = True
+
+    def id(self) -> int:
+        return -1 if self.merge_key is None else self.MERGEABLE
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt's name)
+        if not isinstance(other, NetworkEdit) or other.merge_key != self.merge_key:
+            return False
+        self.after = other.after
+        return True
 
     def is_empty(self) -> bool:
         return list(self.before) == list(self.after) and all(
@@ -130,8 +143,11 @@ def disconnect(doc: Document, src: str, dst: str) -> None:
 
 
 def set_params(doc: Document, nid: str, text: str | None = None, **changes: Any) -> None:
+    """Change parameters; repeated changes of the same parameters of one layer merge into one
+    undo step (a spin box's arrow held down)."""
+    key = None if text else ("params", nid, tuple(sorted(changes)))
     doc.edit(text or f"Change {nid} " + ", ".join(changes),
-             lambda net: net.set_params(nid, **changes))
+             lambda net: net.set_params(nid, **changes), merge_key=key)
 
 
 def rename(doc: Document, old: str, new: str) -> None:

@@ -71,9 +71,10 @@ class Document(QObject):
 
     # ----------------------------------------------------------------------------- editing
 
-    def edit(self, text: str, change: Callable[[Network], Any]) -> Any:
+    def edit(self, text: str, change: Callable[[Network], Any], merge_key: Any = None) -> Any:
         """Run `change` on the network as one undoable step. A refused edit (NetworkError)
-        changes nothing, emits `error` and returns None."""
+        changes nothing, emits `error` and returns None. Consecutive edits with the same
+        merge_key (e.g. a spin box's arrow held down) make one undo step."""
         before = dict(self.network.nodes)
         try:
             result = change(self.network)
@@ -81,7 +82,7 @@ class Document(QObject):
             self.network.replace_nodes(before)
             self.error.emit(str(e))
             return None
-        command = NetworkEdit(self, text, before, dict(self.network.nodes))
+        command = NetworkEdit(self, text, before, dict(self.network.nodes), merge_key)
         if command.is_empty():
             return result
         self.undo_stack.push(command)  # redo() of a fresh command only refreshes
@@ -107,8 +108,11 @@ class Document(QObject):
         s = self.settings
         self.report = analyze(self.network, batch=s["batch"], dtype=s["dtype"],
                               optimizer=s["optimizer"], budget=s["budget"])
-        self._selection = [i for i in self._selection if i in self.network.nodes]
+        kept = [i for i in self._selection if i in self.network.nodes]
         self.changed.emit(self.report)
+        if kept != self._selection:
+            self._selection = kept
+            self.selection_changed.emit(list(kept))
         return self.report
 
     # ----------------------------------------------------------------------------- files
