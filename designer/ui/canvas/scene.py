@@ -1,0 +1,417 @@
+"""CanvasScene: the graphics scene that mirrors a Document.
+
+On every `changed` it syncs incrementally: Node records are immutable and replaced on every
+change, and the analysis reuses a layer's LayerReport object while nothing about it changed, so
+comparing identities finds the few cards to repaint; wires are diffed as a set of edges. Moves
+come back through `moved`. Selection goes both ways (scene ↔ document) without echoing.
+
+Mouse gestures that are more than Qt's select-and-move (drawing a wire from a port) are
+interaction objects (interactions.py); the scene only dispatches mouse events to the current one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QToolTip
+
+from ...model.analysis import Report
+from ...model.layout import auto_layout
+from ...model.network import Network
+from .. import commands
+from . import edits
+from .items import CARD_H, CARD_W, NodeCard, PortItem, Wire
+
+MARGIN = 400.0  # room around the design to pan into
+
+
+class CanvasScene(QGraphicsScene):
+    rebuilt = Signal()  # every card was replaced (another design was opened)
+    external_selection = Signal(list)  # the document's selection was set by another view
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.cards: dict[str, NodeCard] = {}
+        self.wires: dict[tuple[str, str], Wire] = {}
+        self.interaction = None  # the mouse gesture in progress (interactions.Interaction)
+        self.last_sync_ms = 0.0
+        self._syncing = False  # applying the document's selection: do not echo it back
+        self._echo = False  # sending our selection to the document
+        self._press_positions: dict[NodeCard, tuple[float, float]] = {}
+        self._drag_at: dict[NodeCard, tuple[float, float]] = {}
+        self._lanes: list | None = None
+        self._selected_wires: set[Wire] = set()
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        document.changed.connect(self.sync)
+        document.moved.connect(self._on_moved)
+        document.selection_changed.connect(self._on_document_selection)
+        self.selectionChanged.connect(self._on_scene_selection)
+        self.sync(document.report)
+
+    # ----------------------------------------------------------------------------- queries
+
+    def card(self, node_id: str) -> NodeCard | None:
+        return self.cards.get(node_id)
+
+    def selected_cards(self) -> list[NodeCard]:
+        return [it for it in self.selectedItems() if isinstance(it, NodeCard)]
+
+    def selected_wires(self) -> list[Wire]:
+        return [it for it in self.selectedItems() if isinstance(it, Wire)]
+
+    def design_rect(self) -> QRectF:
+        """The cards' extent (wires stay within a little of it)."""
+        if not self.cards:
+            return QRectF(-CARD_W / 2, -CARD_H / 2, CARD_W, CARD_H)
+        xs = [c.x() for c in self.cards.values()]
+        ys = [c.y() for c in self.cards.values()]
+        return QRectF(min(xs) - CARD_W / 2, min(ys) - CARD_H / 2,
+                      max(xs) - min(xs) + CARD_W, max(ys) - min(ys) + CARD_H)
+
+    def position_of(self, node_id: str) -> tuple[float, float] | None:
+        """Where a layer is shown (its saved position, or where the scene placed it)."""
+        card = self.cards.get(node_id)
+        return (card.x(), card.y()) if card is not None else None
+
+    @contextmanager
+    def presentation(self) -> Iterator[None]:
+        """The scene as a picture: no selection, no item caches (for export), no leftover
+        gesture; the document's selection is kept and restored."""
+        if self.interaction is not None:
+            self.interaction.cancel()
+        selected = self.selectedItems()
+        cached = [(it, it.cacheMode()) for it in self.items()
+                  if it.cacheMode() != QGraphicsItem.CacheMode.NoCache]
+        self._syncing = True
+        try:
+            for it in selected:
+                it.setSelected(False)
+            for it, _ in cached:
+                it.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+            yield
+        finally:
+            for it, mode in cached:
+                it.setCacheMode(mode)
+            for it in selected:
+                it.setSelected(True)
+            self._syncing = False
+
+    # ----------------------------------------------------------------------------- sync
+
+    def sync(self, report: Report | None = None) -> None:
+        """Bring the scene in line with the document: add, remove and repaint only what
+        changed."""
+        start = time.perf_counter()
+        report = report if report is not None else self.document.report
+        net: Network = self.document.network
+        nodes = net.nodes
+        layers = report.layers
+        rebuilt = bool(self.cards) and not (self.cards.keys() & nodes.keys())
+        if self.interaction is not None:
+            self.interaction.cancel()
+        if rebuilt:
+            self._clear_all()
+        first = not self.cards
+
+        self._lanes = None
+        geometry = first  # whether the design's extent may have changed
+        for nid in [n for n in self.cards if n not in nodes]:
+            card = self.cards.pop(nid)
+            for wire in card.wires_in + card.wires_out:
+                self._drop_wire(wire)
+            self._press_positions.pop(card, None)
+            self._drag_at.pop(card, None)
+            self.removeItem(card)
+            geometry = True
+
+        new_ids = [nid for nid in nodes if nid not in self.cards]
+        placed = self._placements(net, new_ids) if new_ids else {}
+        rewire: list[str] = []
+        moved: list[NodeCard] = []
+        for nid, node in nodes.items():
+            card = self.cards.get(nid)
+            lr = layers.get(nid)
+            if card is None:
+                card = NodeCard(node, lr)
+                pos = node.pos if node.pos is not None else placed[nid]
+                card.setPos(pos[0], pos[1])
+                self.addItem(card)
+                self.cards[nid] = card
+                if node.inputs:
+                    rewire.append(nid)
+                geometry = True
+            elif card.node is not node:
+                if card.node.inputs != node.inputs:
+                    rewire.append(nid)
+                if node.pos is not None and node.pos != (card.x(), card.y()):
+                    card.setPos(node.pos[0], node.pos[1])
+                    moved.append(card)
+                    geometry = True
+                card.set_content(node, lr)
+            elif card.report is not lr:
+                card.set_content(node, lr)
+        for nid in rewire:
+            self._rewire(self.cards[nid], nodes[nid].inputs)
+        if moved:
+            self.reroute_wires(moved)
+
+        self._apply_selection(self.document.selection)
+        if geometry:
+            self._update_scene_rect()
+        self.last_sync_ms = (time.perf_counter() - start) * 1000
+        if rebuilt or (first and self.cards):
+            self.rebuilt.emit()
+
+    def _rewire(self, card: NodeCard, inputs: tuple[str, ...]) -> None:
+        """Make the wires into `card` match its inputs."""
+        want = {src: i for i, src in enumerate(inputs)}
+        for wire in list(card.wires_in):
+            if want.get(wire.src.node_id) is None or self.cards.get(wire.src.node_id) is not \
+                    wire.src:
+                self._drop_wire(wire)
+        have = {w.src.node_id: w for w in card.wires_in}
+        for src, i in want.items():
+            wire = have.get(src)
+            if wire is not None:
+                wire.set_slot(i, len(inputs))
+            elif src in self.cards:
+                wire = Wire(self.cards[src], card, i, len(inputs))
+                self.addItem(wire)
+                self.wires[wire.key] = wire
+                wire.update_path()
+
+    def _drop_wire(self, wire: Wire) -> None:
+        wire.detach()
+        if self.wires.get(wire.key) is wire:
+            del self.wires[wire.key]
+        self._selected_wires.discard(wire)
+        if wire.scene() is self:
+            self.removeItem(wire)
+
+    def _clear_all(self) -> None:
+        self._syncing = True
+        try:
+            self.clear()
+        finally:
+            self._syncing = False
+        self.cards.clear()
+        self.wires.clear()
+        self._press_positions.clear()
+        self._drag_at.clear()
+        self._selected_wires.clear()
+        self._lanes = None
+
+    def _placements(self, net: Network, new_ids: list[str]) -> dict[str, tuple[float, float]]:
+        """Positions for new layers that have none: where auto_layout puts them relative to an
+        input already on the canvas (so they land beside the user's arrangement)."""
+        need = {nid for nid in new_ids if net.nodes[nid].pos is None}
+        if not need:
+            return {}
+        layout = auto_layout(net)
+        placed: dict[str, tuple[float, float]] = {}
+
+        def known(nid: str) -> tuple[float, float] | None:
+            node = net.nodes.get(nid)
+            if node is not None and node.pos is not None:
+                return node.pos
+            if nid in placed:
+                return placed[nid]
+            return self.position_of(nid)
+
+        ref = (0.0, 0.0)
+        for nid in net.topological_order():
+            p = None if nid in need else known(nid)
+            if p is not None:
+                ref = (p[0] - layout[nid][0], p[1] - layout[nid][1])
+                break
+        for nid in net.topological_order():
+            if nid not in need:
+                continue
+            lx, ly = layout[nid]
+            anchor = next((s for s in net.nodes[nid].inputs if known(s) is not None), None)
+            if anchor is not None:
+                ax, ay = known(anchor)
+                placed[nid] = (ax + lx - layout[anchor][0], ay + ly - layout[anchor][1])
+            else:
+                placed[nid] = (lx + ref[0], ly + ref[1])
+        return placed
+
+    def _on_moved(self, ids: list) -> None:
+        nodes = self.document.network.nodes
+        self._lanes = None
+        for nid in ids:
+            card = self.cards.get(nid)
+            node = nodes.get(nid)
+            if card is not None and node is not None and node.pos is not None:
+                if (card.x(), card.y()) != node.pos:
+                    card.setPos(node.pos[0], node.pos[1])
+        self.reroute_wires(self.cards[n] for n in ids if n in self.cards)
+        self._update_scene_rect()
+
+    def reroute_wires(self, cards) -> None:
+        """Re-route the wires at `cards`, and every wire that skips rows (those choose their
+        lane by the cards in the way, which may have moved)."""
+        self._lanes = None
+        done = set()
+        for card in cards:
+            for wire in card.wires_in + card.wires_out:
+                if wire not in done:
+                    done.add(wire)
+                    wire.update_path()
+        for wire in self.wires.values():
+            if wire not in done and wire.dst.y() - wire.src.y() > 150.0:
+                wire.update_path()
+
+    def cards_across(self, x: float, top: float, bottom: float) -> list[NodeCard]:
+        """The cards that a vertical line at x from top to bottom would cross."""
+        if self._lanes is None:
+            self._lanes = [(c.x(), c.y(), c) for c in self.cards.values()]
+        half_w, half_h = CARD_W / 2, CARD_H / 2
+        return [c for cx, cy, c in self._lanes
+                if abs(cx - x) < half_w and cy + half_h > top and cy - half_h < bottom]
+
+    def _update_scene_rect(self) -> None:
+        self.setSceneRect(self.design_rect().adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN))
+
+    # ----------------------------------------------------------------------------- selection
+
+    def _apply_selection(self, ids) -> None:
+        wanted = set(ids)
+        current = {c.node_id for c in self.selected_cards()}
+        if wanted == current:
+            return
+        self._syncing = True
+        try:
+            for nid in current - wanted:
+                self.cards[nid].setSelected(False)
+            for nid in wanted - current:
+                if nid in self.cards:
+                    self.cards[nid].setSelected(True)
+        finally:
+            self._syncing = False
+
+    def _on_document_selection(self, ids: list) -> None:
+        if self._echo:
+            return
+        self._syncing = True
+        try:
+            for wire in self.selected_wires():
+                wire.setSelected(False)
+        finally:
+            self._syncing = False
+        self._apply_selection(ids)
+        self.external_selection.emit(list(ids))
+
+    def _on_scene_selection(self) -> None:
+        wires = set(self.selected_wires())
+        for wire in wires.symmetric_difference(self._selected_wires):
+            if wire.scene() is self:
+                wire.restyle()
+        self._selected_wires = wires
+        if self._syncing:
+            return
+        selected = {c.node_id for c in self.selected_cards()}
+        ordered = [i for i in self.document.selection if i in selected]
+        kept = set(ordered)
+        ordered += [i for i in self.cards if i in selected and i not in kept]
+        self._echo = True
+        try:
+            self.document.select(ordered)
+        finally:
+            self._echo = False
+
+    def select_ids(self, ids) -> None:
+        """Select these layers (and nothing else) as the user would."""
+        self.document.select(list(ids))
+
+    # ----------------------------------------------------------------------------- gestures
+
+    def helpEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """Tooltips, made when asked (items have a tooltip() method rather than a stored
+        tooltip: most of 500 cards are never hovered)."""
+        for item in self.items(event.scenePos()):
+            text = item.tooltip() if hasattr(item, "tooltip") else ""
+            if text:
+                QToolTip.showText(event.screenPos(), text, event.widget())
+                event.accept()
+                return
+            if isinstance(item, NodeCard):
+                break
+        QToolTip.hideText()
+        event.ignore()
+
+    def request_fix(self, node_id: str) -> None:
+        """The card's fix badge was clicked: apply the first fix of its issue."""
+        card = self.cards.get(node_id)
+        if card is not None and card.fix is not None:
+            commands.apply_fix(self.document, node_id, card.fix)
+
+    def port_at(self, pos) -> PortItem | None:
+        for item in self.items(pos):
+            if isinstance(item, PortItem):
+                return item
+            if isinstance(item, NodeCard):
+                return None
+        return None
+
+    def set_interaction(self, interaction) -> None:
+        if self.interaction is not None and interaction is not None:
+            self.interaction.cancel()
+        self.interaction = interaction
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if self.interaction is not None:
+            self.interaction.mouse_press(event)
+            return
+        if event.button() == Qt.MouseButton.LeftButton:
+            port = self.port_at(event.scenePos())
+            if port is not None:
+                from .interactions import NewWireInteraction
+
+                self.set_interaction(NewWireInteraction(self, port))
+                self.interaction.mouse_press(event)
+                return
+        super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press_positions = {c: (c.x(), c.y()) for c in self.selected_cards()
+                                     if c.flags() & QGraphicsItem.GraphicsItemFlag.ItemIsMovable}
+            self._drag_at = dict(self._press_positions)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self.interaction is not None:
+            self.interaction.mouse_move(event)
+            return
+        super().mouseMoveEvent(event)
+        if self._press_positions and event.buttons() & Qt.MouseButton.LeftButton:
+            moving = [c for c in self._press_positions
+                      if (c.x(), c.y()) != self._drag_at.get(c)]
+            for card in moving:
+                self._drag_at[card] = (card.x(), card.y())
+            if moving:
+                self._lanes = None
+                for card in moving:
+                    card.update_wires()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if self.interaction is not None:
+            self.interaction.mouse_release(event)
+            return
+        super().mouseReleaseEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._commit_moves()
+
+    def _commit_moves(self) -> None:
+        """One drag, one undo step: every card the drag moved, in one Document.move."""
+        moved = {}
+        for card, start in self._press_positions.items():
+            if card.scene() is self and (card.x(), card.y()) != start:
+                moved[card.node_id] = (card.x(), card.y())
+        self._press_positions = {}
+        self._drag_at = {}
+        if moved:
+            text = f"Move {next(iter(moved))}" if len(moved) == 1 else f"Move {len(moved)} layers"
+            edits.move(self.document, moved, text)

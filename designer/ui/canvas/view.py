@@ -1,0 +1,468 @@
+"""CanvasView: the widget that shows a CanvasScene.
+
+Viewing: wheel zoom around the cursor, Ctrl+= / Ctrl+- / Ctrl+0 (fit the design), panning with
+the middle button or Space+drag (and the scroll bars), rubber-band selection on empty space.
+Drag and drop: a layer type from the palette (MIME application/x-convnet-layer, the type name in
+UTF-8) lands where it is dropped (see interactions.LayerDrop); a dropped *.convnet.json file is
+announced with `file_dropped(path)` for the main window to open.
+
+Editing actions are QActions on the view (`actions_by_name`), with the standard shortcuts active
+while the canvas has focus, so the main window can also put them in its menus.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QMimeData, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QBrush,
+    QColor,
+    QGuiApplication,
+    QKeySequence,
+    QPainter,
+    QPalette,
+    QPixmap,
+)
+from PySide6.QtWidgets import QGraphicsView
+
+from ...model.design_file import DesignFileError
+from ...model.layout import auto_layout
+from .. import commands
+from . import edits
+from .edits import LAYER_MIME, NODES_MIME, layer_type_name
+from .interactions import LayerDrop
+from .scene import CanvasScene
+
+DESIGN_SUFFIX = ".convnet.json"
+
+
+class CanvasView(QGraphicsView):
+    file_dropped = Signal(str)  # a design file was dropped on the canvas: open it
+    zoom_changed = Signal(float)  # the zoom factor (1.0 = 100 %)
+
+    MIN_ZOOM = 0.02
+    MAX_ZOOM = 4.0
+    STEP = 1.25
+
+    def __init__(self, scene: CanvasScene, parent=None):
+        super().__init__(scene, parent)
+        if scene.parent() is None:
+            scene.setParent(self)  # the scene lives as long as the view showing it
+        self.canvas = scene
+        self.document = scene.document
+        self.setRenderHints(QPainter.RenderHint.Antialiasing
+                            | QPainter.RenderHint.TextAntialiasing
+                            | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._drop = LayerDrop(scene)
+        self._pan_from: QPointF | None = None
+        self._space = False
+        self._paste_count = 0
+        self._needs_reset = True
+        self._grid: tuple[int, QBrush] | None = None
+        self.actions_by_name: dict[str, QAction] = {}
+        self._make_actions()
+        scene.rebuilt.connect(self._on_rebuilt)
+        scene.external_selection.connect(self._reveal)
+        scene.selectionChanged.connect(self._update_actions)
+        QGuiApplication.clipboard().dataChanged.connect(self._update_actions)
+        self._update_actions()
+
+    # ----------------------------------------------------------------------------- zoom
+
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Zoom to `zoom` keeping the scene point under `anchor` (viewport coordinates; default
+        the centre) where it is."""
+        zoom = max(self.MIN_ZOOM, min(self.MAX_ZOOM, zoom))
+        factor = zoom / self.zoom()
+        if abs(factor - 1.0) < 1e-9:
+            return
+        if anchor is None:
+            anchor = QPointF(self.viewport().rect().center())
+        point = anchor.toPoint()
+        before = self.mapToScene(point)
+        self.scale(factor, factor)
+        after = self.mapToScene(point)
+        self._scroll_by_scene(after - before)
+        self.zoom_changed.emit(self.zoom())
+
+    def _scroll_by_scene(self, delta: QPointF) -> None:
+        z = self.zoom()
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() - round(delta.x() * z))
+        v.setValue(v.value() - round(delta.y() * z))
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self.zoom() * self.STEP)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self.zoom() / self.STEP)
+
+    def fit_all(self) -> None:
+        """Show the whole design (never magnified beyond 100 %)."""
+        rect = self.canvas.design_rect().adjusted(-30, -30, 30, 30)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom() > 1.0:
+            self.set_zoom(1.0)
+        elif self.zoom() < self.MIN_ZOOM:
+            self.set_zoom(self.MIN_ZOOM)
+        self.centerOn(rect.center())
+        self.zoom_changed.emit(self.zoom())
+
+    def show_top(self) -> None:
+        """A fresh design: fit it if it is small; else readable size, at its top."""
+        rect = self.canvas.design_rect().adjusted(-30, -30, 30, 30)
+        vp = self.viewport().rect()
+        fit = min(vp.width() / max(rect.width(), 1), vp.height() / max(rect.height(), 1))
+        if fit >= 0.6:
+            self.fit_all()
+            return
+        self.set_zoom(max(0.6, min(1.0, vp.width() / max(rect.width(), 1))))
+        self.centerOn(rect.center().x(), rect.top() + vp.height() / 2 / self.zoom())
+
+    def _on_rebuilt(self) -> None:
+        if self.isVisible() and self.viewport().width() > 50:
+            self.show_top()
+        else:
+            self._needs_reset = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._needs_reset:
+            self._needs_reset = False
+            self.show_top()
+
+    def _reveal(self, ids: list) -> None:
+        if len(ids) == 1:
+            card = self.canvas.card(ids[0])
+            if card is not None:
+                self.ensureVisible(card, 40, 40)
+
+    # ----------------------------------------------------------------------------- mouse
+
+    def wheelEvent(self, event) -> None:  # noqa: N802
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if not delta:
+            delta = event.pixelDelta().y()
+        if delta:
+            self.set_zoom(self.zoom() * 1.0015 ** delta, event.position())
+        event.accept()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (
+                button == Qt.MouseButton.LeftButton and self._space):
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+            h.setValue(h.value() - round(delta.x()))
+            v.setValue(v.value() - round(delta.y()))
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            self._pan_from = None
+            if self._space:
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            else:
+                self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Escape and self.canvas.interaction is not None:
+            self.canvas.interaction.cancel()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            if self._pan_from is None:
+                self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event) -> None:  # noqa: N802
+        self._space = False
+        super().focusOutEvent(event)
+
+    # ----------------------------------------------------------------------------- drag & drop
+
+    @staticmethod
+    def _dragged_layer(mime: QMimeData) -> str | None:
+        if not mime.hasFormat(LAYER_MIME):
+            return None
+        return layer_type_name(bytes(mime.data(LAYER_MIME)).decode("utf-8", "replace"))
+
+    @staticmethod
+    def _dragged_file(mime: QMimeData) -> str | None:
+        if not mime.hasUrls():
+            return None
+        for url in mime.urls():
+            if url.isLocalFile() and url.toLocalFile().lower().endswith(DESIGN_SUFFIX):
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        mime = event.mimeData()
+        if self._dragged_layer(mime) or self._dragged_file(mime):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        mime = event.mimeData()
+        if self._dragged_layer(mime):
+            self._drop.hover(self.mapToScene(event.position().toPoint()))
+        elif not self._dragged_file(mime):
+            event.ignore()
+            return
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802
+        self._drop.clear()
+        event.accept()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        mime = event.mimeData()
+        layer = self._dragged_layer(mime)
+        if layer is not None:
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            self._drop.drop(self.mapToScene(event.position().toPoint()), layer)
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        path = self._dragged_file(mime)
+        if path is not None:
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            self.file_dropped.emit(path)
+            return
+        event.ignore()
+
+    # ----------------------------------------------------------------------------- actions
+
+    def _make_actions(self) -> None:
+        key = QKeySequence
+        spec = [
+            ("delete", "&Delete", [key(key.StandardKey.Delete), key(Qt.Key.Key_Backspace)],
+             self.delete_selection,
+             "Delete the selected layers (their neighbours are reconnected) or wires"),
+            ("cut", "Cu&t", [key(key.StandardKey.Cut)], self.cut_selection,
+             "Copy the selected layers and delete them"),
+            ("copy", "&Copy", [key(key.StandardKey.Copy)], self.copy_selection,
+             "Copy the selected layers and the wires among them"),
+            ("paste", "&Paste", [key(key.StandardKey.Paste)], self.paste,
+             "Paste the copied layers beside the originals"),
+            ("duplicate", "D&uplicate", [key("Ctrl+D")], self.duplicate,
+             "Copy and paste the selected layers in one go"),
+            ("select_all", "Select &All", [key(key.StandardKey.SelectAll)], self.select_all,
+             "Select every layer"),
+            ("auto_layout", "Auto &Layout", [key("Ctrl+Shift+L")], self.auto_layout,
+             "Arrange the layers top to bottom, branches side by side (undoable)"),
+            ("fit_all", "&Fit Design", [key("Ctrl+0")], self.fit_all,
+             "Zoom to show the whole design"),
+            ("zoom_in", "Zoom &In", [key("Ctrl+="), key(key.StandardKey.ZoomIn)],
+             self.zoom_in, "Zoom in"),
+            ("zoom_out", "Zoom &Out", [key("Ctrl+-"), key(key.StandardKey.ZoomOut)],
+             self.zoom_out, "Zoom out"),
+            ("insert_inception", "Insert &Inception Module", [],
+             lambda: self.insert_block("inception"),
+             "GoogLeNet's four-branch module after the selected layer"),
+            ("insert_basic", "Insert ResNet &Basic Block", [],
+             lambda: self.insert_block("basic"),
+             "Two 3×3 CONVs with a skip connection after the selected layer"),
+            ("insert_bottleneck", "Insert ResNet Bottlenec&k Block", [],
+             lambda: self.insert_block("bottleneck"),
+             "1×1, 3×3, 1×1 CONVs with a skip connection after the selected layer"),
+        ]
+        for name, text, shortcuts, slot, tip in spec:
+            action = QAction(text, self)
+            unique = []
+            for s in shortcuts:
+                if not s.isEmpty() and s not in unique:
+                    unique.append(s)
+            action.setShortcuts(unique)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+            action.triggered.connect(slot)
+            self.addAction(action)
+            self.actions_by_name[name] = action
+
+    def _update_actions(self) -> None:
+        if not self.actions_by_name:
+            return
+        has_cards = bool(self.canvas.selected_cards())
+        anything = has_cards or bool(self.canvas.selected_wires())
+        self.actions_by_name["delete"].setEnabled(anything)
+        for name in ("cut", "copy", "duplicate", "insert_inception", "insert_basic",
+                     "insert_bottleneck"):
+            self.actions_by_name[name].setEnabled(has_cards)
+        mime = QGuiApplication.clipboard().mimeData()
+        self.actions_by_name["paste"].setEnabled(mime is not None
+                                                 and mime.hasFormat(NODES_MIME))
+
+    def _selected_ids(self) -> list[str]:
+        """Selected layers, in the design's order."""
+        chosen = {c.node_id for c in self.canvas.selected_cards()}
+        return [nid for nid in self.document.network.nodes if nid in chosen]
+
+    def delete_selection(self) -> None:
+        """Delete the selected layers (a layer inside a stack: its neighbours are reconnected)
+        and the selected wires, as one undo step."""
+        ids = self._selected_ids()
+        gone = set(ids)
+        wires = [w.key for w in self.canvas.selected_wires()
+                 if w.key[0] not in gone and w.key[1] not in gone]
+        if not ids and not wires:
+            return
+        doc = self.document
+        many = bool(ids) + len(wires) > 1
+        if many:
+            doc.undo_stack.beginMacro("Delete")
+        try:
+            for src, dst in wires:
+                commands.disconnect(doc, src, dst)
+            if ids:
+                commands.remove_layers(doc, ids)
+        finally:
+            if many:
+                doc.undo_stack.endMacro()
+
+    def copy_selection(self) -> bool:
+        ids = self._selected_ids()
+        if not ids:
+            return False
+        text = edits.nodes_to_json(self.document.network, ids,
+                                   {i: self.canvas.position_of(i) for i in ids})
+        mime = QMimeData()
+        mime.setData(NODES_MIME, text.encode("utf-8"))
+        mime.setText(text)
+        QGuiApplication.clipboard().setMimeData(mime)
+        self._paste_count = 0
+        return True
+
+    def cut_selection(self) -> None:
+        if self.copy_selection():
+            commands.remove_layers(self.document, self._selected_ids())
+
+    def paste(self) -> list[str]:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not mime.hasFormat(NODES_MIME):
+            return []
+        try:
+            nodes = edits.nodes_from_json(bytes(mime.data(NODES_MIME)).decode("utf-8"))
+        except (DesignFileError, UnicodeDecodeError) as e:
+            self.document.error.emit(f"cannot paste: {e}")
+            return []
+        self._paste_count += 1
+        step = 40.0 * self._paste_count
+        return edits.paste_nodes(self.document, nodes, (step, step))
+
+    def duplicate(self) -> list[str]:
+        ids = self._selected_ids()
+        if not ids:
+            return []
+        net = self.document.network
+        placed = {i: self.canvas.position_of(i) for i in ids}
+        return edits.paste_nodes(self.document, [net.nodes[i] for i in ids], (40.0, 40.0),
+                                 placed)
+
+    def select_all(self) -> None:
+        self.document.select(list(self.document.network.nodes))
+
+    def auto_layout(self) -> None:
+        """Lay the whole design out again: one undoable move of every card."""
+        edits.move(self.document, auto_layout(self.document.network), "Auto layout")
+
+    def insert_block(self, kind: str) -> str | None:
+        """An Inception module ("inception") or a ResNet block ("basic", "bottleneck") after
+        the selected layer."""
+        selected = [i for i in self.document.selection if self.canvas.card(i) is not None]
+        if not selected:
+            self.document.error.emit("select the layer to put the block after")
+            return None
+        return edits.insert_block(self.document, self.canvas, kind, selected[-1])
+
+    def add_layer(self, type_name: str) -> str | None:
+        """Add a layer as a double-click in the palette would: after the selected layer, or
+        unconnected in the middle of the view."""
+        name = layer_type_name(type_name) or type_name
+        selected = [i for i in self.document.selection if self.canvas.card(i) is not None]
+        if selected:
+            nid = edits.add_after(self.document, self.canvas, name, selected[-1])
+        else:
+            centre = self.mapToScene(self.viewport().rect().center())
+            nid = edits.add_unconnected(self.document, name, (centre.x(), centre.y()))
+        if nid is not None:
+            self.document.select([nid])
+        return nid
+
+    # ----------------------------------------------------------------------------- painting
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        pal = self.palette()
+        painter.fillRect(rect, pal.color(QPalette.ColorRole.Base))
+        if self.zoom() >= 0.45:
+            painter.fillRect(rect, self._grid_brush())
+
+    def _grid_brush(self) -> QBrush:
+        """A dot every 20 scene units, as a texture (one fill per repaint, however many)."""
+        colour = QColor(self.palette().color(QPalette.ColorRole.WindowText))
+        colour.setAlphaF(0.16)
+        if self._grid is None or self._grid[0] != colour.rgba():
+            tile = QPixmap(40, 40)
+            tile.fill(Qt.GlobalColor.transparent)
+            p = QPainter(tile)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(colour)
+            for x in (0.0, 20.0, 40.0):
+                for y in (0.0, 20.0, 40.0):
+                    p.drawEllipse(QPointF(x, y), 1.2, 1.2)
+            p.end()
+            self._grid = (colour.rgba(), QBrush(tile))
+        return self._grid[1]
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.PaletteChange:
+            self._grid = None
+            self.resetCachedContent()
+            for card in self.canvas.cards.values():
+                card.update()
+            for wire in self.canvas.wires.values():
+                wire.restyle()
+        super().changeEvent(event)
