@@ -31,6 +31,10 @@ class DesignModule(nn.Module):
         modules: dict[str, nn.Module] = {}
         order: list[Layer] = []
         for step in plan.steps:
+            name = step.name if isinstance(step, Run) else step.id
+            if hasattr(self, name):
+                raise BuildError(f"the layer id {name!r} is a name PyTorch modules use "
+                                 "themselves: rename the layer")
             if isinstance(step, Run):
                 seq = nn.Sequential(OrderedDict(
                     (layer.id, getattr(nn, layer.cls)(**layer.kwargs)) for layer in step.layers))

@@ -108,4 +108,13 @@ def make_plan(network: Network, report: Report | None = None) -> Plan:
             steps.append(Run("layers", tuple(g)))
         else:
             steps.append(Run(f"{g[0].id}_to_{g[-1].id}", tuple(g)))
+    seen: set[str] = set()
+    for step in steps:
+        name = step.name if isinstance(step, Run) else step.id if step.cls else None
+        if name is None:
+            continue
+        if name in seen:
+            raise BuildError(f"two parts of the model would be named {name!r}: rename the layer "
+                             f"{name!r}")
+        seen.add(name)
     return Plan(tuple(steps), input_id, report.output, report)

@@ -334,6 +334,7 @@ def inplace_activations(network: Network, consumers: dict[str, int] | None = Non
 # An in-place ReLU must not overwrite the data, a volume kept for backward, or a view; nor come
 # after Dropout, which hands its input straight through in eval mode (and at p = 0).
 _NOT_INPLACE_AFTER = {"Input", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "Dropout2d"}
+_DROPOUT = {"Dropout", "Dropout2d"}
 # Layers that keep their input even when it does not require grad (for their weight gradient).
 _SAVES_FOR_WEIGHTS = {"Conv2d", "Linear", "BatchNorm2d"}
 
@@ -358,7 +359,10 @@ def _pytorch_saved(
         kind = rep.type
         if kind == "Input":
             data = nid
-        storage[nid] = storage[ins[0]] if (nid in inplace or kind == "Flatten") else nid
+        # views, in-place layers and a Dropout that is switched off hand on the same tensor
+        same = (nid in inplace or kind == "Flatten"
+                or (kind in _DROPOUT and network.nodes[nid].params["p"] == 0))
+        storage[nid] = storage[ins[0]] if same else nid
         grad_in = False
         for s in ins:
             if s in needs_grad:

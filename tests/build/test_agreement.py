@@ -160,3 +160,18 @@ def test_in_place_relu_never_overwrites_a_volume_another_layer_reads():
     c = getattr(model, conv)(data)
     expected = torch.relu(c) + c
     torch.testing.assert_close(model(data), expected)
+
+
+@pytest.mark.parametrize("bad", ["forward", "training", "trace", "layers_to_x"])
+def test_ids_that_clash_with_module_names_give_a_build_error(bad):
+    net = Network()
+    x = net.add("Input", {"channels": 1, "height": 4, "width": 4})
+    if bad == "layers_to_x":  # a layer named like the run next to it
+        a = net.add("ReLU", id="a", inputs=[x])
+        b = net.add("Tanh", id="b", inputs=[a])
+        net.add("Sigmoid", id="a_to_b", inputs=[x])
+        net.add("Add", inputs=[b, "a_to_b"])
+    else:
+        net.add("Conv2d", id=bad, inputs=[x])
+    with pytest.raises(BuildError, match="rename the layer"):
+        build_module(net)
