@@ -195,6 +195,35 @@ def test_dropping_on_empty_space_adds_an_unconnected_layer(canvas):
     assert scene.position_of(new) == (320.0, 150.0)
 
 
+def test_dropping_a_block_on_a_card_puts_it_after_that_card(canvas):
+    doc, scene, view = canvas
+    mime = QMimeData()
+    mime.setData("application/x-convnet-block", b"basic")
+    drop(view, mime, at(view, *scene.position_of("relu")))
+    out = doc.network["pool"].inputs[0]
+    assert out != "relu" and doc.network[out].type == "ReLU"
+    assert "16×16×12" in text(scene, "pool")
+    assert_no_overlapping_cards(scene)
+
+
+def test_a_merge_cannot_go_on_a_wire_and_the_user_is_told(canvas, qtbot):
+    doc, scene, view = canvas
+    relu, pool = scene.position_of("relu"), scene.position_of("pool")
+    with qtbot.waitSignal(doc.error) as signal:
+        drop(view, layer_mime("Add"), at(view, relu[0], (relu[1] + pool[1]) / 2))
+    assert "wire" in signal.args[0]
+    assert len(scene.cards) == 5
+
+
+def test_add_layer_goes_after_the_selected_layer(canvas):
+    doc, scene, view = canvas
+    doc.select(["pool"])
+    nid = view.add_layer("Dropout")
+    assert doc.network[nid].inputs == ("pool",) and doc.network["fc"].inputs == (nid,)
+    assert doc.selection == [nid]
+    assert_no_overlapping_cards(scene)
+
+
 def test_dropping_a_design_file_asks_to_open_it(canvas, qtbot, tmp_path):
     doc, scene, view = canvas
     mime = QMimeData()
@@ -444,6 +473,18 @@ def test_middle_button_drag_pans(canvas):
     moved = view.mapToScene(view.viewport().rect().center())
     assert moved.y() == pytest.approx(centre.y() - 100, abs=2)
     assert doc.selection == []
+
+
+def test_space_and_drag_pans_instead_of_selecting(canvas):
+    doc, scene, view = canvas
+    centre = view.mapToScene(view.viewport().rect().center())
+    QTest.keyPress(view, Qt.Key.Key_Space)
+    start = at(view, *scene.position_of("conv"))  # even on a card: it pans, not moves
+    drag_mouse(view, start, start + QPoint(0, -80))
+    QTest.keyRelease(view, Qt.Key.Key_Space)
+    assert view.mapToScene(view.viewport().rect().center()).y() == \
+        pytest.approx(centre.y() + 80, abs=2)
+    assert doc.network["conv"].pos == (0.0, 100.0)
 
 
 def test_png_and_svg_exports_write_pictures(canvas, tmp_path):

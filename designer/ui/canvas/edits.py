@@ -23,6 +23,7 @@ ROW = 100.0
 COLUMN = 200.0
 NODES_MIME = "application/x-convnet-nodes"
 LAYER_MIME = "application/x-convnet-layer"
+BLOCK_MIME = "application/x-convnet-block"
 
 
 def layer_type_name(payload: str) -> str | None:

@@ -133,7 +133,7 @@ class LayerDrop:
 
     On a wire: inserted on that wire. On a card's output port or lower half: after that card.
     On its input port or upper half: before it (on its single input wire). Elsewhere: an
-    unconnected layer at the drop point.
+    unconnected layer at the drop point. A block template goes after the layer it lands on.
     """
 
     def __init__(self, scene):
@@ -193,4 +193,21 @@ class LayerDrop:
         if nid is not None:
             doc.select([nid])
         return nid
+
+    def drop_block(self, pos: QPointF, kind: str) -> str | None:
+        """A block template dropped on a card (or on a wire: after the wire's source) goes
+        after that layer; returns the block's output id."""
+        kind_at, obj = self.target(pos)
+        self.clear()
+        doc = self.scene.document
+        if kind_at == "wire":
+            after = obj.src.node_id
+        elif kind_at == "before":
+            after = obj.wires_in[0].src.node_id
+        elif kind_at == "after":
+            after = obj.node_id
+        else:
+            doc.error.emit(f"drop the {edits.BLOCKS[kind]} on the layer it should follow")
+            return None
+        return edits.insert_block(doc, self.scene, kind, after)
 

@@ -419,7 +419,7 @@ class NodeCard(QGraphicsObject):
         if room >= 56 or fonts.small_metrics.horizontalAdvance(self.name) <= room:
             painter.setFont(fonts.small)
             painter.setPen(dim)
-            name = fonts.small_metrics.elidedText(self.name, Qt.TextElideMode.ElideMiddle, room)
+            name = fonts.small_metrics.elidedText(self.name, Qt.TextElideMode.ElideLeft, room)
             painter.drawText(QRectF(left + title_w + 8, top, room, line_h), align_r, name)
 
         # line 2: the hyperparameters

@@ -90,6 +90,7 @@ class CanvasScene(QGraphicsScene):
         try:
             for it in selected:
                 it.setSelected(False)
+            self._restyle_selected_wires()
             for it, _ in cached:
                 it.setCacheMode(QGraphicsItem.CacheMode.NoCache)
             yield
@@ -98,6 +99,7 @@ class CanvasScene(QGraphicsScene):
                 it.setCacheMode(mode)
             for it in selected:
                 it.setSelected(True)
+            self._restyle_selected_wires()
             self._syncing = False
 
     # ----------------------------------------------------------------------------- sync
@@ -285,6 +287,7 @@ class CanvasScene(QGraphicsScene):
         if wanted == current:
             return
         self._syncing = True
+        blocked = self.blockSignals(True)  # one selectionChanged for the lot, not one per card
         try:
             for nid in current - wanted:
                 self.cards[nid].setSelected(False)
@@ -292,6 +295,9 @@ class CanvasScene(QGraphicsScene):
                 if nid in self.cards:
                     self.cards[nid].setSelected(True)
         finally:
+            self.blockSignals(blocked)
+            if not blocked:
+                self.selectionChanged.emit()
             self._syncing = False
 
     def _on_document_selection(self, ids: list) -> None:
@@ -304,16 +310,20 @@ class CanvasScene(QGraphicsScene):
         finally:
             self._syncing = False
         self._apply_selection(ids)
+        self._restyle_selected_wires()
         self.external_selection.emit(list(ids))
 
-    def _on_scene_selection(self) -> None:
+    def _restyle_selected_wires(self) -> None:
         wires = set(self.selected_wires())
         for wire in wires.symmetric_difference(self._selected_wires):
             if wire.scene() is self:
                 wire.restyle()
         self._selected_wires = wires
-        if self._syncing:
+
+    def _on_scene_selection(self) -> None:
+        if self._syncing:  # applying a selection: the wires are restyled once at the end
             return
+        self._restyle_selected_wires()
         selected = {c.node_id for c in self.selected_cards()}
         ordered = [i for i in self.document.selection if i in selected]
         kept = set(ordered)

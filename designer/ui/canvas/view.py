@@ -3,8 +3,10 @@
 Viewing: wheel zoom around the cursor, Ctrl+= / Ctrl+- / Ctrl+0 (fit the design), panning with
 the middle button or Space+drag (and the scroll bars), rubber-band selection on empty space.
 Drag and drop: a layer type from the palette (MIME application/x-convnet-layer, the type name in
-UTF-8) lands where it is dropped (see interactions.LayerDrop); a dropped *.convnet.json file is
-announced with `file_dropped(path)` for the main window to open.
+UTF-8) lands where it is dropped (see interactions.LayerDrop), a block template
+(application/x-convnet-block: inception, basic, bottleneck) goes after the layer it is dropped
+on; a dropped *.convnet.json file is announced with `file_dropped(path)` for the main window to
+open.
 
 Editing actions are QActions on the view (`actions_by_name`), with the standard shortcuts active
 while the canvas has focus, so the main window can also put them in its menus.
@@ -29,7 +31,7 @@ from ...model.design_file import DesignFileError
 from ...model.layout import auto_layout
 from .. import commands
 from . import edits
-from .edits import LAYER_MIME, NODES_MIME, layer_type_name
+from .edits import BLOCK_MIME, BLOCKS, LAYER_MIME, NODES_MIME, layer_type_name
 from .interactions import LayerDrop
 from .scene import CanvasScene
 
@@ -225,6 +227,13 @@ class CanvasView(QGraphicsView):
         return layer_type_name(bytes(mime.data(LAYER_MIME)).decode("utf-8", "replace"))
 
     @staticmethod
+    def _dragged_block(mime: QMimeData) -> str | None:
+        if not mime.hasFormat(BLOCK_MIME):
+            return None
+        kind = bytes(mime.data(BLOCK_MIME)).decode("utf-8", "replace").strip()
+        return kind if kind in BLOCKS else None
+
+    @staticmethod
     def _dragged_file(mime: QMimeData) -> str | None:
         if not mime.hasUrls():
             return None
@@ -235,7 +244,7 @@ class CanvasView(QGraphicsView):
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         mime = event.mimeData()
-        if self._dragged_layer(mime) or self._dragged_file(mime):
+        if self._dragged_layer(mime) or self._dragged_block(mime) or self._dragged_file(mime):
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
         else:
@@ -243,7 +252,7 @@ class CanvasView(QGraphicsView):
 
     def dragMoveEvent(self, event) -> None:  # noqa: N802
         mime = event.mimeData()
-        if self._dragged_layer(mime):
+        if self._dragged_layer(mime) or self._dragged_block(mime):
             self._drop.hover(self.mapToScene(event.position().toPoint()))
         elif not self._dragged_file(mime):
             event.ignore()
@@ -262,6 +271,13 @@ class CanvasView(QGraphicsView):
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
             self._drop.drop(self.mapToScene(event.position().toPoint()), layer)
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        block = self._dragged_block(mime)
+        if block is not None:
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            self._drop.drop_block(self.mapToScene(event.position().toPoint()), block)
             self.setFocus(Qt.FocusReason.OtherFocusReason)
             return
         path = self._dragged_file(mime)
@@ -321,6 +337,7 @@ class CanvasView(QGraphicsView):
             action.triggered.connect(slot)
             self.addAction(action)
             self.actions_by_name[name] = action
+        self.actions_by_name["fit"] = self.actions_by_name["fit_all"]  # the same action
 
     def _update_actions(self) -> None:
         if not self.actions_by_name:
