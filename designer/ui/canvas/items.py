@@ -383,11 +383,15 @@ class NodeCard(QGraphicsObject):
             painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 3.0))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(-3.5, -3.5, 3.5, 3.5), RADIUS + 3, RADIUS + 3)
-        painter.setPen(QPen(self.border_colour(), 2.4 if self.severity else 1.2))
-        painter.setBrush(self.fill_colour())
-        if lod < _LOW_DETAIL:
+        if lod < _LOW_DETAIL:  # an overview: solid boxes, outlines a pixel or two wide
+            pen = QPen(self.border_colour(), 2.0 if self.severity else 1.0)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.setBrush(self.fill_colour().darker(112))
             painter.drawRect(rect)
             return
+        painter.setPen(QPen(self.border_colour(), 2.4 if self.severity else 1.2))
+        painter.setBrush(self.fill_colour())
         painter.drawRoundedRect(rect, RADIUS, RADIUS)
         if self.drop_hint is not None:
             y = CARD_H / 2 if self.drop_hint == "after" else -CARD_H / 2
@@ -542,7 +546,13 @@ class Wire(QGraphicsPathItem):
         return self._shape
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setPen(self.pen())  # the pen shows the selection: no dashed box around it
+        pen = self.pen()  # the pen shows the selection: no dashed box around it
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if lod * pen.widthF() < 1.0:  # zoomed far out: keep the wire a pixel wide
+            pen = QPen(pen)
+            pen.setCosmetic(True)
+            pen.setWidthF(1.0)
+        painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
 
