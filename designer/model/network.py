@@ -205,13 +205,14 @@ class Network:
         self.nodes[node_id] = replace(node, params=full)
         self._touch()
 
-    def set_inputs(self, node_id: str, inputs: Iterable[str]) -> None:
-        """Replace a node's wiring at once (used by undo and by block templates)."""
+    def set_inputs(self, node_id: str, inputs: Iterable[str], check_cycles: bool = True) -> None:
+        """Replace a node's wiring at once (block templates, loading). Loading a whole file
+        wires everything first and looks for cycles once, in topological_order()."""
         node = self[node_id]
         inputs = tuple(inputs)
         for src in inputs:
             self[src]
-            if src == node_id or self._reaches(node_id, src):
+            if src == node_id or (check_cycles and self._reaches(node_id, src)):
                 raise NetworkError(f"wiring {src} → {node_id} would make a cycle")
         _check_arity(node.layer, node_id, len(inputs), partial=True)
         self.nodes[node_id] = replace(node, inputs=inputs)

@@ -60,22 +60,14 @@ class NetworkEdit(QUndoCommand):
 
 
 class MoveNodes(QUndoCommand):
-    ID = 1001
+    """New canvas positions. The canvas pushes one per finished drag (however many cards it
+    moved), so moves never merge: two drags are two undo steps."""
 
     def __init__(self, doc: Document, text: str, old: dict, new: dict):
         super().__init__(text)
         self.doc = doc
         self.old = old
         self.new = new
-
-    def id(self) -> int:
-        return self.ID
-
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt's name)
-        if not isinstance(other, MoveNodes) or set(other.new) != set(self.new):
-            return False
-        self.new = other.new
-        return True
 
     def redo(self) -> None:
         self._apply(self.new)

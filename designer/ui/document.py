@@ -90,7 +90,7 @@ class Document(QObject):
 
     def move(self, positions: dict[str, tuple[float, float]], text: str = "Move") -> None:
         old = {nid: self.network.nodes[nid].pos for nid in positions if nid in self.network.nodes}
-        new = {nid: positions[nid] for nid in old}
+        new = {nid: (float(positions[nid][0]), float(positions[nid][1])) for nid in old}
         if any(old[n] != new[n] for n in new):
             self.undo_stack.push(MoveNodes(self, text, old, new))
 
@@ -144,6 +144,14 @@ class Document(QObject):
         self._settings_dirty = False
         self.undo_stack.setClean()
         self.file_changed.emit()
+
+    def forget_path(self) -> None:
+        """Keep the design but detach it from its file (an example opens as a new design)."""
+        self._path = None
+        self.file_changed.emit()
+
+    def new(self) -> None:
+        self._set_design(new_design(), None)
 
     def text(self) -> str:
         return dumps(self.design)

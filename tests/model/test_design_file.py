@@ -70,7 +70,7 @@ def good() -> dict:
     (lambda d: d["nodes"][0].update(pos=[1]), "nodes[0].pos: expected [x, y]"),
     (lambda d: d["nodes"][0].update(colour="red"), "nodes[0].colour: unknown field"),
     (lambda d: d["edges"][0].update(to="nowhere"), "edges[0].to: no layer has the id 'nowhere'"),
-    (lambda d: d["edges"].append({"from": "fc", "to": "concat"}), "would make a cycle"),
+    (lambda d: d["edges"].append({"from": "fc", "to": "concat"}), "edges: the wiring has a cycle"),
     (lambda d: d["edges"].append({"from": "conv", "to": "fc"}), "edges: fc: a Linear layer takes"),
     (lambda d: d.update(analysis={"dtype": "fp8"}), "analysis.dtype: expected one of"),
     (lambda d: d.update(extra=1), "extra: unknown field"),

@@ -84,23 +84,6 @@ def _free_spot(pos: dict[str, tuple[float, float]], spot: tuple[float, float],
     return (x, y)
 
 
-class _OwnMove(commands.MoveNodes):
-    """A move that stays its own undo step (MoveNodes merges with the previous move of the same
-    layers, which would glue two separate drags of one card together)."""
-
-    def id(self) -> int:
-        return -1
-
-
-def move(doc, positions: dict[str, tuple[float, float]], text: str = "Move") -> None:
-    """Document.move as one undo step of its own (a drag, an auto layout)."""
-    nodes = doc.network.nodes
-    old = {nid: nodes[nid].pos for nid in positions if nid in nodes}
-    new = {nid: (float(positions[nid][0]), float(positions[nid][1])) for nid in old}
-    if any(old[n] != new[n] for n in new):
-        doc.undo_stack.push(_OwnMove(doc, text, old, new))
-
-
 def _one_step(doc, text: str, edit: Callable[[], str | None],
               moves: dict[str, tuple[float, float]]) -> str | None:
     """Run `edit` (a commands.* call) and then move `moves`, as one undo step."""
@@ -111,7 +94,7 @@ def _one_step(doc, text: str, edit: Callable[[], str | None],
     try:
         nid = edit()
         if nid is not None:
-            move(doc, moves, text)
+            doc.move(moves, text)
     finally:
         stack.endMacro()
     if nid is None:  # refused: nothing happened, so step back over the empty step

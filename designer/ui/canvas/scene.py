@@ -22,7 +22,6 @@ from ...model.analysis import Report
 from ...model.layout import auto_layout
 from ...model.network import Network
 from .. import commands
-from . import edits
 from .items import CARD_H, CARD_W, NodeCard, PortItem, Wire
 
 MARGIN = 400.0  # room around the design to pan into
@@ -424,4 +423,4 @@ class CanvasScene(QGraphicsScene):
         self._drag_at = {}
         if moved:
             text = f"Move {next(iter(moved))}" if len(moved) == 1 else f"Move {len(moved)} layers"
-            edits.move(self.document, moved, text)
+            self.document.move(moved, text)

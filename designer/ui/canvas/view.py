@@ -423,7 +423,7 @@ class CanvasView(QGraphicsView):
 
     def auto_layout(self) -> None:
         """Lay the whole design out again: one undoable move of every card."""
-        edits.move(self.document, auto_layout(self.document.network), "Auto layout")
+        self.document.move(auto_layout(self.document.network), "Auto layout")
 
     def insert_block(self, kind: str) -> str | None:
         """An Inception module ("inception") or a ResNet block ("basic", "bottleneck") after
