@@ -1,7 +1,6 @@
-"""Desktop app entry point.
+"""Desktop app entry point: `python main.py [FILE]` or `python -m designer [gui] [FILE]`.
 
-The window is not built yet: until it is, the app prints the summary of the design it would open
-(the notes' CIFAR-10 example by default).
+Imports Qt and the window only; torch is imported later, when training or an export needs it.
 """
 
 from __future__ import annotations
@@ -9,11 +8,76 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-DEFAULT_DESIGN = Path(__file__).resolve().parent.parent / "presets" / "cifar10_example.convnet.json"
+_DARK = {"Window": "#1f2329", "WindowText": "#e5e7eb", "Base": "#16191d",
+         "AlternateBase": "#23272e", "Text": "#e5e7eb", "Button": "#2a2f36",
+         "ButtonText": "#e5e7eb", "Highlight": "#2563eb", "HighlightedText": "#ffffff",
+         "ToolTipBase": "#2a2f36", "ToolTipText": "#e5e7eb", "PlaceholderText": "#9ca3af",
+         "Link": "#60a5fa"}
+
+
+def _apply_look(app) -> None:
+    """Fusion, in a light or dark palette following the system's colour scheme."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor, QPalette
+
+    app.setStyle("Fusion")
+
+    def follow(scheme=None) -> None:
+        scheme = app.styleHints().colorScheme() if scheme is None else scheme
+        if scheme == Qt.ColorScheme.Dark:
+            p = QPalette()
+            for role, colour in _DARK.items():
+                p.setColor(getattr(QPalette, role), QColor(colour))
+            app.setPalette(p)
+        else:
+            app.setPalette(app.style().standardPalette())
+
+    follow()
+    app.styleHints().colorSchemeChanged.connect(follow)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .__main__ import main as cli
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
     argv = sys.argv[1:] if argv is None else argv
-    return cli(["summary", argv[0] if argv else str(DEFAULT_DESIGN)])
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app.setApplicationName("ConvNet Designer")
+    app.setOrganizationName("ConvNetDesigner")
+    _apply_look(app)
+    app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "resources" / "icons"
+                                / "app.svg")))
+
+    from .ui.main_window import MainWindow
+    from .ui.recovery import find_recoverable
+
+    window = MainWindow()
+    files = [a for a in argv if not a.startswith("-")]
+    if files:
+        window.open_path(files[0], ask=False)
+    window.show()
+    _offer_recovery(window, find_recoverable(), QMessageBox)
+    return app.exec()
+
+
+def _offer_recovery(window, found, QMessageBox) -> None:  # noqa: N803
+    import time
+
+    for rec in found[:1]:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.saved_at))
+        answer = QMessageBox.question(
+            window, "Recover unsaved changes?",
+            f"ConvNet Designer did not close normally. Unsaved changes to “{rec.name}” from "
+            f"{when} can be recovered.\n\nRecover them?",
+            QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+        if answer == QMessageBox.Yes:
+            window.doc.open_text(rec.text, rec.path)
+    for rec in found:
+        try:
+            rec.file.unlink()
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent, QWheelEvent
+from PySide6.QtGui import QDragEnterEvent, QMouseEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -14,6 +14,8 @@ from designer.ui.canvas import CanvasScene, CanvasView, render_png, render_svg
 from designer.ui.canvas.items import CARD_H, CARD_W
 from designer.ui.document import Document
 from designer.ui.theme import severity_colour
+
+from .gestures import at, click, drag_mouse, drop, layer_mime, mouse
 
 PRESETS = Path(__file__).parents[2] / "presets"
 CIFAR = PRESETS / "cifar10_example.convnet.json"
@@ -38,58 +40,6 @@ def canvas(qtbot):
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-def at(view, x, y) -> QPoint:
-    """Viewport coordinates of a scene point."""
-    return view.mapFromScene(QPointF(x, y))
-
-
-def mouse(view, kind, pos: QPoint, button=Qt.MouseButton.LeftButton, buttons=None,
-          modifiers=Qt.KeyboardModifier.NoModifier):
-    vp = view.viewport()
-    if buttons is None:
-        buttons = Qt.MouseButton.NoButton if kind == QMouseEvent.Type.MouseButtonRelease \
-            else button
-    event = QMouseEvent(kind, QPointF(pos), QPointF(vp.mapToGlobal(pos)), button, buttons,
-                        modifiers)
-    QApplication.sendEvent(vp, event)
-
-
-def drag_mouse(view, start: QPoint, end: QPoint, steps=6, modifiers=Qt.KeyboardModifier.NoModifier):
-    mouse(view, QMouseEvent.Type.MouseButtonPress, start, modifiers=modifiers)
-    for i in range(1, steps + 1):
-        p = start + (end - start) * i / steps
-        mouse(view, QMouseEvent.Type.MouseMove, p, button=Qt.MouseButton.NoButton,
-              buttons=Qt.MouseButton.LeftButton, modifiers=modifiers)
-    mouse(view, QMouseEvent.Type.MouseButtonRelease, end, modifiers=modifiers)
-
-
-def click(view, pos: QPoint, modifiers=Qt.KeyboardModifier.NoModifier):
-    mouse(view, QMouseEvent.Type.MouseButtonPress, pos, modifiers=modifiers)
-    mouse(view, QMouseEvent.Type.MouseButtonRelease, pos, modifiers=modifiers)
-
-
-def drop(view, mime: QMimeData, pos: QPoint) -> QDropEvent:
-    """A real drag over the canvas and a drop, as Qt delivers them to the viewport."""
-    vp = view.viewport()
-    action = Qt.DropAction.CopyAction
-    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(pos, action, mime, buttons, mods)
-    QApplication.sendEvent(vp, enter)
-    assert enter.isAccepted()
-    move = QDragMoveEvent(pos, action, mime, buttons, mods)
-    QApplication.sendEvent(vp, move)
-    assert move.isAccepted()
-    event = QDropEvent(QPointF(pos), action, mime, buttons, mods)
-    QApplication.sendEvent(vp, event)
-    return event
-
-
-def layer_mime(name: str) -> QMimeData:
-    mime = QMimeData()
-    mime.setData("application/x-convnet-layer", name.encode("utf-8"))
-    return mime
-
 
 def text(scene, nid) -> str:
     return "\n".join(scene.card(nid).text_lines())

@@ -1,0 +1,28 @@
+"""Icons from resources/icons (SVG), tinted for dark themes."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from PySide6.QtGui import QIcon
+
+ICONS = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
+
+
+@cache
+def icon(name: str) -> QIcon:
+    from .theme import is_dark
+
+    path = ICONS / f"{name}.svg"
+    if not path.exists():
+        return QIcon()
+    if not is_dark():
+        return QIcon(str(path))
+    from PySide6.QtCore import QByteArray
+    from PySide6.QtGui import QPixmap
+
+    svg = path.read_text(encoding="utf-8").replace("#4b5563", "#d1d5db")
+    pixmap = QPixmap()
+    pixmap.loadFromData(QByteArray(svg.encode("utf-8")), "SVG")
+    return QIcon(pixmap)

@@ -1,0 +1,389 @@
+"""The main window: the canvas in the middle, dockable panels around it, menus, files.
+
+It wires views to the Document and turns menu actions into document operations; it holds no
+design state of its own and does no arithmetic.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QWidget,
+)
+
+from ..model.design_file import SUFFIX, DesignFileError
+from .canvas.scene import CanvasScene
+from .canvas.view import CanvasView
+from .document import Document
+from .icons import icon
+from .inspector import Inspector
+from .palette import LayerPalette
+from .readouts import IssuesPanel, LayerTable, TotalsPanel
+from .recovery import Recovery
+
+PRESETS = Path(__file__).resolve().parent.parent.parent / "presets"
+APP_NAME = "ConvNet Designer"
+FILE_FILTER = f"ConvNet designs (*{SUFFIX});;All files (*)"
+MAX_RECENT = 10
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, document: Document | None = None, settings: QSettings | None = None,
+                 recovery_dir: Path | None = None):
+        super().__init__()
+        self.settings = settings or QSettings("ConvNetDesigner", APP_NAME)
+        self.doc = document or Document()
+        self.setAcceptDrops(True)
+        self.resize(1400, 880)
+
+        self.scene = CanvasScene(self.doc)
+        self.view = CanvasView(self.scene)
+        self.setCentralWidget(self.view)
+        self.palette = LayerPalette()
+        self.inspector = Inspector(self.doc)
+        self.table = LayerTable(self.doc)
+        self.totals = TotalsPanel(self.doc)
+        self.issues = IssuesPanel(self.doc)
+        self.docks = {
+            "palette": self._dock("Layers", self.palette, Qt.LeftDockWidgetArea),
+            "inspector": self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea),
+            "totals": self._dock("Totals and memory", self.totals, Qt.RightDockWidgetArea),
+            "table": self._dock("Layer table", self.table, Qt.BottomDockWidgetArea),
+            "issues": self._dock("Warnings", self.issues, Qt.BottomDockWidgetArea),
+        }
+        self.tabifyDockWidget(self.docks["table"], self.docks["issues"])
+        self.docks["table"].raise_()
+        # side panels run the full height; the table and warnings sit under the canvas only
+        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
+        self.resizeDocks([self.docks["inspector"], self.docks["totals"]], [420, 480], Qt.Vertical)
+        self.resizeDocks([self.docks["table"]], [260], Qt.Vertical)
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [230, 360],
+                         Qt.Horizontal)
+
+        self.palette.layer_activated.connect(self.view.add_layer)
+        self.palette.block_activated.connect(self.view.insert_block)
+        self.view.file_dropped.connect(self.open_path)
+        self.doc.file_changed.connect(self._update_title)
+        self.doc.error.connect(lambda msg: self.statusBar().showMessage(msg, 6000))
+        self.doc.changed.connect(self._show_totals_in_status)
+
+        self.recovery = Recovery(self.doc, recovery_dir, parent=self)
+        self._build_menus()
+        self._update_title()
+        self._show_totals_in_status(self.doc.report)
+
+    # ----------------------------------------------------------------------------- layout
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        tools = self.addToolBar("Main")
+        tools.setObjectName("Main toolbar")
+        tools.setMovable(False)
+
+        file = bar.addMenu("&File")
+        self.act_new = self._action("&New", self.new, QKeySequence.New, "new")
+        self.act_open = self._action("&Open…", self.open_dialog, QKeySequence.Open, "open")
+        self.act_save = self._action("&Save", self.save, QKeySequence.Save, "save")
+        self.act_save_as = self._action("Save &As…", self.save_as, QKeySequence.SaveAs)
+        file.addActions([self.act_new, self.act_open])
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.examples_menu = file.addMenu("&Examples")
+        self.examples_menu.aboutToShow.connect(self._fill_examples)
+        file.addSeparator()
+        file.addActions([self.act_save, self.act_save_as])
+        export = file.addMenu("&Export")
+        self.export_actions = {
+            "code": self._action("PyTorch code (.py)…", lambda: self.export("code")),
+            "markdown": self._action("Summary as Markdown (.md)…",
+                                     lambda: self.export("markdown")),
+            "csv": self._action("Summary as CSV (.csv)…", lambda: self.export("csv")),
+            "png": self._action("Diagram as PNG…", lambda: self.export("png")),
+            "svg": self._action("Diagram as SVG…", lambda: self.export("svg")),
+        }
+        export.addActions(list(self.export_actions.values()))
+        file.addSeparator()
+        file.addAction(self._action("&Quit", self.close, QKeySequence.Quit))
+
+        edit = bar.addMenu("&Edit")
+        self.act_undo = self.doc.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence.Undo)
+        self.act_undo.setIcon(icon("undo"))
+        self.act_redo = self.doc.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcut(QKeySequence.Redo)
+        self.act_redo.setIcon(icon("redo"))
+        edit.addActions([self.act_undo, self.act_redo])
+        edit.addSeparator()
+        actions = self.view.actions_by_name
+        for name in ("cut", "copy", "paste", "duplicate", "delete", "select_all"):
+            edit.addAction(actions[name])
+
+        view = bar.addMenu("&View")
+        for name in ("zoom_in", "zoom_out", "fit_all"):
+            view.addAction(actions[name])
+        self.act_layout = actions["auto_layout"]
+        self.act_layout.setIcon(icon("layout"))
+        actions["fit_all"].setIcon(icon("fit"))
+        view.addAction(self.act_layout)
+        view.addSeparator()
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+
+        insert = bar.addMenu("&Insert")
+        for name in ("insert_inception", "insert_basic", "insert_bottleneck"):
+            insert.addAction(actions[name])
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action(
+            "The cs231n notes on ConvNets",
+            lambda: QDesktopServices.openUrl(QUrl("https://cs231n.github.io/convolutional-networks/"))))
+        help_menu.addAction(self._action("&About", self._about))
+
+        tools.addActions([self.act_new, self.act_open, self.act_save])
+        tools.addSeparator()
+        tools.addActions([self.act_undo, self.act_redo])
+        tools.addSeparator()
+        tools.addActions([self.act_layout, actions["fit_all"]])
+
+    # ----------------------------------------------------------------------------- files
+
+    def maybe_save(self) -> bool:
+        """Ask before unsaved changes are lost; False means the user cancelled."""
+        if not self.doc.modified:
+            return True
+        answer = QMessageBox.question(
+            self, APP_NAME, f"Save the changes to “{self.doc.title}”?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        if answer == QMessageBox.Save:
+            return self.save()
+        return answer == QMessageBox.Discard
+
+    def new(self) -> None:
+        if self.maybe_save():
+            self.doc.new()
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        start = self.settings.value("last_dir", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open design", start, FILE_FILTER)
+        if path:
+            self.open_path(path, ask=False)
+
+    def open_path(self, path: str, ask: bool = True) -> bool:
+        """Open a design; a bad file leaves the current design untouched and says why."""
+        if ask and not self.maybe_save():
+            return False
+        try:
+            self.doc.open(path)
+        except DesignFileError as e:
+            QMessageBox.warning(self, APP_NAME, f"Could not open the design.\n\n{e}")
+            return False
+        self._remember(path)
+        return True
+
+    def open_example(self, path: Path) -> None:
+        """Examples open as a new, unsaved design (the preset file stays as it is)."""
+        if not self.maybe_save():
+            return
+        try:
+            self.doc.open(str(path))
+        except DesignFileError as e:
+            QMessageBox.warning(self, APP_NAME, f"Could not open the example.\n\n{e}")
+            return
+        self.doc.forget_path()
+
+    def save(self) -> bool:
+        if self.doc.path is None:
+            return self.save_as()
+        return self._save_to(self.doc.path)
+
+    def save_as(self) -> bool:
+        start = self.doc.path or str(Path(self.settings.value("last_dir", str(Path.home())))
+                                     / (_file_stem(self.doc.network.name) + SUFFIX))
+        path, _ = QFileDialog.getSaveFileName(self, "Save design", start, FILE_FILTER)
+        if not path:
+            return False
+        if not path.endswith(SUFFIX):
+            path = path.removesuffix(".json") + SUFFIX
+        return self._save_to(path)
+
+    def _save_to(self, path: str) -> bool:
+        try:
+            self.doc.save(path)
+        except OSError as e:
+            QMessageBox.warning(self, APP_NAME, f"Could not save the design.\n\n{e}")
+            return False
+        self._remember(path)
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def export(self, kind: str, path: str | None = None) -> bool:
+        """Export the design: code, markdown, csv, png or svg."""
+        suffix = {"code": ".py", "markdown": ".md", "csv": ".csv", "png": ".png",
+                  "svg": ".svg"}[kind]
+        if path is None:
+            stem = _file_stem(self.doc.network.name)
+            start = str(Path(self.settings.value("last_dir", str(Path.home()))) / (stem + suffix))
+            path, _ = QFileDialog.getSaveFileName(self, f"Export {kind}", start,
+                                                  f"*{suffix};;All files (*)")
+            if not path:
+                return False
+        try:
+            if kind in ("png", "svg"):
+                from .canvas.export import render_png, render_svg
+
+                (render_png if kind == "png" else render_svg)(self.scene, path)
+            else:
+                _write_text(path, self._export_text(kind))
+        except Exception as e:  # noqa: BLE001 - any failure is reported, the design is kept
+            QMessageBox.warning(self, APP_NAME, f"Could not export.\n\n{e}")
+            return False
+        self.statusBar().showMessage(f"Exported {path}", 4000)
+        return True
+
+    def _export_text(self, kind: str) -> str:
+        from .. import summary
+
+        net, report = self.doc.network, self.doc.report
+        if kind == "code":
+            from ..build.codegen import export_code
+
+            return export_code(net)
+        if kind == "markdown":
+            return summary.render_markdown(net, report)
+        return summary.render_csv(net, report)
+
+    def _remember(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        recent = [p for p in self._recent() if p != path]
+        self.settings.setValue("recent", json.dumps([path] + recent[: MAX_RECENT - 1]))
+        self.settings.setValue("last_dir", str(Path(path).parent))
+
+    def _recent(self) -> list[str]:
+        try:
+            value = json.loads(self.settings.value("recent", "[]"))
+            return [p for p in value if isinstance(p, str)]
+        except (TypeError, ValueError):
+            return []
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self._recent()
+        if not recent:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        for p in recent:
+            action = self.recent_menu.addAction(Path(p).name)
+            action.setStatusTip(p)
+            action.setToolTip(p)
+            action.triggered.connect(lambda _=False, p=p: self.open_path(p))
+
+    def _fill_examples(self) -> None:
+        if self.examples_menu.actions():
+            return
+        for path, name, description in list_examples():
+            action = self.examples_menu.addAction(name)
+            action.setStatusTip(description)
+            action.setToolTip(description)
+            action.triggered.connect(lambda _=False, p=path: self.open_example(p))
+        self.examples_menu.setToolTipsVisible(True)
+
+    # ----------------------------------------------------------------------------- window
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.doc.title}[*] — {APP_NAME}")
+        self.setWindowModified(self.doc.modified)
+
+    def _show_totals_in_status(self, report) -> None:
+        from ..model.units import format_count
+
+        t = report.totals
+        state = (f"{t.errors} error(s)" if t.errors else
+                 f"{t.warnings} warning(s)" if t.warnings else "sizes work out")
+        self.statusBar().showMessage(
+            f"{t.layers} layers · {t.params:,} parameters · {format_count(t.macs)} MACs · {state}")
+
+    def _about(self) -> None:
+        QMessageBox.about(self, APP_NAME, f"<b>{APP_NAME}</b><p>Design, understand and train "
+                          "convolutional networks, after the cs231n notes.</p>")
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if any(u.toLocalFile().endswith(".json") for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if url.toLocalFile().endswith(".json"):
+                self.open_path(url.toLocalFile())
+                break
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.recovery.timer.stop()
+        self.recovery.discard()
+        event.accept()
+
+
+def list_examples() -> list[tuple[Path, str, str]]:
+    """(path, name, description) of every preset, in a teaching order."""
+    order = ["cifar10_example", "pattern_conv_relu_pool_x2", "pattern_conv_relu_conv_relu_pool_x3",
+             "lenet5", "alexnet", "alexnet_single_tower", "zfnet", "googlenet", "vgg16", "vgg19",
+             "resnet18", "resnet34", "resnet50", "resnet152", "resnet20_cifar", "allconv_cifar10"]
+    files = sorted(PRESETS.glob("*" + SUFFIX),
+                   key=lambda p: (order.index(p.name[: -len(SUFFIX)])
+                                  if p.name[: -len(SUFFIX)] in order else len(order), p.name))
+    out = []
+    for path in files:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            out.append((path, str(data.get("name", path.stem)), str(data.get("description", ""))))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _file_stem(name: str) -> str:
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.strip().lower())
+    return stem.strip("_") or "design"
+
+
+def _write_text(path: str, text: str) -> None:
+    from PySide6.QtCore import QSaveFile
+
+    f = QSaveFile(path)
+    if not f.open(QSaveFile.WriteOnly):
+        raise OSError(f"cannot write {path}: {f.errorString()}")
+    f.write(text.encode("utf-8"))
+    if not f.commit():
+        raise OSError(f"cannot write {path}: {f.errorString()}")
