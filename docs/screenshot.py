@@ -27,10 +27,12 @@ def main() -> None:
     window.open_example(Path(preset))
     window.show()
     ids = list(window.doc.network.nodes)
-    window.doc.select([ids[min(4, len(ids) - 1)]])
+    window.doc.select([ids[min(3, len(ids) - 1)]])
+    window.doc.set_settings(budget=12 * 1024**3)
 
     def grab():
         window.grab().save(out)
+        window.maybe_save = lambda: True  # nothing to keep: close without asking
         app.quit()
 
     QTimer.singleShot(800, grab)
