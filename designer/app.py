@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("ConvNet Designer")
     app.setOrganizationName("ConvNetDesigner")
     _apply_look(app)
+    if app.platformName() == "offscreen":  # its clipboard crashes at exit if it holds data
+        app.aboutToQuit.connect(app.clipboard().clear)
     app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "resources" / "icons"
                                 / "app.svg")))
 

@@ -8,6 +8,7 @@ The helpers at the bottom are the edits the views ask for, each one undoable ste
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,13 @@ if TYPE_CHECKING:
     from .document import Document
 
 
-class NetworkEdit(QUndoCommand):
+class _DocumentCommand(QUndoCommand):
+    @property
+    def doc(self) -> Document:
+        return self._doc()
+
+
+class NetworkEdit(_DocumentCommand):
     """Swaps the whole node table (a dict of references to immutable nodes: cheap, and it keeps
     the layers' order exactly)."""
 
@@ -28,7 +35,9 @@ class NetworkEdit(QUndoCommand):
     def __init__(self, doc: Document, text: str, before: dict[str, Node], after: dict[str, Node],
                  merge_key: Any = None):
         super().__init__(text)
-        self.doc = doc
+        # weak: the document owns the undo stack that owns this command; a strong reference
+        # would make a cycle that the garbage collector may tear down in the wrong order
+        self._doc = weakref.ref(doc)
         self.before = before
         self.after = after
         self.merge_key = merge_key
@@ -59,13 +68,15 @@ class NetworkEdit(QUndoCommand):
         self.doc.refresh()
 
 
-class MoveNodes(QUndoCommand):
+class MoveNodes(_DocumentCommand):
     """New canvas positions. The canvas pushes one per finished drag (however many cards it
     moved), so moves never merge: two drags are two undo steps."""
 
     def __init__(self, doc: Document, text: str, old: dict, new: dict):
         super().__init__(text)
-        self.doc = doc
+        # weak: the document owns the undo stack that owns this command; a strong reference
+        # would make a cycle that the garbage collector may tear down in the wrong order
+        self._doc = weakref.ref(doc)
         self.old = old
         self.new = new
 
