@@ -199,28 +199,25 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path, ask=False)
 
-    def open_path(self, path: str, ask: bool = True) -> bool:
-        """Open a design; a bad file leaves the current design untouched and says why."""
+    def open_path(self, path: str, ask: bool = True, example: bool = False) -> bool:
+        """Open a design; a bad file leaves the current design untouched and says why.
+        An example opens as a new design (its preset file stays as it is)."""
         if ask and not self.maybe_save():
             return False
         try:
-            self.doc.open(path)
-        except DesignFileError as e:
-            QMessageBox.warning(self, APP_NAME, f"Could not open the design.\n\n{e}")
-            return False
-        self._remember(path)
-        return True
-
-    def open_example(self, path: Path) -> None:
-        """Examples open as a new, unsaved design (the preset file stays as it is)."""
-        if not self.maybe_save():
-            return
-        try:
             self.doc.open(str(path))
         except DesignFileError as e:
-            QMessageBox.warning(self, APP_NAME, f"Could not open the example.\n\n{e}")
-            return
-        self.doc.forget_path()
+            what = "example" if example else "design"
+            QMessageBox.warning(self, APP_NAME, f"Could not open the {what}.\n\n{e}")
+            return False
+        if example:
+            self.doc.forget_path()
+        else:
+            self._remember(path)
+        return True
+
+    def open_example(self, path: Path) -> bool:
+        return self.open_path(str(path), example=True)
 
     def save(self) -> bool:
         if self.doc.path is None:
