@@ -127,6 +127,10 @@ class Report:
     def ok(self) -> bool:
         return self.totals.errors == 0
 
+    def volume_bytes(self, layer_id: str) -> int:
+        """Bytes of a layer's output volume for the whole batch, in the report's dtype."""
+        return self.layers[layer_id].activations * self.batch * DTYPE_BYTES[self.dtype]
+
 
 def analyze(
     network: Network,

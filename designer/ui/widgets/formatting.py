@@ -1,13 +1,11 @@
 """How the side panels write what a Report says. Formatting only: every number comes from the
-analysis; the one multiplication here (a layer's activations at the report's batch and dtype)
-lives in `activation_bytes` so that the table and the inspector agree.
-"""
+analysis."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ...model.analysis import DTYPE_BYTES, LayerReport, ReceptiveField, Report
+from ...model.analysis import LayerReport, ReceptiveField, Report
 from ...model.layers import Issue, LayerType, Shape, fmt_shape
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -15,7 +13,7 @@ SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 def activation_bytes(report: Report, rep: LayerReport) -> int:
     """Bytes of the layer's output volume for the whole batch, in the report's dtype."""
-    return rep.activations * report.batch * DTYPE_BYTES[report.dtype]
+    return report.volume_bytes(rep.id)
 
 
 def layer_title(layer: LayerType) -> str:
