@@ -64,6 +64,7 @@ class StartEvent:
     steps_per_epoch: int
     classes: int
     estimated_bytes: int | None  # the analysis's estimate of what the step holds
+    notes: list[str] = field(default_factory=list)  # e.g. "fp16 needs CUDA: training in fp32"
 
 
 @dataclass
@@ -95,8 +96,10 @@ class EpochEvent:
 @dataclass
 class Fault:
     kind: str  # out_of_memory | nan_loss | data | model | shape | interrupted
+    #            (also: device | config | checkpoint | internal)
     message: str  # what happened, in a sentence
     advice: str  # what to do about it
+    detail: str = ""  # the Python traceback, where an exception caused it
 
 
 @dataclass
@@ -110,6 +113,7 @@ class RunResult:
     device: str = ""
     peak_bytes: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # as in StartEvent
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
