@@ -1,0 +1,296 @@
+"""MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 read from their standard files.
+
+MNIST-like sets: the four IDX files, gzipped as published or not, in the folder itself, in
+``raw/``, or in torchvision's ``MNIST/raw`` / ``FashionMNIST/raw``. CIFAR: the binary version
+(``cifar-10-binary.tar.gz`` / ``cifar-100-binary.tar.gz`` as downloaded, or extracted), which is
+what the app downloads; the python version is read too, through ``safe_pickle`` (never unpickled).
+Archives are read member by member in one pass, never extracted to disk.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import safe_pickle
+from .common import DatasetError
+
+MNIST_CLASSES = [str(d) for d in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot"]
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck"]
+IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "val": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+@dataclass
+class Raw:
+    """A standard set as read: uint8 images (N, C, H, W), int64 labels, both splits."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    class_names: list[str]
+    files: list[str] = field(default_factory=list)
+
+
+def present(name: str, folder: Path) -> bool:
+    """Whether ``folder`` seems to hold the set in a form ``read`` takes (so no download)."""
+    if name in ("mnist", "fashion-mnist"):
+        return find_idx_folder(name, folder) is not None
+    spec = CIFAR[name]
+    binary = (*spec.train, spec.val)
+    python = (*spec.py_train, spec.py_val)
+    return ((folder / spec.archive).is_file() or (folder / spec.py_archive).is_file()
+            or any(all((w / f).is_file() for f in binary) for w in (folder / spec.folder, folder))
+            or any(all((w / f).is_file() for f in python)
+                   for w in (folder / spec.py_folder, folder)))
+
+
+def read(name: str, folder: Path) -> Raw:
+    if name in ("mnist", "fashion-mnist"):
+        return read_mnist(name, folder)
+    return read_cifar(name, folder)
+
+
+# --- MNIST and Fashion-MNIST -------------------------------------------------------------------
+
+
+def find_idx_folder(name: str, folder: Path) -> Path | None:
+    torchvision = "MNIST" if name == "mnist" else "FashionMNIST"
+    for candidate in (folder, folder / "raw", folder / torchvision / "raw"):
+        if all(_idx_path(candidate, f) for pair in IDX_FILES.values() for f in pair):
+            return candidate
+    return None
+
+
+def _idx_path(folder: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx")):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def read_mnist(name: str, folder: Path) -> Raw:
+    where = find_idx_folder(name, folder)
+    if where is None:
+        expected = [f + ".gz" for pair in IDX_FILES.values() for f in pair]
+        found = [f for f in expected if _idx_path(folder, f[:-3])]
+        missing = [f for f in expected if f not in found]
+        raise DatasetError(
+            f"{folder} does not hold the {name} files: expected {', '.join(expected)} "
+            f"(gzipped or not){'; missing ' + ', '.join(missing) if found else ''}. "
+            f"Turn on download to fetch them")
+    splits = {}
+    files = []
+    for split, (images_stem, labels_stem) in IDX_FILES.items():
+        images_path, labels_path = _idx_path(where, images_stem), _idx_path(where, labels_stem)
+        images = read_idx(images_path)
+        labels = read_idx(labels_path)
+        if images.ndim != 3 or labels.ndim != 1:
+            raise DatasetError(f"{images_path.name} / {labels_path.name} are not an IDX image "
+                               f"file and label file (dimensions {images.shape}, {labels.shape})")
+        if len(images) != len(labels):
+            raise DatasetError(f"{images_path.name} has {len(images)} images but "
+                               f"{labels_path.name} has {len(labels)} labels")
+        if labels.size and labels.max() > 9:
+            raise DatasetError(f"{labels_path.name} has a label {labels.max()}: expected 0..9")
+        splits[split] = (torch.from_numpy(images[:, None].astype(np.uint8, copy=False)),
+                         torch.from_numpy(labels.astype(np.int64)))
+        files += [str(images_path), str(labels_path)]
+    classes = MNIST_CLASSES if name == "mnist" else FASHION_CLASSES
+    return Raw(*splits["train"], *splits["val"], class_names=list(classes), files=files)
+
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (gzipped or not) as an array."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                data = f.read()
+        else:
+            data = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as error:
+        raise DatasetError(f"{path} cannot be read ({error}): the file is corrupt or incomplete;"
+                           f" delete it and download again") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
+        raise DatasetError(f"{path} is not an IDX file (its header is {data[:4].hex()})")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DatasetError(f"{path} is cut short inside its header")
+    dims = tuple(int(v) for v in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_TYPES[data[2]])
+    count = int(np.prod(dims, dtype=np.int64))
+    if len(data) - header != count * dtype.itemsize:
+        raise DatasetError(f"{path} should hold {count * dtype.itemsize} bytes of data for "
+                           f"dimensions {dims} but holds {len(data) - header}: it is corrupt")
+    return np.frombuffer(data, dtype, count=count, offset=header).reshape(dims).copy()
+
+
+# --- CIFAR ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cifar:
+    archive: str  # the binary version, as downloaded
+    folder: str  # what the archive holds
+    train: tuple[str, ...]
+    val: str
+    names: str  # class names, one a line
+    label_bytes: int  # CIFAR-100: coarse label, then fine label
+    py_archive: str
+    py_folder: str
+    py_train: tuple[str, ...]
+    py_val: str
+    py_meta: str
+    py_labels: bytes
+    py_names: bytes
+    classes: int
+
+
+CIFAR = {
+    "cifar10": _Cifar(
+        "cifar-10-binary.tar.gz", "cifar-10-batches-bin",
+        tuple(f"data_batch_{i}.bin" for i in range(1, 6)), "test_batch.bin", "batches.meta.txt", 1,
+        "cifar-10-python.tar.gz", "cifar-10-batches-py",
+        tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta",
+        b"labels", b"label_names", 10),
+    "cifar100": _Cifar(
+        "cifar-100-binary.tar.gz", "cifar-100-binary", ("train.bin",), "test.bin",
+        "fine_label_names.txt", 2,
+        "cifar-100-python.tar.gz", "cifar-100-python", ("train",), "test", "meta",
+        b"fine_labels", b"fine_label_names", 100),
+}
+
+
+def read_cifar(name: str, folder: Path) -> Raw:
+    spec = CIFAR[name]
+    binary = (*spec.train, spec.val)
+    python = (*spec.py_train, spec.py_val)
+    if (folder / spec.archive).is_file():
+        members = _read_tar(folder / spec.archive, binary, spec.names)
+        return _cifar_binary(name, members, str(folder / spec.archive))
+    for where in (folder / spec.folder, folder):
+        if all((where / f).is_file() for f in binary):
+            members = {f: (where / f).read_bytes() for f in (*binary, spec.names)
+                       if (where / f).is_file()}
+            return _cifar_binary(name, members, str(where))
+    if (folder / spec.py_archive).is_file():
+        members = _read_tar(folder / spec.py_archive, python, spec.py_meta)
+        return _cifar_python(name, members, str(folder / spec.py_archive))
+    for where in (folder / spec.py_folder, folder):
+        if all((where / f).is_file() for f in python):
+            members = {f: (where / f).read_bytes() for f in (*python, spec.py_meta)
+                       if (where / f).is_file()}
+            return _cifar_python(name, members, str(where))
+    partial = folder / spec.folder
+    if partial.is_dir():
+        lacking = [f for f in binary if not (partial / f).is_file()]
+        raise DatasetError(f"{partial} lacks {', '.join(lacking)}: expected {', '.join(binary)}")
+    raise DatasetError(
+        f"{folder} does not hold {name}: expected {spec.archive} (the binary version, as "
+        f"downloaded), or the folder {spec.folder} with {', '.join(binary)}, or the python "
+        f"version {spec.py_archive} / {spec.py_folder}. Turn on download to fetch it")
+
+
+def _read_tar(path: Path, wanted: tuple[str, ...], optional: str) -> dict[str, bytes]:
+    """The wanted members of a tar.gz by base name, read in one pass, nothing extracted."""
+    members: dict[str, bytes] = {}
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                base = member.name.rsplit("/", 1)[-1]
+                if member.isfile() and (base in wanted or base == optional):
+                    f = tar.extractfile(member)
+                    if f is not None:
+                        members[base] = f.read()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        raise DatasetError(f"{path} is not a readable tar.gz archive ({error}): it is corrupt "
+                           f"or incomplete; delete it and download again") from None
+    lacking = [f for f in wanted if f not in members]
+    if lacking:
+        raise DatasetError(f"{path} lacks {', '.join(lacking)}: expected {', '.join(wanted)}")
+    return members
+
+
+def _cifar_binary(name: str, members: dict[str, bytes], where: str) -> Raw:
+    spec = CIFAR[name]
+    record = spec.label_bytes + 3072
+    parts = {}
+    for split, files in (("train", spec.train), ("val", (spec.val,))):
+        xs, ys = [], []
+        for f in files:
+            raw = members[f]
+            if len(raw) % record:
+                raise DatasetError(f"{f} in {where} has {len(raw)} bytes, not a whole number of "
+                                   f"{record}-byte records: it is corrupt")
+            rows = np.frombuffer(raw, np.uint8).reshape(-1, record)
+            ys.append(rows[:, spec.label_bytes - 1].astype(np.int64))
+            xs.append(rows[:, spec.label_bytes:].reshape(-1, 3, 32, 32))
+        parts[split] = _labelled(np.concatenate(xs), np.concatenate(ys), spec.classes, where)
+    names = members.get(spec.names)
+    class_names = _names(names.decode("utf-8", "replace").split() if names else [], name)
+    return Raw(*parts["train"], *parts["val"], class_names=class_names, files=[where])
+
+
+def _cifar_python(name: str, members: dict[str, bytes], where: str) -> Raw:
+    spec = CIFAR[name]
+    parts = {}
+    for split, files in (("train", spec.py_train), ("val", (spec.py_val,))):
+        xs, ys = [], []
+        for f in files:
+            batch = _unpickle(members[f], f, where)
+            data, labels = batch.get(b"data"), batch.get(spec.py_labels)
+            if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3072 \
+                    or not isinstance(labels, list) or len(labels) != len(data):
+                raise DatasetError(f"{f} in {where} is not a CIFAR batch (no 3072-wide data "
+                                   f"array with one {spec.py_labels.decode()} entry per row)")
+            xs.append(data.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32))
+            ys.append(np.asarray(labels, dtype=np.int64))
+        parts[split] = _labelled(np.concatenate(xs), np.concatenate(ys), spec.classes, where)
+    names: list[str] = []
+    if spec.py_meta in members:
+        meta = _unpickle(members[spec.py_meta], spec.py_meta, where)
+        listed = meta.get(spec.py_names) if isinstance(meta, dict) else None
+        if isinstance(listed, list):
+            names = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                     for v in listed]
+    return Raw(*parts["train"], *parts["val"], class_names=_names(names, name), files=[where])
+
+
+def _unpickle(data: bytes, filename: str, where: str) -> dict:
+    try:
+        value = safe_pickle.load(io.BytesIO(data))
+    except safe_pickle.UnsafePickle as error:
+        raise DatasetError(f"{filename} in {where} was not read: {error}") from None
+    if not isinstance(value, dict):
+        raise DatasetError(f"{filename} in {where} does not hold a dict of arrays")
+    return value
+
+
+def _labelled(x: np.ndarray, y: np.ndarray, classes: int, where: str):
+    if y.size and (y.min() < 0 or y.max() >= classes):
+        raise DatasetError(f"{where} has a label {int(y.max())} outside 0..{classes - 1}")
+    return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)
+
+
+def _names(names: list[str], name: str) -> list[str]:
+    classes = CIFAR[name].classes
+    if len(names) == classes:
+        return names
+    if name == "cifar10":
+        return list(CIFAR10_CLASSES)
+    return [f"class {i}" for i in range(classes)]
