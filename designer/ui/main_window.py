@@ -23,6 +23,7 @@ from ..model.design_file import SUFFIX, DesignFileError
 from .canvas.scene import CanvasScene
 from .canvas.view import CanvasView
 from .document import Document
+from .gpu_probe import GpuProbe
 from .icons import icon
 from .inspector import Inspector
 from .palette import LayerPalette
@@ -80,6 +81,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._update_title()
         self._show_totals_in_status(self.doc.report)
+
+        # the detected GPUs join the budget choices once the window is up (gpu_probe.py)
+        self.gpu_probe = GpuProbe(self.totals, parent=self)
 
     # ----------------------------------------------------------------------------- layout
 
