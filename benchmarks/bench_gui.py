@@ -1,0 +1,449 @@
+"""How fast the window answers: an edit until every readout is repainted, opening ResNet-152,
+and process start until the window is shown, against a bare PySide6 window in the same run.
+
+    python benchmarks/bench_gui.py [--edits 30] [--opens 5] [--starts 5] [--json]
+    python benchmarks/bench_gui.py --xvfb      # the real X11 platform (xcb) under xvfb-run
+
+Runs on Qt's offscreen platform unless told otherwise (QT_QPA_PLATFORM, or --xvfb, which re-runs
+the script under `xvfb-run` with QT_QPA_PLATFORM=xcb when there is no DISPLAY). Timings are
+medians.
+
+How each figure is measured:
+
+* edit → every readout repainted (VGG-16, ResNet-152). A MainWindow (1400×900) is shown with
+  the preset open and every readout visible: the warnings dock, normally a tab behind the layer
+  table, goes to the left column under the layer palette. The conv in the middle of the network
+  is selected (so the inspector shows it, and the canvas scrolls to its card) and its
+  out_channels alternates between two values. One sample is `commands.set_params(...)` (undo
+  command, analysis, every view's refresh), then update() on every visible widget of the five
+  readouts (the layer table's, totals', inspector's and warnings' docks with everything in them,
+  and the canvas's viewport), then `QApplication.processEvents()` twice: the queued scene
+  update, the layout requests, and Qt's repaint of everything marked, in the window's backing
+  store and flushed to the platform as in the app. So each sample paints every visible readout
+  in full, not only what the edit changed (a parent's update() would not reach opaque children
+  such as the table's viewport, hence every widget is marked; the list is taken before the
+  clock starts). An event filter counts the Paint events of one widget inside each readout
+  (the table's viewport, the memory bar, the inspector, the warnings' summary, the
+  canvas's viewport); the table says "NOT painted" if one got none in some sample. A second row
+  gives the same edit with Qt repainting only what the edit made dirty (what the user waits
+  for in practice).
+* opening ResNet-152: `window.open_path(preset)` (parse, analysis, the scene's cards and wires
+  laid out, table, totals, warnings, inspector emptied), then update() on every visible widget
+  of the window and `processEvents()` twice: the first paint of the whole window with the new
+  design. The analysis's rule memo is emptied before each open, so each open is as cold as the
+  first of a session; VGG-16 is opened between samples so each open replaces a whole design.
+* process start to window shown: `python -c ...` children, the app and a bare window alternated.
+  The app child runs designer.app.main() as `python main.py` does (QApplication, look, icon,
+  MainWindow with a new design, show, recovery check, exec); the bare child creates a
+  QApplication and a QMainWindow of the same size and shows it. In both, QMainWindow.show is
+  wrapped to put an event filter on the window that notes time.time() at its first Paint event
+  (the window exposed and painted) and quits at once. The figure is that time minus the parent's
+  time.time() just before spawning. The child also reports whether torch or pyqtgraph had been
+  imported by then (they must not be). Settings and recovery files go to a temporary
+  XDG_CONFIG_HOME / XDG_DATA_HOME so that no stored state changes what the children do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PRESETS = ROOT / "presets"
+VGG16 = PRESETS / "vgg16.convnet.json"
+RESNET152 = PRESETS / "resnet152.convnet.json"
+WINDOW_SIZE = (1400, 900)
+
+TARGETS_MS = {"edit_vgg16": 16.0, "edit_resnet152": 50.0, "open_resnet152": 500.0}
+START_RATIO_TARGET = 1.5
+
+# Run in a child process: wrap QMainWindow.show so that the shown window notes its first paint.
+_CHILD_HOOK = r"""
+import json, sys, time
+sys.path.insert(0, {root!r})
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+
+_show = QMainWindow.show
+_painted = []
+_loaded = {{}}
+
+class _FirstPaint(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint and not _painted:
+            _painted.append(time.time())
+            _loaded.update((m, m in sys.modules) for m in ("torch", "pyqtgraph"))
+            obj.removeEventFilter(self)
+            QTimer.singleShot(0, QApplication.instance().quit)
+        return False
+
+_filter = _FirstPaint()
+
+def _hooked_show(self):
+    self.installEventFilter(_filter)
+    _show(self)
+
+QMainWindow.show = _hooked_show
+"""
+
+_CHILD_APP = _CHILD_HOOK + r"""
+from designer.app import main
+main([])
+"""
+
+_CHILD_BARE = _CHILD_HOOK + r"""
+app = QApplication(sys.argv)
+window = QMainWindow()
+window.resize(1400, 880)
+window.show()
+app.exec()
+"""
+
+_CHILD_REPORT = r"""
+print(json.dumps({"shown": _painted[0] if _painted else None,
+                  "torch": _loaded.get("torch"), "pyqtgraph": _loaded.get("pyqtgraph"),
+                  "torch_at_exit": "torch" in sys.modules,
+                  "platform": QApplication.instance().platformName() if QApplication.instance()
+                  else None}))
+"""
+
+
+# ------------------------------------------------------------------------------------- window
+
+def _window(tmp: Path):
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtWidgets import QApplication
+
+    from designer.ui.main_window import MainWindow
+
+    settings = QSettings(str(tmp / "settings.ini"), QSettings.IniFormat)
+    window = MainWindow(settings=settings, recovery_dir=tmp / "recovery")
+    window.recovery.timer.setInterval(10**9)  # no autosave writes inside the timings
+    # every readout visible: the warnings dock leaves the table's tab group for the left
+    # column, under the layer palette (the table keeps its usual size)
+    issues = window.docks["issues"]
+    window.removeDockWidget(issues)
+    window.splitDockWidget(window.docks["palette"], issues, Qt.Vertical)
+    issues.show()
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    app = QApplication.instance()
+    deadline = time.perf_counter() + 5
+    while not (window.windowHandle() and window.windowHandle().isExposed()):
+        app.processEvents()
+        if time.perf_counter() > deadline:
+            raise SystemExit("the window was never exposed")
+    for _ in range(3):
+        app.processEvents()
+    return window
+
+
+def _readouts(window) -> dict:
+    """name -> (the readout's widget, a widget inside it whose Paint events prove it painted)."""
+    return {
+        "table": (window.docks["table"], window.table.viewport()),
+        "totals": (window.docks["totals"], window.totals.bar),
+        "inspector": (window.docks["inspector"], window.inspector),
+        "issues": (window.docks["issues"], window.issues.summary),
+        "canvas": (window.view.viewport(), window.view.viewport()),
+    }
+
+
+def _paint_counter(widgets: dict):
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintCounter(QObject):
+        def __init__(self):
+            super().__init__()
+            self.counts = dict.fromkeys(widgets, 0)
+            self._names = {id(w): name for name, w in widgets.items()}
+            for w in widgets.values():
+                w.installEventFilter(self)
+
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.Type.Paint:
+                name = self._names.get(id(obj))
+                if name is not None:
+                    self.counts[name] += 1
+            return False
+
+        def reset(self):
+            self.counts = dict.fromkeys(self.counts, 0)
+
+        def remove(self):
+            for w in widgets.values():
+                w.removeEventFilter(self)
+
+    return PaintCounter()
+
+
+def _visible_widgets(readouts) -> list:
+    """Every visible widget of the readouts: a parent's update() does not repaint its opaque
+    children (scroll areas' viewports, for one), so a full repaint marks each one."""
+    from PySide6.QtWidgets import QWidget
+
+    found = []
+    for top in readouts:
+        found.append(top)
+        found.extend(w for w in top.findChildren(QWidget) if w.isVisible())
+    return found
+
+
+def bench_edit(window, preset: Path, repeat: int, full: bool) -> dict:
+    from PySide6.QtWidgets import QApplication
+
+    from designer.ui import commands
+
+    app = QApplication.instance()
+    window.open_path(str(preset), ask=False)
+    doc = window.doc
+    convs = [nid for nid, node in doc.network.nodes.items() if node.type == "Conv2d"]
+    target = convs[len(convs) // 2]
+    width = int(doc.network.nodes[target].params["out_channels"])
+    values = (width + width // 2, width)
+    doc.select([target])
+    for _ in range(3):
+        app.processEvents()
+    window.view.ensureVisible(window.scene.card(target), 40, 40)
+    app.processEvents()
+    window.repaint()
+
+    readouts = _readouts(window)
+    tops = [top for top, _ in readouts.values()]
+    counter = _paint_counter({name: probe for name, (_, probe) in readouts.items()})
+    times, missed = [], set()
+    try:
+        for i in range(repeat + 2):  # the first two are warm-up
+            counter.reset()
+            widgets = _visible_widgets(tops) if full else ()
+            t = time.perf_counter()
+            commands.set_params(doc, target, out_channels=values[i % 2])
+            for w in widgets:  # the full repaint: all of every readout, not only what changed
+                w.update()
+            app.processEvents()
+            app.processEvents()
+            elapsed = time.perf_counter() - t
+            if i >= 2:
+                times.append(elapsed)
+                missed.update(name for name, n in counter.counts.items() if n == 0)
+    finally:
+        counter.remove()
+    if doc.network.nodes[target].params["out_channels"] != width:
+        commands.set_params(doc, target, out_channels=width)
+    return {"median_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3,
+            "layers": len(doc.network), "layer": target, "values": list(values),
+            "not_painted": sorted(missed)}
+
+
+def bench_open(window, repeat: int) -> dict:
+    from PySide6.QtWidgets import QApplication
+
+    import designer.model.analysis as analysis_module
+
+    app = QApplication.instance()
+    readouts = _readouts(window)
+    counter = _paint_counter({name: probe for name, (_, probe) in readouts.items()})
+    times, missed = [], set()
+    try:
+        for _ in range(repeat):
+            window.open_path(str(VGG16), ask=False)
+            app.processEvents()
+            memo = getattr(analysis_module, "_MEMO", None)
+            if memo is not None:
+                memo.clear()
+            counter.reset()
+            t = time.perf_counter()
+            window.open_path(str(RESNET152), ask=False)
+            for w in _visible_widgets([window]):
+                w.update()
+            app.processEvents()
+            app.processEvents()
+            times.append(time.perf_counter() - t)
+            missed.update(name for name, n in counter.counts.items() if n == 0)
+    finally:
+        counter.remove()
+    return {"median_ms": statistics.median(times) * 1e3, "first_ms": times[0] * 1e3,
+            "min_ms": min(times) * 1e3, "not_painted": sorted(missed)}
+
+
+# ------------------------------------------------------------------------------------ startup
+
+def bench_start(repeat: int, env: dict) -> dict:
+    with tempfile.TemporaryDirectory() as home:
+        # bytecode is cached (in the temporary directory) as it is for a user: the warm-up
+        # round compiles, the measured rounds load .pyc files
+        env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(XDG_CONFIG_HOME=str(Path(home) / "config"),
+                   XDG_DATA_HOME=str(Path(home) / "data"),
+                   PYTHONPYCACHEPREFIX=str(Path(home) / "pycache"))
+        codes = {"app": _CHILD_APP, "bare": _CHILD_BARE}
+        samples: dict[str, list[float]] = {"app": [], "bare": []}
+        imported = {"torch": False, "pyqtgraph": False, "torch_at_exit": False}
+        platform = None
+        for i in range(repeat + 1):  # the first round warms the file and bytecode caches
+            for kind in ("bare", "app") if i % 2 else ("app", "bare"):
+                code = codes[kind].format(root=str(ROOT)) + _CHILD_REPORT
+                t = time.time()
+                done = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(ROOT),
+                                      capture_output=True, text=True, timeout=120)
+                lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+                if done.returncode != 0 or not lines:
+                    raise SystemExit(f"{kind} child failed ({done.returncode}):\n"
+                                     f"{done.stdout}\n{done.stderr}")
+                result = json.loads(lines[-1])
+                if result["shown"] is None:
+                    raise SystemExit(f"{kind} child never painted its window:\n{done.stderr}")
+                platform = result["platform"]
+                if kind == "app":
+                    for module in imported:
+                        imported[module] |= bool(result[module])
+                if i:
+                    samples[kind].append(result["shown"] - t)
+    app_ms = statistics.median(samples["app"]) * 1e3
+    bare_ms = statistics.median(samples["bare"]) * 1e3
+    return {"app_ms": app_ms, "bare_ms": bare_ms, "ratio": app_ms / bare_ms,
+            "app_samples_ms": [round(s * 1e3, 1) for s in samples["app"]],
+            "bare_samples_ms": [round(s * 1e3, 1) for s in samples["bare"]],
+            "torch_imported": imported["torch"], "pyqtgraph_imported": imported["pyqtgraph"],
+            "torch_imported_at_exit": imported["torch_at_exit"], "platform": platform}
+
+
+# ------------------------------------------------------------------------------------- report
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def _rows(results: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for key, name in (("edit_vgg16", "edit → every readout repainted, VGG-16"),
+                      ("edit_resnet152", "edit → every readout repainted, ResNet-152")):
+        if key in results:
+            r, target = results[key], TARGETS_MS[key]
+            painted = ("" if not r["not_painted"] else
+                       f"; NOT painted: {', '.join(r['not_painted'])}")
+            rows.append((name, f"{r['median_ms']:.1f}", f"< {target:g} ms",
+                         f"{r['median_ms'] / target:.2f}× of target, "
+                         f"{_verdict(r['median_ms'] < target and not r['not_painted'])}"
+                         + painted))
+            n = results.get(key + "_natural")
+            if n:
+                rows.append(("  same, Qt repainting only what changed",
+                             f"{n['median_ms']:.1f}", "", "informative"))
+    if "open_resnet152" in results:
+        r, target = results["open_resnet152"], TARGETS_MS["open_resnet152"]
+        painted = "" if not r["not_painted"] else f"; NOT painted: {', '.join(r['not_painted'])}"
+        rows.append(("open ResNet-152 (parse, analyse, lay out, first paint)",
+                     f"{r['median_ms']:.1f}", f"< {target:g} ms",
+                     f"{r['median_ms'] / target:.2f}× of target, "
+                     f"{_verdict(r['median_ms'] < target and not r['not_painted'])}; "
+                     f"first sample {r['first_ms']:.0f} ms" + painted))
+    if "start" in results:
+        r = results["start"]
+        rows.append(("process start → window shown, bare PySide6 (baseline)",
+                     f"{r['bare_ms']:.1f}", "", ""))
+        clean = not r["torch_imported"] and not r["pyqtgraph_imported"]
+        rows.append(("process start → window shown, ConvNet Designer",
+                     f"{r['app_ms']:.1f}", f"≤ {START_RATIO_TARGET:g}× bare",
+                     f"{r['ratio']:.2f}× bare, {_verdict(r['ratio'] <= START_RATIO_TARGET)}"))
+        rows.append(("  torch / pyqtgraph imported at window shown", "", "neither",
+                     f"torch {'YES' if r['torch_imported'] else 'no'}, pyqtgraph "
+                     f"{'YES' if r['pyqtgraph_imported'] else 'no'}, {_verdict(clean)}"))
+    return rows
+
+
+def _print_table(rows, platform: str) -> None:
+    head = ("what", "median ms", "target", "ratio / verdict")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+    print(f"Qt platform: {platform}")
+    for j, row in enumerate([head, *rows]):
+        print("  ".join(cell.rjust(widths[i]) if i == 1 else cell.ljust(widths[i])
+                        for i, cell in enumerate(row)).rstrip())
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _rerun_under_xvfb() -> None:
+    if os.environ.get("DISPLAY"):
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
+        return
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        raise SystemExit("--xvfb: no DISPLAY and xvfb-run is not installed")
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+    argv = [xvfb, "-a", "-s", "-screen 0 1920x1080x24", sys.executable, *sys.argv]
+    sys.exit(subprocess.call(argv, env=env))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--edits", type=int, default=30, help="edits per design (median)")
+    ap.add_argument("--opens", type=int, default=5, help="opens of ResNet-152 (median)")
+    ap.add_argument("--starts", type=int, default=5, help="process starts of each kind")
+    ap.add_argument("--only", choices=("edit", "open", "start"), action="append",
+                    help="run only these parts (repeatable)")
+    ap.add_argument("--xvfb", action="store_true",
+                    help="run on the X11 platform (xcb), under xvfb-run if there is no DISPLAY")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = ap.parse_args()
+    if args.xvfb:
+        _rerun_under_xvfb()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    parts = set(args.only or ("edit", "open", "start"))
+
+    results: dict = {}
+    platform = os.environ["QT_QPA_PLATFORM"]
+    if parts & {"edit", "open"}:
+        from PySide6.QtCore import qInstallMessageHandler
+        from PySide6.QtWidgets import QApplication
+
+        def quiet(_mode, _context, message: str) -> None:  # the offscreen platform's chatter
+            if "propagateSizeHints" not in message:
+                print(message, file=sys.stderr)
+
+        qInstallMessageHandler(quiet)
+
+        from designer.app import _apply_look
+
+        app = QApplication.instance() or QApplication([sys.argv[0]])
+        _apply_look(app)
+        platform = app.platformName()
+        with tempfile.TemporaryDirectory() as tmp:
+            window = _window(Path(tmp))
+            if "edit" in parts:
+                for key, preset in (("edit_vgg16", VGG16), ("edit_resnet152", RESNET152)):
+                    results[key] = bench_edit(window, preset, args.edits, full=True)
+                    results[key + "_natural"] = bench_edit(window, preset, args.edits,
+                                                           full=False)
+            if "open" in parts:
+                results["open_resnet152"] = bench_open(window, args.opens)
+            window.doc.undo_stack.setClean()
+            window.close()
+            window.deleteLater()
+            app.processEvents()
+        if platform == "offscreen":  # its clipboard crashes at exit if it holds data
+            app.clipboard().clear()
+    if "start" in parts:
+        results["start"] = bench_start(args.starts, dict(os.environ))
+        platform = results["start"]["platform"] or platform
+    results["platform"] = platform
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        _print_table(_rows(results), platform)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
