@@ -90,7 +90,17 @@ def test_synthetic_too_large_to_hold_is_generated_when_read(monkeypatch):
     assert torch.equal(train.get_batch([4, 9])[1], held.get_batch([4, 9])[1])
 
 
-def test_the_notes_small_net_learns_the_synthetic_set():
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: a tiny net gains nothing from more, and a busy machine (other test
+    runs) makes torch's threads wait on each other for many times the work."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_the_notes_small_net_learns_the_synthetic_set(one_thread):
     """[INPUT 32×32×3 - CONV 12 3×3 same - RELU - POOL 2×2 - FC 10]: ≥ 90% within 5 epochs."""
     torch.manual_seed(0)
     train, val, _ = load_datasets(config(train_size=4000, val_size=1000, augment=False),
@@ -621,3 +631,38 @@ def test_a_data_loader_batches_the_items():
     train, _, _ = load_datasets(config(train_size=20), (3, 16, 16))
     x, y = next(iter(torch.utils.data.DataLoader(train, batch_size=8)))
     assert tuple(x.shape) == (8, 3, 16, 16) and y.dtype == torch.int64
+
+
+def test_an_image_folder_of_jpegs_and_pngs_with_pillow(tmp_path):
+    image_module = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(7)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(5):
+            pixels = rng.integers(0, 256, (10, 14, 3), dtype=np.uint8)
+            image_module.fromarray(pixels).save(tmp_path / name / f"{i}.jpg")
+            grey = image_module.fromarray(pixels[..., 0])
+            grey.save(tmp_path / name / f"{i}.png")
+            palette = image_module.fromarray(pixels).convert("P")
+            palette.save(tmp_path / name / f"{i}p.png")
+            ours = png.to_mode(png.decode((tmp_path / name / f"{i}p.png").read_bytes()), "RGB")
+            assert np.array_equal(ours, np.asarray(palette.convert("RGB")))
+    train, val, info = load_datasets(config(name="folder", path=str(tmp_path)), (3, 20, 28))
+    assert (len(train) + len(val), info.classes) == (30, 2)
+    assert tuple(train[0][0].shape) == (3, 20, 28)
+
+
+def test_sets_too_large_to_adapt_up_front_are_adapted_as_they_are_read(tmp_path, monkeypatch):
+    (tmp_path / "mnist").mkdir()
+    make_mnist(tmp_path / "mnist")
+    make_image_folder(tmp_path / "pets", per_class=4)
+    for name, path, shape in (("mnist", tmp_path / "mnist", (3, 32, 32)),
+                              ("folder", tmp_path / "pets", (3, 12, 9))):
+        kw = dict(name=name, path=str(path), augment=False, train_size=8)
+        held, held_val, _ = load_datasets(config(**kw), shape)
+        monkeypatch.setattr(datasets, "EAGER_LIMIT_BYTES", 100)
+        lazy, lazy_val, _ = load_datasets(config(**kw), shape)
+        monkeypatch.undo()
+        assert held.images is not None and lazy.images is None
+        assert torch.allclose(lazy.get_batch([1, 3])[0], held.get_batch([1, 3])[0], atol=1e-5)
+        assert torch.allclose(lazy_val[0][0], held_val[0][0], atol=1e-5)

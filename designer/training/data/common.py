@@ -235,20 +235,22 @@ class Augment:
         return x
 
     def batch(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """``x`` (B, C, H, W) holds items ``indices`` (on the CPU); ``x`` may be on any device."""
         dy, dx, flips = self.tables()
+        device = x.device
         if self.pad:
             p = self.pad
-            b, _, h, w = x.shape
-            padded = F.pad(x, (p, p, p, p))
-            rows = (dy[indices][:, None] + torch.arange(h))[:, :, None]  # (B, H, 1)
-            cols = (dx[indices][:, None] + torch.arange(w))[:, None, :]  # (B, 1, W)
-            x = padded[torch.arange(b)[:, None, None], :, rows, cols]  # (B, H, W, C)
-            x = x.permute(0, 3, 1, 2)
+            b, c, h, w = x.shape
+            padded = F.pad(x, (p, p, p, p)).reshape(b, c, -1)
+            oy = dy[indices].to(device)[:, None, None] + torch.arange(h, device=device)[:, None]
+            ox = dx[indices].to(device)[:, None, None] + torch.arange(w, device=device)
+            where = (oy * (w + 2 * p) + ox).reshape(b, 1, h * w).expand(b, c, h * w)
+            x = padded.gather(2, where).reshape(b, c, h, w)  # one gather: fast on every device
         if self.flip:
             f = flips[indices]
             if bool(f.any()):
-                x = torch.where(f[:, None, None, None], x.flip(-1), x)
-        return x.contiguous()
+                x = torch.where(f.to(device)[:, None, None, None], x.flip(-1), x)
+        return x
 
 
 # --- the Dataset -------------------------------------------------------------------------------
@@ -279,6 +281,23 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def device(self) -> torch.device:
+        return self.labels.device
+
+    def to(self, device: torch.device | str) -> ImageDataset:
+        """Move the split (where it is held in memory) to ``device``, so ``get_batch`` indexes,
+        normalises and augments there: for a GPU, one copy up front instead of one per batch.
+        Items and batches then live on ``device``: use ``get_batch``, not loader workers."""
+        device = torch.device(device)
+        if self.images is not None:
+            self.images = self.images.to(device)
+            self.labels = self.labels.to(device)
+            self._byte_scale = self._byte_scale.to(device)
+            self._float_scale = self._float_scale.to(device)
+            self._shift = self._shift.to(device)
+        return self
+
     def set_epoch(self, epoch: int) -> None:
         if self.augment is not None:
             self.augment.epoch = int(epoch)
@@ -302,9 +321,13 @@ class ImageDataset(Dataset):
         return x, self.labels[index]
 
     def get_batch(self, indices: torch.Tensor | Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        indices = torch.as_tensor(indices, dtype=torch.int64)
-        x = self.images[indices] if self.images is not None else self._source(indices)
+        indices = torch.as_tensor(indices, dtype=torch.int64).cpu()
+        if self.images is not None:
+            here = indices.to(self.images.device)
+            x, y = self.images[here], self.labels[here]
+        else:
+            x, y = self._source(indices), self.labels[indices]
         x = self._normalise(x)
         if self.augment is not None:
             x = self.augment.batch(x, indices)
-        return x, self.labels[indices]
+        return x, y
