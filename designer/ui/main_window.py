@@ -24,6 +24,7 @@ from .canvas.scene import CanvasScene
 from .canvas.view import CanvasView
 from .document import Document
 from .gpu_probe import GpuProbe
+from .hints_panel import HintsModel, HintsPanel
 from .icons import icon
 from .inspector import Inspector
 from .palette import LayerPalette
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
             "issues": self._dock("Warnings", self.issues, Qt.BottomDockWidgetArea),
         }
         self.tabifyDockWidget(self.docks["table"], self.docks["issues"])
+        self._add_hints_dock()
         self.docks["table"].raise_()
         # side panels run the full height; the table and warnings sit under the canvas only
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
@@ -177,6 +179,17 @@ class MainWindow(QMainWindow):
         tools.addActions([self.act_undo, self.act_redo])
         tools.addSeparator()
         tools.addActions([self.act_layout, actions["fit_all"]])
+
+    # ----------------------------------------------------------------------------- hints
+    # The Hints dock (tabbed with the warnings) and the markers on the canvas cards; the
+    # HintsModel (hints_panel.py) keeps the advisor's hints for the document.
+
+    def _add_hints_dock(self) -> None:
+        self.hints = HintsModel(self.doc, parent=self)
+        self.hints_panel = HintsPanel(self.hints)
+        self.docks["hints"] = self._dock("Hints", self.hints_panel, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["issues"], self.docks["hints"])
+        self.scene.set_hints(self.hints)
 
     # ----------------------------------------------------------------------------- files
 

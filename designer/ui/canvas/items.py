@@ -256,6 +256,40 @@ class FixBadge(QGraphicsObject):
                 scene.request_fix(self.card.node_id)
 
 
+class HintMarker(QGraphicsObject):
+    """A small lightbulb at a card's top-left corner: the layer has design hints (the Hints
+    panel explains them); the tooltip lists their titles."""
+
+    R = 6.0
+    _BOUNDS = QRectF(-R - 1, -R - 1, 2 * R + 2, 2 * R + 4)
+    COLOUR = "#eab308"
+
+    def __init__(self, card: NodeCard):
+        super().__init__(card)
+        self.titles: tuple[str, ...] = ()
+        self.setPos(-CARD_W / 2 + 2, -CARD_H / 2 + 2)
+        self.setZValue(3)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return self._BOUNDS
+
+    def tooltip(self) -> str:
+        n = len(self.titles)
+        head = f"<b>{n} design hint{'s' if n != 1 else ''}</b> (see the Hints panel)"
+        return "<br>".join([head] + [f"💡 {_escape(t)}" for t in self.titles])
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        r = self.R
+        colour = QColor(self.COLOUR)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(colour.darker(140), 1.0))
+        painter.setBrush(colour)
+        painter.drawEllipse(QPointF(0, -1), r - 1.5, r - 1.5)  # the bulb
+        painter.setPen(QPen(colour.darker(170), 1.6))
+        painter.drawLine(QPointF(-2, r - 1.5), QPointF(2, r - 1.5))  # its base
+        painter.drawLine(QPointF(-1.5, r + 0.8), QPointF(1.5, r + 0.8))
+
+
 # ------------------------------------------------------------------------------------- cards
 
 class NodeCard(QGraphicsObject):
@@ -276,6 +310,7 @@ class NodeCard(QGraphicsObject):
         self.in_port: PortItem | None = None
         self.out_port = PortItem(self, "out")
         self.badge: FixBadge | None = None
+        self.hint_marker: HintMarker | None = None  # made when the layer first has hints
         self.drop_hint: str | None = None  # "after" | "before" while a layer is dragged over
         self.node: Node = node
         self.report: LayerReport | None = report
@@ -322,6 +357,19 @@ class NodeCard(QGraphicsObject):
         elif self.badge is not None:
             self.badge.setVisible(False)
         self.update()
+
+    def set_hints(self, titles: tuple[str, ...]) -> None:
+        """Mark the card when the layer has design hints (their titles, for the tooltip)."""
+        if titles and self.hint_marker is None:
+            self.hint_marker = HintMarker(self)
+        if self.hint_marker is not None:
+            self.hint_marker.titles = titles
+            self.hint_marker.setVisible(bool(titles))
+
+    @property
+    def hint_titles(self) -> tuple[str, ...]:
+        marker = self.hint_marker
+        return marker.titles if marker is not None and marker.isVisible() else ()
 
     def tooltip(self) -> str:
         """What the card's tooltip says: its name, type, what it does, and its issues with

@@ -44,6 +44,7 @@ class CanvasScene(QGraphicsScene):
         self._drag_at: dict[NodeCard, tuple[float, float]] = {}
         self._lanes: list | None = None
         self._selected_wires: set[Wire] = set()
+        self.hints = None  # a HintsModel once set_hints() is called: markers on cards
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         document.changed.connect(self.sync)
         document.moved.connect(self._on_moved)
@@ -336,6 +337,21 @@ class CanvasScene(QGraphicsScene):
     def select_ids(self, ids) -> None:
         """Select these layers (and nothing else) as the user would."""
         self.document.select(list(ids))
+
+    # ----------------------------------------------------------------------------- hints
+
+    def set_hints(self, hints) -> None:
+        """Mark the cards of layers that have design hints. `hints` is a HintsModel
+        (ui/hints_panel.py): it emits `changed` and says which layers have which hints."""
+        self.hints = hints
+        hints.changed.connect(self.sync_hint_markers)
+        self.sync_hint_markers()
+
+    def sync_hint_markers(self) -> None:
+        titles = self.hints.titles_by_layer() if self.hints is not None else {}
+        for nid, card in self.cards.items():
+            if titles.get(nid, ()) != card.hint_titles:
+                card.set_hints(titles.get(nid, ()))
 
     # ----------------------------------------------------------------------------- gestures
 
