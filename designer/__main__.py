@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--budget", default=None,
                    help="memory budget, e.g. 12GB (GB = GiB = 1024³ bytes)")
     s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--no-hints", action="store_true",
+                   help="leave out the design hints (the notes' rules of thumb)")
     return p
 
 
@@ -31,7 +33,7 @@ def summary(args: argparse.Namespace) -> int:
     from .model.analysis import analyze
     from .model.design_file import DesignFileError, load
     from .model.units import parse_size
-    from .summary import render_text, to_json
+    from .summary import design_hints, hints_json, render_text, to_json
 
     try:
         design = load(args.file)
@@ -53,11 +55,15 @@ def summary(args: argparse.Namespace) -> int:
     report = analyze(design.network, batch=batch,
                      dtype=args.dtype or saved.get("dtype", "fp32"),
                      optimizer=args.optimizer or saved.get("optimizer", "sgd"), budget=budget)
+    hints, ignored = (None, 0) if args.no_hints else design_hints(design, report)
     if args.json:
-        json.dump(to_json(design.network, report), sys.stdout, indent=1, ensure_ascii=False)
+        data = to_json(design.network, report)
+        if hints is not None:
+            data["hints"] = hints_json(hints)
+        json.dump(data, sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(render_text(design.network, report))
+        sys.stdout.write(render_text(design.network, report, hints, ignored))
     return 0
 
 

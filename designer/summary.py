@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
+from dataclasses import asdict
 from typing import Any
 
+from .model.advisor import Hint, advise, ignored_keys
 from .model.analysis import DTYPE_BYTES, MemoryEstimate, Report
 from .model.layers import fmt_shape
 from .model.network import Network
@@ -50,7 +53,9 @@ def _budget_line(est: MemoryEstimate) -> str:
     return f"  budget {format_bytes(est.budget)}: batch {est.batch} {verdict}; {largest}"
 
 
-def render_text(network: Network, report: Report) -> str:
+def render_text(network: Network, report: Report, hints: list[Hint] | None = None,
+                ignored: int = 0) -> str:
+    """The table and the memory section; then the design hints, where `hints` is given."""
     out = io.StringIO()
     title = network.name + (f" — {network.description}" if network.description else "")
     out.write(title + "\n\n")
@@ -90,7 +95,66 @@ def render_text(network: Network, report: Report) -> str:
         if line:
             out.write(line + "\n")
         out.write("\n")
+    if hints is not None:
+        out.write(render_hints(hints, ignored))
     return out.getvalue().rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Design hints (designer/model/advisor.py)
+
+
+def design_hints(design, report: Report) -> tuple[list[Hint], int]:
+    """The advisor's hints for a design, without those its file says to ignore; and how many
+    were left out."""
+    hidden = ignored_keys(design.hints)
+    every = advise(design.network, report)
+    shown = [h for h in every if h.key not in hidden]
+    return shown, len(every) - len(shown)
+
+
+_KINDS = {"rule": "rule of thumb", "compromise": "compromise", "alternative": "alternative"}
+
+
+def render_hints(hints: list[Hint], ignored: int = 0) -> str:
+    """Each hint: title, layers, reason, the notes' section, the predicted effect."""
+    note = f"; {ignored} ignored in the design file" if ignored else ""
+    if not hints:
+        return f"Design hints: none, the design follows the notes' rules of thumb{note}.\n"
+    lines = [f"Design hints ({len(hints)}, from the notes' rules of thumb{note}; --no-hints "
+             "hides them):"]
+    indent = " " * 5
+
+    def wrapped(text: str) -> list[str]:
+        return textwrap.wrap(text, 100, initial_indent=indent, subsequent_indent=indent + "  ",
+                             break_on_hyphens=False)
+
+    for i, h in enumerate(hints, 1):
+        lines.append(f"{i:>3}. {h.title}  [{_KINDS.get(h.kind, h.kind)}]")
+        if h.layers:
+            lines += wrapped(f"layers: {', '.join(h.layers)}")
+        lines += wrapped(h.reason)
+        lines.append(f"{indent}from the notes: \"{h.section}\"")
+        rows = h.effect_rows()
+        if rows:
+            apply = "" if h.safe else " (applying it would make the design invalid)"
+            lines += wrapped("predicted" + apply + ": " + " · ".join(
+                f"{what} {before} → {after}" for what, before, after in rows))
+    return "\n".join(lines) + "\n"
+
+
+def hints_json(hints: list[Hint]) -> list[dict[str, Any]]:
+    out = []
+    for h in hints:
+        effect = h.effect()
+        out.append({
+            "key": h.key, "kind": h.kind, "layers": list(h.layers), "title": h.title,
+            "reason": h.reason, "section": h.section,
+            "edit": [op.describe() for op in h.edit or ()], "settings": dict(h.settings or {}),
+            "effect": None if effect is None else {
+                "before": asdict(effect.before), "after": asdict(effect.after)},
+        })
+    return out
 
 
 def render_markdown(network: Network, report: Report) -> str:
