@@ -97,7 +97,7 @@ def load_datasets(config: DataConfig, input_shape: Sequence[int], progress=None,
         folder = (Path(config.path).expanduser() if config.path
                   else Path(cache_dir or default_cache_dir()) / name)
         if config.download and not standard.present(name, folder):
-            download(name, folder, progress)
+            download(name, progress=progress, folder=folder)
         raw = standard.read(name, folder)
         return _finish(name, config, shape, raw.train_x, raw.train_y, raw.val_x, raw.val_y,
                        raw.class_names, tuple(raw.train_x.shape[1:]), [], raw.files)

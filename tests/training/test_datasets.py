@@ -279,10 +279,12 @@ def test_cifar10_binary_downloads_and_loads(server, tmp_path, monkeypatch):
     archive = server / "cifar-10-binary.tar.gz"
     monkeypatch.setitem(download_module.FILES, "cifar10", {archive.name: _md5(archive)})
     calls = []
+    mine = tmp_path / "my data"  # a folder the user chose: the download goes there
     train, val, info = load_datasets(
-        config(name="cifar10", download=True, augment=False), (3, 32, 32),
-        progress=lambda *a: calls.append(a), cache_dir=tmp_path / "cache")
+        config(name="cifar10", path=str(mine), download=True, augment=False), (3, 32, 32),
+        progress=lambda *a: calls.append(a))
     assert calls[-1][:2] == (archive.stat().st_size, archive.stat().st_size)
+    assert [p.name for p in mine.iterdir()] == ["cifar-10-binary.tar.gz"]
     assert (info.train_size, info.val_size, info.classes) == (30, 6, 10)
     assert info.class_names[:2] == ["airplane", "automobile"]
     x, y = train[13]
@@ -291,8 +293,7 @@ def test_cifar10_binary_downloads_and_loads(server, tmp_path, monkeypatch):
     x, y = val[2]
     assert int(y) == labels[32]
     assert torch.allclose(denormalise(info, x), torch.from_numpy(images[32]).float(), atol=1e-3)
-    grey_train, _, grey = load_datasets(
-        config(name="cifar10", augment=True), (1, 32, 32), cache_dir=tmp_path / "cache")
+    grey_train, _, grey = load_datasets(config(name="cifar10", path=str(mine)), (1, 32, 32))
     assert grey.note == "resized from 32×32×3 to 32×32×1 by taking the luminance"
     assert grey.augmentation == "random crop (pad 4) + horizontal flip"
     luma = (images[13].astype(np.float32) * np.array([0.299, 0.587, 0.114])[:, None, None])
@@ -330,14 +331,14 @@ def test_a_progress_callback_that_raises_cancels_the_download(server, tmp_path, 
 
     with pytest.raises(Cancelled):
         datasets.download("mnist", tmp_path / "cache", progress)
-    assert list((tmp_path / "cache").iterdir()) == []
+    assert list((tmp_path / "cache" / "mnist").iterdir()) == []
 
 
 def test_an_unreachable_mirror_is_a_dataset_error(tmp_path, monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with pytest.raises(DatasetError, match="could not download http://127.0.0.1:9/"):
         datasets.download("mnist", tmp_path, mirror="http://127.0.0.1:9/")
-    assert list(tmp_path.iterdir()) == []
+    assert list((tmp_path / "mnist").iterdir()) == []
 
 
 # --- standard files from a folder ----------------------------------------------------------------

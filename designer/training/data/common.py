@@ -158,10 +158,16 @@ def channel_stats(images: torch.Tensor | Source, n: int, seed: int = 0, sample: 
         read = images
     total = sq = None
     count = 0
+    levels = torch.arange(256, dtype=torch.float64) / 255.0
     for i in range(0, len(picks), chunk):
         x = read(picks[i:i + chunk])
-        x = x.double() / 255.0 if x.dtype == torch.uint8 else x.double()
-        s, s2 = x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3))
+        if x.dtype == torch.uint8:  # a histogram per channel: exact, and fast
+            hist = torch.stack([torch.bincount(x[:, c].reshape(-1), minlength=256)
+                                for c in range(x.shape[1])]).double()
+            s, s2 = hist @ levels, hist @ (levels * levels)
+        else:
+            s = x.sum(dim=(0, 2, 3), dtype=torch.float64)
+            s2 = (x * x).sum(dim=(0, 2, 3), dtype=torch.float64)
         total = s if total is None else total + s
         sq = s2 if sq is None else sq + s2
         count += x.shape[0] * x.shape[2] * x.shape[3]

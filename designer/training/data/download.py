@@ -76,16 +76,20 @@ def missing_files(name: str, folder: Path) -> list[str]:
 
 
 def download(name: str, cache_dir: str | os.PathLike | None = None,
-             progress: Progress | None = None, mirror: str | None = None) -> Path:
-    """Fetch the standard files of ``name`` that ``cache_dir`` lacks; return the folder.
+             progress: Progress | None = None, mirror: str | None = None, *,
+             folder: str | os.PathLike | None = None) -> Path:
+    """Fetch the standard files of ``name`` that its folder lacks; return the folder.
 
-    ``cache_dir`` is the data set's own folder (its files go straight in it); by default
-    ``default_cache_dir() / name``.
+    The folder is ``cache_dir / name`` (``cache_dir`` by default ``default_cache_dir()``, the
+    same folder ``load_datasets`` looks in), or ``folder`` itself where given.
     """
     if name not in FILES:
         raise DatasetError(f"there is nothing to download for {name!r}: the standard sets are "
                            + ", ".join(FILES))
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir() / name
+    if folder is not None:
+        folder = Path(folder)
+    else:
+        folder = Path(cache_dir if cache_dir is not None else default_cache_dir()) / name
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -64,8 +64,10 @@ def scan_folder(root: Path) -> tuple[dict[str, list[Path]], dict[str, list[Path]
     val_dir = next((root / v for v in VAL_FOLDERS if (root / v).is_dir()), None)
     if (root / "train").is_dir() and val_dir is not None:
         train, val = _class_folders(root / "train"), _class_folders(val_dir)
-        if not train:
-            raise DatasetError(f"{root / 'train'} has no class folders with images in them")
+        for split, found in ((root / "train", train), (val_dir, val)):
+            if not found:
+                raise DatasetError(f"{split} has no class folders with images in them: "
+                                   f"expected one sub-folder per class holding its images")
         stray = sorted(set(val) - set(train))
         if stray:
             raise DatasetError(f"{val_dir} has classes that {root / 'train'} lacks: "
