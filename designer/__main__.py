@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--no-hints", action="store_true",
                    help="leave out the design hints (the notes' rules of thumb)")
+    from .training.cli import add_parser as add_train_parser
+
+    add_train_parser(sub)
     return p
 
 
@@ -71,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "summary":
         return summary(args)
+    if args.command == "train":
+        from .training.cli import train
+
+        return train(args)
     from .app import main as gui
 
     return gui([args.file] if getattr(args, "file", None) else [])

@@ -1,0 +1,121 @@
+"""What the Trainer checks before it trains: that the design can be trained and that the data
+fits it (image shape, labels, number of classes). Faults name both sides. TORCH, no Qt.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import torch
+
+from ..model.analysis import Report
+from .batches import tensor_pair
+from .events import Fault
+from .runtime import FaultError
+
+
+def whd(shape) -> str:
+    """(C, H, W) the way the app writes volumes: W×H×D."""
+    s = tuple(shape)
+    if len(s) == 3:
+        return f"{s[2]}×{s[1]}×{s[0]}"
+    return "×".join(str(v) for v in s) or "a scalar"
+
+
+def design_io(report: Report) -> tuple[tuple[int, ...], int, bool]:
+    """The design's input (C, H, W), its number of outputs and whether the output volume
+    (K×1×1) must be flattened for the loss; FaultError if it cannot be trained."""
+    if not report.ok:
+        nid, issue = next(((nid, i) for nid in report.order
+                           for i in report.layers[nid].errors),
+                          next(((nid, i) for nid, i in report.issues
+                                if i.severity == "error"), (None, None)))
+        where = f"{nid}: " if nid else ""
+        what = issue.message if issue is not None else "it has errors"
+        raise FaultError(Fault("model", f"the design has errors ({where}{what})",
+                               "fix the errors the readouts list, then train"))
+    inputs = [nid for nid in report.order if report.layers[nid].type == "Input"]
+    out = report.output
+    if not inputs or out is None:
+        raise FaultError(Fault("model", "the design has no input or no output layer",
+                               "connect INPUT through the layers to a final FC layer"))
+    in_shape = tuple(report.layers[inputs[0]].shape)
+    out_shape = tuple(report.layers[out].shape)
+    if len(out_shape) > 1 and any(s != 1 for s in out_shape[1:]):
+        raise FaultError(Fault(
+            "shape", f"the design's output ({out}) is a {whd(out_shape)} volume, but a "
+                     "classifier needs one score per class (1×1×K)",
+            "end the network with global average pooling or a Linear (FC) layer with one "
+            "output per class"))
+    return in_shape, int(out_shape[0]), len(out_shape) > 1
+
+
+def check_data(train: Any, val: Any, info: Any, in_shape: tuple[int, ...],
+               n_out: int) -> int:
+    """Check the data against the design before training; the number of classes."""
+    if len(train) == 0:
+        raise FaultError(Fault("data", "the training set is empty",
+                               "choose a data set with samples (or a larger train size)"))
+    pair = tensor_pair(train)
+    train_labels = pair[1] if pair is not None else _labels(train)
+    try:
+        x0 = pair[0][0] if pair is not None else train[0][0]
+    except Exception as e:  # noqa: BLE001
+        raise FaultError(Fault(
+            "data", f"reading the first training sample failed: {type(e).__name__}: {e}",
+            "check the data set's files and format; if it is your own Dataset, fix its "
+            "__getitem__ (the details hold the traceback)",
+            "".join(traceback.format_exception(type(e), e, e.__traceback__)))) from None
+    shape = tuple(torch.as_tensor(x0).shape)
+    if shape != tuple(in_shape):
+        raise FaultError(Fault(
+            "shape", f"the data set's images are {whd(shape)} (W×H×D) but the design's "
+                     f"INPUT is {whd(in_shape)}",
+            f"set the INPUT layer to {whd(shape)}, or choose a data set of "
+            f"{whd(in_shape)} images"))
+    classes = _class_count(info)
+    if train_labels is not None:
+        labels = [t for t in (train_labels, _labels(val)) if t is not None and len(t)]
+        lo = min(int(t.min()) for t in labels)
+        hi = max(int(t.max()) for t in labels)
+        if classes is None:
+            classes = hi + 1
+        if lo < 0 or hi >= n_out:
+            raise FaultError(Fault(
+                "shape", f"the data set's labels go from {lo} to {hi}, but the design's "
+                         f"output has {n_out} classes (0 to {n_out - 1})",
+                f"give the last FC layer {max(hi + 1, classes)} outputs"))
+    if classes is None:
+        classes = n_out
+    if classes > n_out:
+        raise FaultError(Fault(
+            "shape", f"the data set has {classes} classes but the design's output has "
+                     f"{n_out}",
+            f"give the last FC layer {classes} outputs (out_features = {classes})"))
+    return classes
+
+
+def _labels(ds: Any) -> torch.Tensor | None:
+    """All labels of an in-memory data set (a TensorDataset, or one with a `labels` tensor)."""
+    pair = tensor_pair(ds)
+    if pair is not None:
+        return pair[1]
+    labels = getattr(ds, "labels", None)
+    return labels if isinstance(labels, torch.Tensor) else None
+
+
+def _class_count(info: Any) -> int | None:
+    c = getattr(info, "classes", None)
+    if c is None:
+        return None
+    return c if isinstance(c, int) else len(c)
+
+
+def class_names(info: Any, count: int) -> list[str] | int:
+    for c in (getattr(info, "class_names", None), getattr(info, "classes", None)):
+        if isinstance(c, (list, tuple)) and all(isinstance(s, str) for s in c):
+            return list(c)
+    return count
+
+

@@ -1,0 +1,522 @@
+"""Trainer: trains a design on a data set, in the caller's thread, reporting through plain
+callbacks. TORCH, no Qt.
+
+    trainer = Trainer(network, TrainConfig(epochs=5), callbacks)
+    result = trainer.run()          # blocks; never raises for a fault (result.fault says why)
+    trainer.stop() / pause() / resume()   # from any thread
+
+The hot loop does what a lean hand-written loop does (forward, loss, backward, step, loss and
+accuracy accumulated on the device) and reads the device's numbers only every SYNC_S seconds on
+an accelerator (every batch on the CPU, where reading costs nothing). Every on_batch therefore
+carries the loss and accuracy measured at the latest read: the mean over the batches since the
+read before it.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import threading
+import time
+import traceback
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..build.module import BuildError, build_module
+from ..model.analysis import analyze
+from ..model.network import Network
+from .batches import make_batches
+from .checks import check_data, class_names, design_io
+from .events import (
+    BatchEvent,
+    EpochEvent,
+    Fault,
+    RunResult,
+    StartEvent,
+    TrainConfig,
+)
+from .runtime import (
+    FaultError,
+    device_name,
+    is_oom,
+    make_grad_scaler,
+    make_optimizer,
+    make_scheduler,
+    nan_fault,
+    oom_fault,
+    pick_device,
+    resolve_precision,
+    save_checkpoint,
+    seed_everything,
+)
+
+__all__ = ["SYNC_S", "Trainer"]
+
+SYNC_S = 0.05  # on an accelerator, read loss / accuracy from the device at most 20× a second
+_PAUSE_POLL_S = 0.1
+_RATE_WINDOW_S = 2.0  # images/s: averaged over about this long
+
+
+class Trainer:
+    """Trains `network` as `config` says. One run per Trainer.
+
+    datasets: optional (train, val, info) to use instead of loading config.data (tests,
+    benchmarks); info may be None (classes are then counted from the labels).
+    callbacks: any object with some of on_start / on_batch / on_epoch / on_end; they are called
+    in the thread that runs run().
+    After run(), `model` is the trained module (on `device`) and `result` the RunResult.
+    """
+
+    def __init__(self, network: Network, config: TrainConfig | None = None,
+                 callbacks: Any = None, datasets: tuple | None = None):
+        self.network = network
+        self.config = config if config is not None else TrainConfig()
+        self.callbacks = callbacks
+        self._datasets = datasets
+        self.model: nn.Module | None = None
+        self.device: torch.device | None = None
+        self.info: Any = None
+        self.result: RunResult | None = None
+        self._stop = threading.Event()
+        self._go = threading.Event()  # cleared while paused
+        self._go.set()
+        self._started = False
+
+    # -- control: safe from any thread, before, during or after run() -------------------------
+
+    def stop(self) -> None:
+        """End the run after the current batch (also while paused); run() returns 'stopped'."""
+        self._stop.set()
+        self._go.set()
+
+    def pause(self) -> None:
+        """Hold the run between batches until resume() or stop()."""
+        if not self._stop.is_set():
+            self._go.clear()
+
+    def resume(self) -> None:
+        self._go.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._go.is_set() and not self._stop.is_set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Train; block until finished, stopped or failed. Faults come back in the result."""
+        if self._started:
+            raise RuntimeError("a Trainer runs once: make a new one for another run")
+        self._started = True
+        t0 = time.perf_counter()
+        self._notes: list[str] = []
+        self._history: list[EpochEvent] = []
+        self._best: float | None = None
+        self._peak: int | None = None
+        self._dname = ""
+        fault: Fault | None = None
+        try:
+            status = self._run()
+        except FaultError as e:
+            status, fault = "failed", e.fault
+        except KeyboardInterrupt:
+            status = "stopped"
+            fault = Fault("interrupted", "training was interrupted",
+                          "run it again; last.pt (if checkpoints are on) holds the last "
+                          "finished epoch's weights")
+        except Exception as e:  # noqa: BLE001 - a run never takes the app down
+            status = "failed"
+            fault = Fault("internal", f"unexpected {type(e).__name__}: {e}",
+                          "this looks like a bug in ConvNet Designer: please report it with "
+                          "the details", traceback.format_exc())
+        self._release(fault)
+        result = RunResult(
+            status=status, epochs_done=len(self._history), history=list(self._history),
+            fault=fault, best_val_accuracy=self._best, seconds=time.perf_counter() - t0,
+            device=self._dname, peak_bytes=self._peak, config=self.config.to_dict(),
+            notes=list(self._notes))
+        self.result = result
+        cb = getattr(self.callbacks, "on_end", None)
+        if cb is not None:
+            cb(result)
+        return result
+
+    def _run(self) -> str:
+        cfg = self.config
+        self._check_config()
+        dev = self.device = pick_device(cfg.device)
+        self._dname = device_name(dev)
+        prec = self._prec = resolve_precision(cfg, dev, self._notes)
+        seed_everything(cfg.seed)
+
+        report = analyze(self.network, batch=cfg.batch_size, dtype=prec.analysis_dtype,
+                         optimizer=cfg.optimizer)
+        in_shape, n_out, self._flatten = design_io(report)
+        train, val, info = self._load_data(in_shape)
+        self.info = info
+        if self._stop.is_set():
+            return "stopped"
+        note = getattr(info, "note", "")
+        if note:
+            self._notes.append(f"{getattr(info, 'name', 'data')}: {note}")
+        classes = check_data(train, val, info, in_shape, n_out)
+
+        seed_everything(cfg.seed)  # the same weights whatever loading the data drew
+        try:
+            model = build_module(self.network, report)
+        except BuildError as e:
+            raise FaultError(Fault("model", f"the design cannot be built: {e}",
+                                   "fix the layer it names and train again")) from None
+        cuda = dev.type == "cuda"
+        cl = cfg.channels_last and cuda
+        if cfg.channels_last and not cuda:
+            self._notes.append("channels_last is used on CUDA only: ignored on "
+                               f"{dev.type.upper()}")
+        if cuda:
+            torch.backends.cudnn.benchmark = True
+        try:
+            model = model.to(dev, memory_format=torch.channels_last) if cl else model.to(dev)
+            self.model = model
+            gen = torch.Generator().manual_seed(cfg.seed)
+            self._train_batches, r1 = make_batches(train, cfg.batch_size, True, gen, dev, cl,
+                                                   cfg.num_workers)
+            self._val_batches, r2 = make_batches(val, cfg.batch_size, False, None, dev, cl,
+                                                 cfg.num_workers)
+            self._resident = r1 + r2
+        except Exception as e:
+            if is_oom(e):
+                raise FaultError(oom_fault(self.network, cfg, dev, self._dname,
+                                           prec.analysis_dtype, "copying the model")) from None
+            raise
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(dev)
+        self._opt = make_optimizer(cfg, model.parameters())
+        steps = self._steps = len(self._train_batches)
+        self._sched, self._per_step = make_scheduler(cfg, self._opt, steps)
+        self._scaler = make_grad_scaler() if prec.scaler else None
+        if cfg.checkpoint_dir:
+            self._ckpt = Path(cfg.checkpoint_dir)
+            try:
+                self._ckpt.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise FaultError(_checkpoint_fault(self._ckpt, e)) from None
+        else:
+            self._ckpt = None
+        self._meta = {"design": self.network.name, "input_shape": list(in_shape),
+                      "classes": class_names(info, classes), "config": cfg.to_dict(),
+                      "torch": str(torch.__version__)}
+
+        cb = getattr(self.callbacks, "on_start", None)
+        if cb is not None:
+            cb(StartEvent(device=self._dname, train_samples=len(train), val_samples=len(val),
+                          steps_per_epoch=steps, classes=classes,
+                          estimated_bytes=report.pytorch.total, notes=list(self._notes)))
+
+        self._gs = 0
+        self._paused_s = 0.0
+        self._window: deque = deque()
+        self._seen = 0
+        self._last = (math.nan, math.nan)
+        self._rate = 0.0
+        self._t_train = time.perf_counter()
+        on_epoch = getattr(self.callbacks, "on_epoch", None)
+        for epoch in range(1, cfg.epochs + 1):
+            lr = self._opt.param_groups[0]["lr"]
+            t_epoch = time.perf_counter()
+            for ds in (train, val):
+                if callable(getattr(ds, "set_epoch", None)):
+                    ds.set_epoch(epoch)
+            train_stats = self._train_epoch(epoch)
+            if train_stats is None:
+                self._save("last.pt", {"epoch": epoch - 1, "stopped_in_epoch": epoch})
+                return "stopped"
+            val_stats = self._validate(epoch)
+            if val_stats is None:
+                self._save("last.pt", {"epoch": epoch - 1, "stopped_in_epoch": epoch})
+                return "stopped"
+            if self._per_step:  # one-cycle: the rate the epoch ended with
+                lr = self._opt.param_groups[0]["lr"]
+            elif self._sched is not None:
+                self._sched.step()
+            event = EpochEvent(epoch=epoch, train_loss=train_stats[0],
+                               train_accuracy=train_stats[1], val_loss=val_stats[0],
+                               val_accuracy=val_stats[1], lr=lr,
+                               seconds=time.perf_counter() - t_epoch)
+            self._history.append(event)
+            self._measure_peak()
+            meta = {"epoch": epoch, "train_loss": event.train_loss,
+                    "train_accuracy": event.train_accuracy, "val_loss": _num(event.val_loss),
+                    "val_accuracy": _num(event.val_accuracy)}
+            improved = self._best is None or (not math.isnan(event.val_accuracy)
+                                               and event.val_accuracy > self._best)
+            if improved:
+                self._best = event.val_accuracy if not math.isnan(event.val_accuracy) else None
+                self._save("best.pt", meta)
+            self._save("last.pt", meta)
+            if on_epoch is not None:
+                on_epoch(event)
+            if self._stop.is_set():
+                return "stopped"
+        return "finished"
+
+    # -- the hot loop --------------------------------------------------------------------------
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor):
+        """One optimisation step; returns (logits, loss)."""
+        opt = self._opt
+        opt.zero_grad(set_to_none=True)
+        with self._prec.autocast(self.device):
+            out = self.model(x)
+            if self._flatten:
+                out = out.flatten(1)
+            loss = F.cross_entropy(out, y)
+        scaler = self._scaler
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        return out, loss
+
+    def _train_epoch(self, epoch: int) -> tuple[float, float] | None:
+        """Train one epoch: (mean loss, accuracy), or None when stopped."""
+        model, dev, steps = self.model, self.device, self._steps
+        model.train()
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), dtype=torch.long, device=dev)
+        read_loss, read_correct, read_step, read_seen = 0.0, 0, 0, 0
+        sync_s = 0.0 if dev.type == "cpu" else SYNC_S
+        sched = self._sched if self._per_step else None
+        on_batch = getattr(self.callbacks, "on_batch", None)
+        stop, go, step_fn = self._stop, self._go, self._train_step
+        param_groups = self._opt.param_groups
+        window = self._window
+        window.clear()
+        total_steps = steps * self.config.epochs
+        seen = 0
+        step = 0
+        last_sync = time.perf_counter()
+        it = iter(self._train_batches)
+        while True:
+            try:
+                x, y = next(it)
+            except StopIteration:
+                break
+            except Exception as e:  # noqa: BLE001
+                raise self._fault("data", e, epoch, step + 1, "loading the training data") from None
+            step += 1
+            try:
+                out, loss = step_fn(x, y)
+                loss_sum += loss.detach()
+                correct += (out.argmax(1) == y).sum()
+            except Exception as e:  # noqa: BLE001
+                raise self._fault("model", e, epoch, step, "training the model") from None
+            lr = param_groups[0]["lr"]  # the rate this batch used
+            if sched is not None:
+                sched.step()
+            seen += y.shape[0]
+            self._gs += 1
+            now = time.perf_counter()
+            if now - last_sync >= sync_s or step == 1 or step == steps:
+                last_sync = now
+                lsum, csum = loss_sum.item(), correct.item()
+                if not math.isfinite(lsum):
+                    raise FaultError(nan_fault(lsum, epoch, step, lr, self._prec.name))
+                n = step - read_step
+                self._last = ((lsum - read_loss) / n, (csum - read_correct) / (seen - read_seen))
+                read_loss, read_correct, read_step, read_seen = lsum, csum, step, seen
+                window.append((now - self._paused_s, self._seen + seen))
+                while len(window) > 2 and window[-1][0] - window[1][0] >= _RATE_WINDOW_S:
+                    window.popleft()
+                if len(window) > 1:
+                    self._rate = (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+                if dev.type == "cuda":
+                    self._measure_peak()
+            if on_batch is not None:
+                active = now - self._t_train - self._paused_s
+                gs = self._gs
+                on_batch(BatchEvent(
+                    epoch=epoch, step=step, steps=steps, global_step=gs, loss=self._last[0],
+                    accuracy=self._last[1], lr=lr, images_per_s=self._rate,
+                    elapsed_s=active, eta_s=active / gs * (total_steps - gs),
+                    peak_bytes=self._peak))
+            if stop.is_set():
+                return None
+            if not go.is_set():
+                self._wait_paused()
+                last_sync = time.perf_counter()
+                if stop.is_set():
+                    return None
+        self._seen += seen
+        if step == 0:
+            return math.nan, math.nan
+        lsum, csum = loss_sum.item(), correct.item()
+        if not math.isfinite(lsum):
+            raise FaultError(nan_fault(lsum, epoch, step, param_groups[0]["lr"],
+                                       self._prec.name))
+        return lsum / step, csum / seen
+
+    def _validate(self, epoch: int) -> tuple[float, float] | None:
+        """(mean loss, accuracy) on the validation set in eval mode, or None when stopped."""
+        model, dev = self.model, self.device
+        model.eval()
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), dtype=torch.long, device=dev)
+        n = 0
+        step = 0
+        it = iter(self._val_batches)
+        with torch.no_grad():
+            while True:
+                try:
+                    x, y = next(it)
+                except StopIteration:
+                    break
+                except Exception as e:  # noqa: BLE001
+                    raise self._fault("data", e, epoch, step + 1,
+                                      "loading the validation data") from None
+                step += 1
+                try:
+                    with self._prec.autocast(dev):
+                        out = model(x)
+                        if self._flatten:
+                            out = out.flatten(1)
+                    loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
+                    correct += (out.argmax(1) == y).sum()
+                except Exception as e:  # noqa: BLE001
+                    raise self._fault("model", e, epoch, step, "validating the model") from None
+                n += y.shape[0]
+                if self._stop.is_set():
+                    return None
+                if not self._go.is_set():
+                    self._wait_paused()
+                    if self._stop.is_set():
+                        return None
+        if n == 0:
+            return math.nan, math.nan
+        return loss_sum.item() / n, correct.item() / n
+
+    def _wait_paused(self) -> None:
+        t = time.perf_counter()
+        while not self._go.wait(_PAUSE_POLL_S):
+            if self._stop.is_set():
+                break
+        self._paused_s += time.perf_counter() - t
+        self._window.clear()
+
+    def _measure_peak(self) -> None:
+        if self.device is not None and self.device.type == "cuda":
+            self._peak = torch.cuda.max_memory_allocated(self.device) - self._resident
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _check_config(self) -> None:
+        cfg = self.config
+        bad = None
+        if cfg.epochs < 1:
+            bad = f"epochs must be at least 1, got {cfg.epochs}"
+        elif cfg.batch_size < 1:
+            bad = f"the batch size must be at least 1, got {cfg.batch_size}"
+        elif not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+            bad = f"the learning rate must be a number above 0, got {cfg.lr}"
+        elif cfg.num_workers < 0:
+            bad = f"num_workers must be 0 or more, got {cfg.num_workers}"
+        if bad:
+            raise FaultError(Fault("config", bad, "change the setting and train again"))
+
+    def _load_data(self, in_shape: tuple[int, ...]):
+        if self._datasets is not None:
+            train, val, *rest = self._datasets
+            return train, val, (rest[0] if rest else None)
+        try:
+            from .datasets import load_datasets
+        except ImportError as e:
+            raise FaultError(Fault("data", f"the data sets module is missing ({e})",
+                                   "reinstall ConvNet Designer")) from None
+        try:
+            return load_datasets(self.config.data, in_shape, progress=self._data_progress)
+        except _Stopped:
+            return [], [], None
+        except Exception as e:  # noqa: BLE001 - DatasetError and anything under it
+            name = self.config.data.name
+            raise FaultError(Fault(
+                "data", f"the data set {name!r} could not be loaded: {e}",
+                "check the data set's name and folder (or allow the download); the message "
+                "above says which file or field is wrong", _tb(e))) from None
+
+    def _data_progress(self, done: int, total: int | None, message: str) -> None:
+        """Given to load_datasets: passed on to callbacks.on_data(done, total, message) where
+        there is one; a stop request ends a long load or download."""
+        if self._stop.is_set():
+            raise _Stopped
+        cb = getattr(self.callbacks, "on_data", None)
+        if cb is not None:
+            cb(done, total, message)
+
+    # -- endings -------------------------------------------------------------------------------
+
+    def _fault(self, kind: str, error: BaseException, epoch: int, step: int,
+               doing: str) -> FaultError:
+        """An exception from the data or the model, as a FaultError (out of memory wins)."""
+        if is_oom(error):
+            where = f"while {doing} (epoch {epoch}, batch {step})"
+            return FaultError(oom_fault(self.network, self.config, self.device, self._dname,
+                                        self._prec.analysis_dtype, where))
+        what = f"{type(error).__name__}: {error}".strip()
+        if kind == "data":
+            advice = ("check the data set's files and format; if it is your own Dataset, fix "
+                      "its __getitem__ (the details hold the traceback)")
+        else:
+            advice = ("the network could not compute this batch: check the layer the details "
+                      "name, or change its parameters; then train again")
+        return FaultError(Fault(kind, f"{doing} failed at epoch {epoch}, batch {step}: {what}",
+                                advice, _tb(error)))
+
+    def _save(self, name: str, meta: dict[str, Any]) -> None:
+        if self._ckpt is None or self.model is None:
+            return
+        path = self._ckpt / name
+        try:
+            save_checkpoint(path, self.model, {**self._meta, **meta, "file": name})
+        except OSError as e:
+            raise FaultError(_checkpoint_fault(path, e)) from None
+
+    def _release(self, fault: Fault | None) -> None:
+        """Let go of what the run held on the device (all of it after out-of-memory)."""
+        for name in ("_opt", "_sched", "_scaler", "_train_batches", "_val_batches"):
+            if hasattr(self, name):
+                setattr(self, name, None)
+        if self.model is not None:
+            self.model.zero_grad(set_to_none=True)
+        if self.device is not None and self.device.type == "cuda":
+            if fault is not None and fault.kind == "out_of_memory" and self.model is not None:
+                self.model.to("cpu")
+            gc.collect()
+            torch.cuda.empty_cache()
+
+
+class _Stopped(Exception):
+    """Raised by the progress callback to end a data set load when stop() was called."""
+
+
+def _checkpoint_fault(path: Path, error: OSError) -> Fault:
+    return Fault("checkpoint", f"cannot write the checkpoint {path}: {error.strerror or error}",
+                 "choose a checkpoint folder you can write to, with free space")
+
+
+def _num(v: float) -> float | None:
+    return None if math.isnan(v) else v
+
+
+def _tb(error: BaseException) -> str:
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
