@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QUndoCommand
+from PySide6.QtGui import QColor, QPalette, QUndoCommand
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -40,6 +40,16 @@ EFFECT_DELAY_MS = 120  # predictions wait for a pause in the editing
 
 def kind_colour(kind: str) -> QColor:
     return QColor(KIND_COLOURS.get(kind, "#6b7280"))
+
+
+def _muted(label: QLabel) -> QLabel:
+    """Secondary text: the label's own text colour, a little transparent (light and dark)."""
+    palette = label.palette()
+    colour = QColor(palette.color(QPalette.WindowText))
+    colour.setAlphaF(0.68)
+    palette.setColor(QPalette.WindowText, colour)
+    label.setPalette(palette)
+    return label
 
 
 class IgnoreHints(QUndoCommand):
@@ -171,8 +181,8 @@ class HintCard(QFrame):
         self.reason.setTextFormat(Qt.PlainText)
         self.section = QLabel(f"From the notes: “{hint.section}”")
         self.section.setWordWrap(True)
-        self.section.setEnabled(False)  # the palette's muted text colour
         self.section.setStyleSheet("font-style: italic;")
+        _muted(self.section)
 
         self.effect = QGridLayout()
         self.effect.setHorizontalSpacing(10)
@@ -227,8 +237,7 @@ class HintCard(QFrame):
                 label.deleteLater()
             self._effect_labels = []
             for i, (what, before, after) in enumerate(rows):
-                name = QLabel(what)
-                name.setEnabled(False)
+                name = _muted(QLabel(what))
                 value = QLabel(f"{before} → {after}")
                 value.setTextInteractionFlags(Qt.TextSelectableByMouse)
                 self.effect.addWidget(name, i, 0)
@@ -318,6 +327,11 @@ class HintsPanel(QWidget):
             for card, (hint, _) in zip(self.cards, shown):
                 if card.hint is not hint:
                     card.set_hint(hint)
+        if self.cards and self.isVisible():  # a hidden panel works them out when shown
+            self._timer.start()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
         if self.cards:
             self._timer.start()
 

@@ -201,6 +201,7 @@ def test_apply_in_the_window_converts_vggs_fcs_and_undo_restores_them(qtbot, win
     window.open_example(PRESETS / "vgg16.convnet.json")
     doc = window.doc
     params = doc.report.totals.params
+    window.docks["hints"].raise_()  # the tab behind the layer table
     card = card_of(qtbot, window.hints_panel, "fc2conv:fc6,fc7,fc8")
     assert "params 138 M → 138 M" in card.effect_text()
     qtbot.mouseClick(card.apply_button, Qt.LeftButton)
