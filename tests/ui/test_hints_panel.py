@@ -212,3 +212,23 @@ def test_apply_in_the_window_converts_vggs_fcs_and_undo_restores_them(qtbot, win
     window.act_undo.trigger()
     assert doc.network.nodes["fc6"].type == "Linear"
     assert to_dict(doc.design)["nodes"] == to_dict(load(PRESETS / "vgg16.convnet.json"))["nodes"]
+
+
+@pytest.mark.parametrize("name", ["lenet5", "alexnet", "zfnet", "googlenet", "vgg16",
+                                  "resnet18", "allconv_cifar10"])
+def test_every_preset_hint_applies_as_predicted_and_undo_restores_the_design(qtbot, name):
+    doc = Document()
+    doc.open(str(PRESETS / f"{name}.convnet.json"))
+    model = HintsModel(doc)
+    original = to_dict(doc.design)
+    assert model.hints
+    for hint in list(model.hints):
+        effect = hint.effect()
+        assert model.apply(hint), hint.key
+        totals = doc.report.totals
+        anchor = doc.report.layers[hint.anchor or doc.report.output]
+        assert (totals.params, totals.macs, doc.report.textbook.total, anchor.rf.size) == (
+            effect.after.params, effect.after.macs, effect.after.memory, effect.after.rf)
+        assert hint.key not in [h.key for h in model.hints]  # the rule holds now
+        doc.undo_stack.undo()
+        assert to_dict(doc.design) == original, hint.key
