@@ -15,12 +15,12 @@
    for several designs × batches × {fp32, bf16 autocast} × cudnn.benchmark {False, True}. On the
    CPU: the bytes designer.build.memory.measure_training_step holds (autograd's saved tensors,
    weights, gradients, optimizer state, buffers, data) against the same parts of the estimate.
-3. GUI event-loop latency while training: a hook for the window's benchmark (see
-   gui_latency below); not measured here.
+3. GUI event-loop latency while training, with --gui: a 10 ms QTimer probe in the window while
+   its TrainWorker trains (benchmarks/bench_train_gui.py, which also runs alone).
 
     python benchmarks/bench_train.py [--device auto|cpu|cuda] [--precision fp32|bf16|fp16]
         [--channels-last] [--batch 128] [--epochs 3] [--designs cifar10_example ...]
-        [--memory-table] [--json FILE|-]
+        [--memory-table] [--gui [--gui-seconds 15]] [--json FILE|-]
 """
 
 from __future__ import annotations
@@ -345,10 +345,23 @@ def memory_line(row: dict) -> str:
 
 
 def gui_latency(args) -> dict | None:
-    """HOOK for the window's benchmark: the event-loop latency while the TrainWorker trains
-    (a QTimer probe; target < 50 ms). Measured by the UI's benchmark (benchmarks/bench_gui.py,
-    with PySide6); this script runs where Qt is not installed, so it reports nothing here."""
-    return None
+    """With --gui: the event-loop latency while the window's TrainWorker trains the CIFAR-10
+    example (a 10 ms QTimer probe; target < 50 ms), from benchmarks/bench_train_gui.py, which
+    also runs alone. Without --gui (or without PySide6) nothing is measured here."""
+    if not getattr(args, "gui", False):
+        return None
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_train_gui import TARGET_MS
+    from bench_train_gui import gui_latency as measure
+
+    r = measure(seconds=args.gui_seconds, device=args.device, batch=args.batch)
+    t = r["training"]
+    print(f"\nGUI event-loop latency while training ({r['device']}, batch {r['batch']}): "
+          f"median {t['median_ms']:.1f} ms, p95 {t['p95_ms']:.1f} ms, max {t['max_ms']:.1f} ms "
+          f"(target < {TARGET_MS:.0f} ms; idle p95 {r['idle']['p95_ms']:.1f} ms); "
+          f"{r['updates_per_s']:.1f} GUI updates/s for {r['batches_per_s']:.0f} batches/s",
+          flush=True)
+    return r
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, metavar="FILE", help="write the figures as JSON "
                                                                  "('-': stdout)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--gui", action="store_true", help="also the GUI event-loop latency while the "
+                    "window trains (bench_train_gui.py)")
+    ap.add_argument("--gui-seconds", type=float, default=15.0)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
