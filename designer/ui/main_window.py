@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMessageBox,
+    QStyle,
     QWidget,
 )
 
@@ -30,6 +31,7 @@ from .inspector import Inspector
 from .palette import LayerPalette
 from .readouts import IssuesPanel, LayerTable, TotalsPanel
 from .recovery import Recovery
+from .training_panel import TrainingPanel
 
 PRESETS = Path(__file__).resolve().parent.parent.parent / "presets"
 APP_NAME = "ConvNet Designer"
@@ -63,6 +65,7 @@ class MainWindow(QMainWindow):
         }
         self.tabifyDockWidget(self.docks["table"], self.docks["issues"])
         self._add_hints_dock()
+        self._add_training_dock()
         self.docks["table"].raise_()
         # side panels run the full height; the table and warnings sit under the canvas only
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
@@ -167,6 +170,8 @@ class MainWindow(QMainWindow):
         insert = bar.addMenu("&Insert")
         for name in ("insert_inception", "insert_basic", "insert_bottleneck"):
             insert.addAction(actions[name])
+
+        self._build_train_menu(bar)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self._action(
@@ -361,12 +366,84 @@ class MainWindow(QMainWindow):
                 break
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if not self._stop_training_to_close():
+            event.ignore()
+            return
         if not self.maybe_save():
             event.ignore()
             return
         self.recovery.timer.stop()
         self.recovery.discard()
         event.accept()
+
+    # ----------------------------------------------------------------------------- training
+    # The Training dock (tabbed with the layer table), the Train menu, and a close that stops a
+    # run first. The panel and its TrainWorker do the work; the window only wires them in.
+
+    def _add_training_dock(self) -> None:
+        self.training = TrainingPanel(self.doc)
+        self.docks["training"] = self._dock("Training", self.training, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["issues"], self.docks["training"])
+        self.training.status_message.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.training.running_changed.connect(self._training_running_changed)
+        self.docks["training"].visibilityChanged.connect(
+            lambda seen: seen and self.training.ensure_plots())
+
+    def _build_train_menu(self, bar) -> None:
+        style = self.style()
+        menu = bar.addMenu("&Train")
+        self.act_train_start = self._action("&Start training", self._start_training, "F5",
+                                            tip="Train the design (settings in the Training "
+                                                "panel)")
+        self.act_train_start.setIcon(style.standardIcon(QStyle.SP_MediaPlay))
+        self.act_train_pause = self._action("&Pause", self._pause_training, "F6",
+                                            tip="Pause or resume the run")
+        self.act_train_pause.setIcon(style.standardIcon(QStyle.SP_MediaPause))
+        self.act_train_stop = self._action("S&top", self.training.stop, "Shift+F5",
+                                           tip="End the run after the current batch")
+        self.act_train_stop.setIcon(style.standardIcon(QStyle.SP_MediaStop))
+        menu.addActions([self.act_train_start, self.act_train_pause, self.act_train_stop])
+        self._training_running_changed(False)
+
+    def _start_training(self) -> None:
+        self.show_training()
+        self.training.start()
+
+    def _pause_training(self) -> None:
+        self.training.toggle_pause()
+        paused = self.training.worker is not None and self.training.worker.paused
+        self.act_train_pause.setText("&Resume" if paused else "&Pause")
+
+    def show_training(self) -> None:
+        """Bring the Training dock forward, tall enough for its curves."""
+        dock = self.docks["training"]
+        dock.show()
+        dock.raise_()
+        if not dock.isFloating() and dock.height() < 380:
+            self.resizeDocks([dock], [380], Qt.Vertical)
+
+    def _training_running_changed(self, running: bool) -> None:
+        if not hasattr(self, "act_train_start"):
+            return
+        self.act_train_start.setEnabled(not running)
+        self.act_train_pause.setEnabled(running)
+        self.act_train_pause.setText("&Pause")
+        self.act_train_stop.setEnabled(running)
+        if running:
+            self.show_training()
+
+    def _stop_training_to_close(self) -> bool:
+        """Ask before a run is stopped by closing; stop its thread cleanly. False: keep open."""
+        if not self.training.running:
+            return True
+        answer = QMessageBox.question(self, APP_NAME, "Training is running. Stop it and close?",
+                                      QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        if answer != QMessageBox.Yes:
+            return False
+        if not self.training.shutdown():
+            QMessageBox.warning(self, APP_NAME, "Training did not stop in time; try again.")
+            return False
+        return True
 
 
 def list_examples() -> list[tuple[Path, str, str]]:

@@ -1,0 +1,711 @@
+"""The training panel: settings, Start / Pause / Stop, progress and the live curves.
+
+The settings are read from and written to `document.design.training["config"]` (saved with the
+design, not undoable). Each run ends as a record in `document.design.training["runs"]` — the
+RunResult without anything bulky, with its per-epoch history and a downsampled loss curve — and
+earlier runs are drawn faintly behind the current one.
+
+Training runs in a TrainWorker (a QThread); this panel only shows what it reports. Neither torch
+nor pyqtgraph is imported until they are needed: the plots are made when the panel is first
+shown, torch is imported by the worker's thread.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..model.analysis import analyze
+from ..model.units import format_bytes
+from ..training.events import (
+    DEVICES,
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    EpochEvent,
+    RunResult,
+    StartEvent,
+    TrainConfig,
+)
+from .document import Document
+from .theme import SEVERITY_COLOURS
+from .train_worker import Progress, TrainWorker
+from .widgets.decor import section
+
+DATASETS = (  # (name in DataConfig, what the user reads)
+    ("synthetic", "Synthetic shapes"),
+    ("mnist", "MNIST"),
+    ("fashion-mnist", "Fashion-MNIST"),
+    ("cifar10", "CIFAR-10"),
+    ("cifar100", "CIFAR-100"),
+    ("folder", "Image folder"),
+    ("npz", ".npz file (x, y)"),
+)
+STANDARD = {"mnist", "fashion-mnist", "cifar10", "cifar100"}
+OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "SGD + Nesterov",
+                   "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
+SCHEDULE_NAMES = {"none": "constant", "step": "step", "cosine": "cosine",
+                  "onecycle": "one-cycle"}
+MAX_RUNS_KEPT = 20
+
+
+def format_duration(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    s = int(round(seconds))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def run_record(result: RunResult, loss_curve: list, lr_curve: list,
+               steps_per_epoch: int | None) -> dict[str, Any]:
+    """What a design file keeps of a run: small enough to keep twenty."""
+    record = result.to_dict()
+    record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    record["steps_per_epoch"] = steps_per_epoch
+    record["loss_curve"] = loss_curve
+    record["lr_curve"] = lr_curve
+    if record.get("fault"):
+        record["fault"].pop("detail", None)  # a traceback: the log's business, not the file's
+    for h in record.get("history", []):
+        for key, value in list(h.items()):
+            if isinstance(value, float):
+                h[key] = float(f"{value:.6g}") if math.isfinite(value) else None
+    return record
+
+
+class TrainingPanel(QWidget):
+    """Settings, controls and curves for training the Document's design."""
+
+    status_message = Signal(str)  # for the window's status bar
+    running_changed = Signal(bool)
+
+    def __init__(self, doc: Document, parent: QWidget | None = None, trainer_factory=None,
+                 datasets=None):
+        super().__init__(parent)
+        self.doc = doc
+        self.trainer_factory = trainer_factory  # None: the real Trainer (tests may pass another)
+        self.datasets = datasets
+        self.worker: TrainWorker | None = None
+        self.plots = None  # made on first show (pyqtgraph is slow to import)
+        self._design = None
+        self._config = TrainConfig()
+        self._loading = False
+        self._start: StartEvent | None = None
+        self._steps_per_epoch: int | None = None
+        self._history: list[EpochEvent] = []
+        self._last_result: RunResult | None = None
+        self._run_design = None
+
+        self._build_controls()
+        self._build_settings()
+        self.plot_area = QWidget()
+        self._plot_layout = QVBoxLayout(self.plot_area)
+        self._plot_layout.setContentsMargins(0, 0, 0, 0)
+
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self.settings_area)
+        splitter.addWidget(self.plot_area)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setCollapsible(1, False)
+        splitter.setSizes([330, 900])
+        self.splitter = splitter
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 6)
+        layout.setSpacing(4)
+        layout.addLayout(self._controls)
+        layout.addWidget(self.info_label)
+        layout.addWidget(self.fault_box)
+        layout.addWidget(splitter, 1)
+
+        doc.file_changed.connect(self._design_maybe_replaced)
+        self._design_maybe_replaced()
+        self._set_running(False)
+
+    # ----------------------------------------------------------------------------- building
+
+    def _build_controls(self) -> None:
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip("Train the design on the chosen data set (F5)")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Pause between two batches; press again to resume")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("End the run after the current batch; its results are kept")
+        self.stop_button.clicked.connect(self.stop)
+        style = self.style()
+        for b, glyph in ((self.start_button, QStyle.SP_MediaPlay),
+                         (self.pause_button, QStyle.SP_MediaPause),
+                         (self.stop_button, QStyle.SP_MediaStop)):
+            b.setIcon(style.standardIcon(glyph))
+            b.setMinimumWidth(80)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("Not started")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.state_label = QLabel("ready")
+        self.state_label.setMinimumWidth(70)
+        self.state_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self._controls = QHBoxLayout()
+        self._controls.setSpacing(6)
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            self._controls.addWidget(b)
+        self._controls.addWidget(self.progress, 1)
+        self._controls.addWidget(self.state_label)
+
+        self.info_label = QLabel()
+        self.info_label.setTextFormat(Qt.RichText)
+        self.info_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.info_label.setWordWrap(True)
+
+        self.fault_box = QFrame()
+        self.fault_box.setObjectName("fault")
+        red = SEVERITY_COLOURS["error"]
+        self.fault_box.setStyleSheet(
+            f"QFrame#fault {{ border: 1px solid {red}; border-left: 4px solid {red};"
+            " border-radius: 3px; }")
+        self.fault_title = QLabel()
+        self.fault_title.setWordWrap(True)
+        self.fault_title.setStyleSheet(f"color: {red}; font-weight: bold;")
+        self.fault_advice = QLabel()
+        self.fault_advice.setWordWrap(True)
+        self.fault_advice.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Hide this message")
+        close.clicked.connect(self.fault_box.hide)
+        box = QGridLayout(self.fault_box)
+        box.setContentsMargins(10, 4, 4, 6)
+        box.setVerticalSpacing(2)
+        box.addWidget(self.fault_title, 0, 0)
+        box.addWidget(close, 0, 1, Qt.AlignTop)
+        box.addWidget(self.fault_advice, 1, 0, 1, 2)
+        self.fault_box.hide()
+
+    def _build_settings(self) -> None:
+        self.dataset = QComboBox()
+        for name, text in DATASETS:
+            self.dataset.addItem(text, name)
+        self.dataset.setToolTip("Synthetic shapes need nothing; the standard sets are read from "
+                                "a folder of their files or downloaded into the cache")
+        self.dataset.activated.connect(self._edited)
+        self.path = QLineEdit()
+        self.path.setClearButtonEnabled(True)
+        self.path.editingFinished.connect(self._edited)
+        self.browse = QToolButton()
+        self.browse.setText("…")
+        self.browse.setToolTip("Choose the folder or file")
+        self.browse.clicked.connect(self._browse)
+        path_row = QHBoxLayout()
+        path_row.setSpacing(2)
+        path_row.addWidget(self.path, 1)
+        path_row.addWidget(self.browse)
+        self.download = QCheckBox("Download")
+        self.download.setToolTip("Download the standard files when they are missing (checked "
+                                 "against their checksums) into the cache, or the folder above")
+        self.download.toggled.connect(self._edited)
+        self.samples = QSpinBox()
+        self.samples.setRange(0, 10_000_000)
+        self.samples.setSingleStep(1000)
+        self.samples.setSpecialValueText("all")
+        self.samples.setToolTip("Training images to use (synthetic: to make); 'all' for the "
+                                "whole set or the default")
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100_000)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 65536)
+        self.optimizer = QComboBox()
+        for name in OPTIMIZERS:
+            self.optimizer.addItem(OPTIMIZER_NAMES.get(name, name), name)
+        self.lr = _float_edit("Learning rate, e.g. 0.01 or 3e-4")
+        self.weight_decay = _float_edit("L2 penalty on the weights (0: none)")
+        self.schedule = QComboBox()
+        for name in SCHEDULES:
+            self.schedule.addItem(SCHEDULE_NAMES.get(name, name), name)
+        self.schedule.setToolTip("How the learning rate changes over the run")
+        self.device = QComboBox()
+        for name in DEVICES:
+            self.device.addItem(name, name)
+        self.device.setToolTip("auto: CUDA, then Apple MPS, then the CPU")
+        self.precision = QComboBox()
+        for name in PRECISIONS:
+            self.precision.addItem(name, name)
+        self.precision.setToolTip("bf16 / fp16: mixed precision (autocast) on CUDA")
+        self.channels_last = QCheckBox("channels_last")
+        self.channels_last.setToolTip("NHWC memory layout on CUDA (faster with mixed precision)")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        for spin in (self.samples, self.epochs, self.batch, self.seed):
+            spin.setKeyboardTracking(False)
+            spin.valueChanged.connect(self._edited)
+        for combo in (self.optimizer, self.schedule, self.device, self.precision):
+            combo.activated.connect(self._edited)
+        for edit in (self.lr, self.weight_decay):
+            edit.editingFinished.connect(self._edited)
+        self.channels_last.toggled.connect(self._edited)
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(4)
+        grid.addWidget(QLabel("Data"), 0, 0)
+        grid.addWidget(self.dataset, 0, 1, 1, 3)
+        grid.addWidget(QLabel("Path"), 1, 0)
+        grid.addLayout(path_row, 1, 1, 1, 3)
+        grid.addWidget(QLabel("Images"), 2, 0)
+        grid.addWidget(self.samples, 2, 1)
+        grid.addWidget(self.download, 2, 2, 1, 2)
+        rows = ((("Epochs", self.epochs), ("Batch", self.batch)),
+                (("Optimizer", self.optimizer), None),
+                (("LR", self.lr), ("Decay", self.weight_decay)),
+                (("Schedule", self.schedule), None),
+                (("Device", self.device), ("Precision", self.precision)),
+                (("Seed", self.seed), (None, self.channels_last)))
+        for r, (left, right) in enumerate(rows, start=3):
+            grid.addWidget(QLabel(left[0]), r, 0)
+            grid.addWidget(left[1], r, 1, 1, 1 if right else 3)
+            if right:
+                if right[0]:
+                    grid.addWidget(QLabel(right[0]), r, 2)
+                    grid.addWidget(right[1], r, 3)
+                else:
+                    grid.addWidget(right[1], r, 2, 1, 2)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        for w in (self.dataset, self.optimizer, self.schedule, self.device, self.precision):
+            w.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(4)
+            w.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+
+        content = QWidget()
+        box = QVBoxLayout(content)
+        box.setContentsMargins(0, 0, 6, 0)
+        box.setSpacing(2)
+        heading = section("Settings")
+        heading.setContentsMargins(0, 2, 0, 2)
+        box.addWidget(heading)
+        box.addLayout(grid)
+        box.addStretch(1)
+        self.settings_form = content
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setWidget(content)
+        scroll.setMinimumWidth(260)
+        self.settings_area = scroll
+
+    # ----------------------------------------------------------------------------- settings
+
+    @property
+    def config(self) -> TrainConfig:
+        return self._config
+
+    def _design_maybe_replaced(self) -> None:
+        """A new or opened design brings its own settings and runs."""
+        if self.doc.design is self._design:
+            return
+        self._design = self.doc.design
+        try:
+            self._config = TrainConfig.from_dict(self._design.training.get("config") or {})
+        except (TypeError, ValueError):
+            self._config = TrainConfig()  # a hand-edited file: start from the defaults
+        self._show_config()
+        if self.plots is not None and not self.running:
+            self.plots.begin_run(1)
+            self.plots.show_earlier_runs(self.runs)
+
+    def _show_config(self) -> None:
+        c = self._config
+        self._loading = True
+        try:
+            _choose(self.dataset, c.data.name)
+            self.path.setText(c.data.path or "")
+            self.download.setChecked(c.data.download)
+            self.samples.setValue(c.data.train_size or 0)
+            self.epochs.setValue(c.epochs)
+            self.batch.setValue(c.batch_size)
+            _choose(self.optimizer, c.optimizer)
+            self.lr.setText(f"{c.lr:g}")
+            self.weight_decay.setText(f"{c.weight_decay:g}")
+            _choose(self.schedule, c.schedule)
+            _choose(self.device, c.device)
+            _choose(self.precision, c.precision)
+            self.channels_last.setChecked(c.channels_last)
+            self.seed.setValue(c.seed)
+        finally:
+            self._loading = False
+        self._update_enabled()
+
+    def _edited(self, *_args) -> None:
+        if self._loading:
+            return
+        c = self._config
+        c.data.name = self.dataset.currentData()
+        c.data.path = self.path.text().strip() or None
+        c.data.download = self.download.isChecked()
+        c.data.train_size = self.samples.value() or None
+        c.epochs = self.epochs.value()
+        c.batch_size = self.batch.value()
+        c.optimizer = self.optimizer.currentData()
+        for edit, attr in ((self.lr, "lr"), (self.weight_decay, "weight_decay")):
+            try:
+                value = float(edit.text())
+            except ValueError:
+                value = float("nan")
+            if math.isfinite(value) and value >= 0:
+                setattr(c, attr, value)
+            else:
+                self.status_message.emit(f"Not a number: {edit.text()!r}")
+            edit.setText(f"{getattr(c, attr):g}")
+        c.schedule = self.schedule.currentData()
+        c.device = self.device.currentData()
+        c.precision = self.precision.currentData()
+        c.channels_last = self.channels_last.isChecked()
+        c.seed = self.seed.value()
+        c.data.seed = c.seed
+        self._update_enabled()
+        self._save_training(config=c.to_dict())
+
+    def set_config(self, config: TrainConfig) -> None:
+        """Use these settings (shown in the form and saved with the design)."""
+        self._config = config
+        self._show_config()
+        self._save_training(config=config.to_dict())
+
+    def _update_enabled(self) -> None:
+        name = self.dataset.currentData()
+        needs_path = name != "synthetic"
+        self.path.setEnabled(needs_path)
+        self.browse.setEnabled(needs_path)
+        self.download.setEnabled(name in STANDARD)
+        self.path.setPlaceholderText({
+            "synthetic": "generated, nothing to read",
+            "folder": "a folder with one folder of images per class",
+            "npz": "a .npz file with arrays x and y",
+        }.get(name, "folder of the standard files (empty: the cache)"))
+
+    def _browse(self) -> None:
+        name = self.dataset.currentData()
+        if name == "npz":
+            path, _ = QFileDialog.getOpenFileName(self, "Data set", self.path.text(),
+                                                  "NumPy archives (*.npz);;All files (*)")
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Data set folder", self.path.text())
+        if path:
+            self.path.setText(path)
+            self._edited()
+
+    def _save_training(self, **changes: Any) -> None:
+        """Settings and runs are saved with the design but are not undoable."""
+        design = self._run_design if "runs" in changes and self._run_design else self.doc.design
+        training = dict(design.training)
+        training.update(changes)
+        if training == design.training:
+            return
+        design.training = training
+        if design is self.doc.design:
+            _mark_modified(self.doc)
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        runs = self.doc.design.training.get("runs")
+        return [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
+
+    # ----------------------------------------------------------------------------- running
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def ensure_plots(self) -> None:
+        if self.plots is None:
+            from .plots import TrainingPlots  # imports pyqtgraph
+
+            self.plots = TrainingPlots()
+            self._plot_layout.addWidget(self.plots)
+            self.plots.show_earlier_runs(self.runs)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """Make the plots when the panel is really seen: a dock tabbed behind another is
+        'shown' with the window but shows nothing (its dock's visibilityChanged says when)."""
+        super().showEvent(event)
+        if self.plots is None:
+            QTimer.singleShot(0, self._plots_if_seen)
+
+    def _plots_if_seen(self) -> None:
+        if self.plots is None and self.isVisible() and not self.visibleRegion().isEmpty():
+            self.ensure_plots()
+
+    def start(self) -> bool:
+        """Start a run; False (and the reason shown) when the design cannot be trained."""
+        if self.running:
+            return False
+        report = self.doc.report
+        if not report.ok:
+            where, issue = _first_error(report)
+            layer = f"{where}: " if where else ""
+            self._show_fault("The design has errors, so it cannot be trained.",
+                             f"{layer}{issue.message}")
+            self.status_message.emit(f"Cannot train: {layer}{issue.message}")
+            return False
+        self._edited()  # a half-typed learning rate counts
+        self.ensure_plots()
+        self.fault_box.hide()
+        self._start = None
+        self._history = []
+        self._steps_per_epoch = None
+        self._run_design = self.doc.design
+        self.plots.show_earlier_runs(self.runs)
+        self.plots.begin_run(1, self._config.epochs)
+        config = TrainConfig.from_dict(self._config.to_dict())
+        worker = TrainWorker(self.doc.network, config, datasets=self.datasets,
+                             trainer_factory=self.trainer_factory)
+        worker.started.connect(self._on_started)
+        worker.progress.connect(self._on_progress)
+        worker.epoch.connect(self._on_epoch)
+        worker.finished.connect(self._on_finished)
+        worker.data_progress.connect(self._on_data)
+        self.worker = worker
+        self.progress.setRange(0, 0)  # busy until the trainer says how long
+        self.progress.setFormat("Preparing the data and the model…")
+        self.info_label.setText("Starting…")
+        self._set_state("starting")
+        self._set_running(True)
+        worker.start()
+        self.status_message.emit("Training started")
+        return True
+
+    def toggle_pause(self) -> None:
+        if self.worker is None:
+            return
+        if self.worker.paused:
+            self.worker.resume()
+            self._set_state("running")
+            self.pause_button.setText("Pause")
+        else:
+            self.worker.pause()
+            self._set_state("paused")
+            self.pause_button.setText("Resume")
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self._set_state("stopping")
+            self.stop_button.setEnabled(False)
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Stop a run and wait for its thread (the window closes after this). The run's last
+        reports are taken in before returning, so its results reach the design."""
+        worker = self.worker
+        if worker is None:
+            return True
+        ok = worker.shutdown(timeout_ms)
+        QCoreApplication.sendPostedEvents(self, QEvent.MetaCall)
+        return ok
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.pause_button.setText("Pause")
+        self.settings_form.setEnabled(not running)
+        self.running_changed.emit(running)
+
+    def _set_state(self, state: str) -> None:
+        self.state_label.setText(state)
+
+    # ----------------------------------------------------------------------------- reports
+
+    def _on_data(self, done: int, total: int | None, message: str) -> None:
+        """Loading or downloading the data set, before the first batch."""
+        if self.worker is None or self._start is not None:
+            return
+        if total:
+            self.progress.setRange(0, int(total))
+            self.progress.setValue(min(int(done), int(total)))
+        else:
+            self.progress.setRange(0, 0)
+        self.progress.setFormat(message or "Loading the data…")
+
+    def _on_started(self, event: StartEvent) -> None:
+        self._start = event
+        self._steps_per_epoch = event.steps_per_epoch
+        self.plots.begin_run(event.steps_per_epoch, self._config.epochs)
+        total = max(1, event.steps_per_epoch * self._config.epochs)
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.progress.setFormat(f"Epoch 1/{self._config.epochs}")
+        if self.state_label.text() == "starting":
+            self._set_state("running")
+        self.info_label.setText(self._info_text(None))
+        notes = getattr(event, "notes", None)
+        if notes:
+            self.info_label.setToolTip("\n".join(notes))
+            self.status_message.emit("; ".join(notes))
+
+    def _on_progress(self, update: Progress) -> None:
+        if self.worker is None:  # a late report of a finished run
+            return
+        b = update.batch
+        self.plots.add_points(update.points)
+        self.progress.setRange(0, max(1, b.steps * self._config.epochs))
+        self.progress.setValue(b.global_step)
+        self.progress.setFormat(f"Epoch {b.epoch}/{self._config.epochs} · step {b.step}/"
+                                f"{b.steps} · {format_duration(b.eta_s)} left")
+        self.info_label.setText(self._info_text(b))
+
+    def _on_epoch(self, event: EpochEvent) -> None:
+        if self.plots is not None:
+            self.plots.add_epoch(event)
+        self._history.append(event)
+
+    def _info_text(self, b) -> str:
+        parts = []
+        if b is not None:
+            parts.append(f"<b>{b.images_per_s:,.0f}</b> images/s")
+            parts.append(f"loss <b>{b.loss:.3g}</b>")
+        if self._history:
+            e = self._history[-1]
+            parts.append(f"validation accuracy <b>{100 * e.val_accuracy:.1f}%</b>")
+        if self._start is not None:
+            parts.append(html.escape(self._start.device))
+        parts.append(self._memory_text(b.peak_bytes if b is not None else None))
+        return " &nbsp;·&nbsp; ".join(parts)
+
+    def _memory_text(self, measured: int | None) -> str:
+        """Measured peak beside the analysis's estimate for the same step."""
+        estimate = self._estimate()
+        text = ("peak memory <b>" + format_bytes(measured).replace(" ", "&nbsp;") + "</b>"
+                if measured is not None else "peak memory – (measured on CUDA)")
+        if estimate is not None:
+            text += " / estimated " + format_bytes(estimate).replace(" ", "&nbsp;")
+        return text
+
+    def _estimate(self) -> int | None:
+        if self._start is not None and self._start.estimated_bytes is not None:
+            return self._start.estimated_bytes
+        c = self._config
+        try:
+            report = analyze(self.doc.network, batch=c.batch_size,
+                             dtype="fp32" if c.precision == "fp32" else c.precision,
+                             optimizer=c.optimizer)
+        except ValueError:
+            return None
+        return report.pytorch.total
+
+    def _on_finished(self, result: RunResult) -> None:
+        worker = self.worker
+        if worker is None:
+            return
+        worker.wait()
+        self._last_result = result
+        self._set_state(result.status)
+        loss_curve = self.plots.smoothed_loss_curve() if self.plots else []
+        lr_curve = self.plots.learning_rate_curve() if self.plots else []
+        if result.status != "failed" or result.epochs_done or loss_curve:
+            runs = [r for r in (self._run_design.training.get("runs") or [])
+                    if isinstance(r, dict)]
+            runs.append(run_record(result, loss_curve, lr_curve, self._steps_per_epoch))
+            self._save_training(runs=runs[-MAX_RUNS_KEPT:])
+        self._run_design = None
+        self.progress.setRange(0, max(1, self.progress.maximum()))
+        best = (f" · best val. accuracy {100 * result.best_val_accuracy:.1f}%"
+                if result.best_val_accuracy is not None else "")
+        summary = (f"{result.status.capitalize()} after {result.epochs_done} epoch(s) in "
+                   f"{format_duration(result.seconds)}{best}")
+        self.progress.setFormat(summary)
+        if result.fault is not None and result.status == "failed":
+            self._show_fault(result.fault.message, result.fault.advice,
+                             getattr(result.fault, "detail", ""))
+            self.status_message.emit(f"Training failed: {result.fault.message}")
+        else:
+            self.status_message.emit(f"Training {summary[0].lower()}{summary[1:]}")
+        if self._start is not None or result.device:
+            self.info_label.setText(self._final_info(result))
+        self.worker = None
+        self._set_running(False)  # last: a listener may start the next run from here
+
+    def _final_info(self, result: RunResult) -> str:
+        parts = []
+        if result.best_val_accuracy is not None:
+            parts.append(f"best validation accuracy <b>{100 * result.best_val_accuracy:.1f}%</b>")
+        device = result.device or (self._start.device if self._start else "")
+        if device:
+            parts.append(html.escape(device))
+        parts.append(self._memory_text(result.peak_bytes))
+        return " &nbsp;·&nbsp; ".join(parts)
+
+    def _show_fault(self, message: str, advice: str, detail: str = "") -> None:
+        self.fault_title.setText(message)
+        self.fault_advice.setText(advice)
+        self.fault_box.setToolTip(f"<pre>{html.escape(detail[-3000:])}</pre>" if detail else "")
+        self.fault_box.show()
+
+    @property
+    def fault_text(self) -> str:
+        """The fault shown, or '' (what the user reads in the panel)."""
+        if self.fault_box.isHidden():
+            return ""
+        return f"{self.fault_title.text()}\n{self.fault_advice.text()}"
+
+
+def _first_error(report) -> tuple[str | None, Any]:
+    """The first error in the design's order (a layer's, then the network's)."""
+    for lid in report.order:
+        for issue in report.layers[lid].issues:
+            if issue.severity == "error":
+                return lid, issue
+    return next((lid, i) for lid, i in report.issues if i.severity == "error")
+
+
+def _float_edit(tip: str) -> QLineEdit:
+    """A number such as 0.01 or 3e-4 (checked when the edit is finished)."""
+    edit = QLineEdit()
+    edit.setToolTip(tip)
+    return edit
+
+
+def _choose(combo: QComboBox, data: Any) -> None:
+    i = combo.findData(data)
+    combo.setCurrentIndex(max(0, i))
+
+
+def _mark_modified(doc: Document) -> None:
+    """The design changed outside the undo stack: the window shows it unsaved."""
+    mark = getattr(doc, "mark_modified", None)
+    if callable(mark):
+        mark()
+        return
+    # Document has no public way yet (set_settings is for the analysis settings only)
+    doc._settings_dirty = True  # noqa: SLF001
+    doc.file_changed.emit()
