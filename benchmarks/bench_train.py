@@ -7,7 +7,9 @@
      the device (read once per epoch), validation every epoch.
    Both copy the in-memory data to the GPU once and index a shuffled batch per step. Images/s
    are training images over the wall time of the epochs after a warm-up epoch (validation
-   included in both); the runs alternate and the best of --rounds counts. A "bare" hand loop
+   included in both); the runs alternate and the best of --rounds counts (the median of the
+   paired rounds' ratios is printed too: timings of one loop vary by several per cent between
+   rounds on a launch-bound GPU or a busy CPU). A "bare" hand loop
    (no loss / accuracy bookkeeping, no validation) is printed for information.
 2. Memory of one training step: the analysis's Report.pytorch estimate against a measurement.
    On CUDA: torch.cuda.max_memory_allocated during a real step (reset_peak_memory_stats before;
@@ -30,6 +32,7 @@ import gc
 import json
 import math
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -217,6 +220,7 @@ def throughput(args, device: torch.device) -> list[dict]:
                "epochs_timed": args.epochs, "hand_images_per_s": max(hand),
                "trainer_images_per_s": max(trainer), "bare_hand_images_per_s": max(bare),
                "ratio": max(trainer) / max(hand), "ratio_vs_bare": max(trainer) / max(bare),
+               "median_paired_ratio": statistics.median(t / h for t, h in zip(trainer, hand)),
                "all_hand": hand, "all_trainer": trainer, "notes": result.notes,
                "trainer_peak_bytes": result.peak_bytes}
         rows.append(row)
@@ -225,7 +229,8 @@ def throughput(args, device: torch.device) -> list[dict]:
         print(f"{name:<40} batch {args.batch:<4} {args.precision}{cl}"
               f"  hand {row['hand_images_per_s']:>9,.0f} img/s  Trainer "
               f"{row['trainer_images_per_s']:>9,.0f} img/s  ratio {row['ratio']:.3f} ({verdict}; "
-              f"vs bare loop {row['ratio_vs_bare']:.3f})", flush=True)
+              f"median of paired rounds {row['median_paired_ratio']:.3f}; vs bare loop "
+              f"{row['ratio_vs_bare']:.3f})", flush=True)
     return rows
 
 

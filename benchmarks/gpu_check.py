@@ -11,8 +11,9 @@ Each part runs in its own process with its own time limit and writes JSON and te
                                                                            memory.{json,txt}
   train        `python -m designer train` of presets (resnet20_cifar bf16, the CIFAR-10 example
                fp32) on the synthetic set                                     train_*.{json,txt}
-  faults       on the device: stop latency mid-epoch, a real out-of-memory (then a run that
-               works), NaN loss, fp16 with loss scaling                       faults.json
+  faults       on the device: stop latency mid-epoch, NaN loss, fp16 with loss scaling, a real
+               out-of-memory (then a run that works)                          faults.json
+  (not run by default: oom alone; bench_bf16_long, longer timings for two designs)
 summary.txt gathers the text. --device cpu (with --quick) checks the script itself on a CPU.
 """
 
@@ -154,26 +155,60 @@ def part_faults(out: Path, device: str, quick: bool) -> None:
                       "notes": r.notes, "fault": r.fault and r.fault.__dict__}
     print("fp16:", report["fp16"], flush=True)
 
-    # a real out-of-memory, then the same process trains again
     if device.startswith("cuda") and torch.cuda.is_available():
-        before = torch.cuda.memory_allocated()
-        n = 1024
-        x = torch.randn(n, 3, 224, 224)
-        huge = (TensorDataset(x, torch.randint(0, 1000, (n,))),
-                TensorDataset(x[:8], torch.zeros(8, dtype=torch.long)), None)
-        t = time.perf_counter()
-        r = Trainer(net("vgg16"), TrainConfig(epochs=1, batch_size=n, device=device,
-                                              optimizer="momentum"), datasets=huge).run()
-        report["oom"] = {"status": r.status, "fault": r.fault and r.fault.__dict__,
-                         "seconds": time.perf_counter() - t,
-                         "allocated_before": before,
-                         "allocated_after": torch.cuda.memory_allocated()}
-        del huge, x
-        r2 = Trainer(cifar, TrainConfig(epochs=2, batch_size=128, device=device,
-                                        optimizer="adam", lr=3e-3), datasets=small).run()
-        report["after_oom"] = {"status": r2.status, "val_accuracy": r2.best_val_accuracy}
-        print("oom:", report["oom"], "\nafter:", report["after_oom"], flush=True)
+        report.update(oom_check(device))
     (out / "faults.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+
+
+def oom_check(device: str, n: int = 131072) -> dict:
+    """A real CUDA out-of-memory (ResNet-20 at a batch of 131072 needs ~220 GB), then a run
+    that works in the same process, and what stayed allocated."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from designer.model import design_file
+    from designer.training.events import TrainConfig
+    from designer.training.trainer import Trainer
+
+    resnet = design_file.load(ROOT / "presets" / "resnet20_cifar.convnet.json").network
+    cifar = design_file.load(ROOT / "presets" / "cifar10_example.convnet.json").network
+    report: dict = {}
+    t = time.perf_counter()
+    before = torch.cuda.memory_allocated()
+
+    x = torch.randn(n, 3, 32, 32)
+    y = torch.randint(0, 10, (n,))
+    huge = (TensorDataset(x, y), TensorDataset(x[:256], y[:256]), None)
+    print(f"oom: data ready {time.perf_counter() - t:.1f} s", flush=True)
+    r = Trainer(resnet, TrainConfig(epochs=1, batch_size=n, device=device,
+                                    optimizer="momentum"), datasets=huge).run()
+    report["oom"] = {"status": r.status, "fault": r.fault and r.fault.__dict__,
+                     "seconds": time.perf_counter() - t, "allocated_before": before,
+                     "allocated_after": torch.cuda.memory_allocated(),
+                     "reserved_after": torch.cuda.memory_reserved()}
+    print("oom:", json.dumps(report["oom"], default=str), flush=True)
+    del huge, x, y
+    g = torch.Generator().manual_seed(0)
+    xs = torch.randn(2048, 3, 32, 32, generator=g)
+    ys = torch.randint(0, 10, (2048,), generator=g)
+    small = (TensorDataset(xs, ys), TensorDataset(xs[:256], ys[:256]), None)
+    r2 = Trainer(cifar, TrainConfig(epochs=2, batch_size=128, device=device, optimizer="adam",
+                                    lr=3e-3), datasets=small).run()
+    report["after_oom"] = {"status": r2.status, "epochs_done": r2.epochs_done,
+                           "fault": r2.fault and r2.fault.__dict__}
+    print("after oom:", report["after_oom"], flush=True)
+    return report
+
+
+def part_oom(out: Path, device: str) -> None:
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    if not (device.startswith("cuda") and torch.cuda.is_available()):
+        report = {"oom": "skipped: needs a CUDA device"}
+    else:
+        report = oom_check(device)
+    (out / "oom.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     out = out_dir()
     if args.part == "env":
         part_env(out, args.device)
+        return 0
+    if args.part == "oom":
+        part_oom(out, args.device)
         return 0
     if args.part == "faults":
         part_faults(out, args.device, args.quick)
@@ -228,13 +266,20 @@ def main(argv: list[str] | None = None) -> int:
                                    "1000" if q else "5000", "--val-size", "1000", "--epochs",
                                    "2" if q else "5", "--optimizer", "adam", "--lr", "0.003"]
                                   + train_common, 45, "train_cifar10_example.json"),
+        "oom": ([PY, __file__, "--part", "oom", "--device", dev], 60, None),
+        "bench_bf16_long": ([PY, "benchmarks/bench_train.py", "--device", dev, "--no-memory",
+                             "--train-size", "2048" if q else "20000", "--val-size", "2000",
+                             "--epochs", "3", "--rounds", "1" if q else "3", "--designs",
+                             "pattern_conv_relu_conv_relu_pool_x3", "resnet20_cifar",
+                             "--precision", "bf16", "--channels-last", "--json",
+                             str(out / "bench_bf16_long.json")], 120, None),
         # the same comparison on this machine's CPU (quiet, unlike a shared workstation)
         "bench_cpu": ([PY, "benchmarks/bench_train.py", "--device", "cpu", "--no-memory",
                        "--designs", "cifar10_example", "--epochs", "2", "--rounds",
                        "1" if q else "3", "--train-size", "2048" if q else "4096",
                        "--threads", "8", "--json", str(out / "bench_cpu.json")], 45, None),
     }
-    only = args.only or list(parts)
+    only = args.only or [p for p in parts if p not in ("oom", "bench_bf16_long")]
     summary: list[str] = []
     status = {}
     t0 = time.perf_counter()

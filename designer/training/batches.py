@@ -6,10 +6,13 @@ form allows. TORCH, no Qt.
 - a data set with `get_batch(indices) -> (x, y)` (designer.training.datasets' ImageDataset): a
   DataLoader whose items are whole batches (one indexing, normalisation and augmentation each);
 - any other map-style Dataset: a DataLoader, pinned memory and non_blocking copies on CUDA.
+Batches a GPU gets from the host are made one thread ahead (Prefetch) unless loader workers do.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Any
 
 import torch
@@ -26,6 +29,8 @@ from torch.utils.data import (
 from .runtime import seed_worker
 
 RESIDENT_MAX = 4 * 1024**3  # an in-memory data set up to this size is copied to the GPU once
+PREFETCH_POLL_S = 0.1
+PREFETCH_DEVICES = ("cuda",)  # device types whose host-made batches are prefetched
 
 
 def tensor_pair(ds: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -120,10 +125,71 @@ class _WholeBatches(Dataset):
         return self.ds.get_batch(torch.as_tensor(indices, dtype=torch.long))
 
 
+class Prefetch:
+    """Walks `batches` in a background thread, up to `depth` batches ahead of the consumer. For
+    a GPU fed from the host: preparing the next batch (indexing, normalisation, augmentation,
+    pinning, the copy) overlaps the step, as PyTorch releases the GIL in its kernels. An
+    exception in the thread comes out of the consumer's next(); a consumer that stops early lets
+    the thread go (it ends within PREFETCH_POLL_S)."""
+
+    def __init__(self, batches: Any, depth: int = 3):
+        self.batches, self.depth = batches, depth
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        q: queue.Queue = queue.Queue(maxsize=self.depth)
+        closed = threading.Event()
+
+        def put(item) -> bool:
+            while not closed.is_set():
+                try:
+                    q.put(item, timeout=PREFETCH_POLL_S)
+                    return True
+                except queue.Full:
+                    pass
+            return False
+
+        def produce() -> None:
+            try:
+                for item in self.batches:
+                    if not put((True, item)):
+                        return
+            except BaseException as e:  # noqa: BLE001 - handed to the consumer
+                put((False, e))
+                return
+            put((False, None))
+
+        thread = threading.Thread(target=produce, name="batch-prefetch", daemon=True)
+        thread.start()
+        try:
+            while True:
+                ok, item = q.get()
+                if ok:
+                    yield item
+                elif item is None:
+                    return
+                else:
+                    raise item
+        finally:
+            closed.set()
+
+
 def make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator | None,
                  device: torch.device, channels_last: bool, num_workers: int):
     """An iterable of (x, y) batches on `device` with len() = batches per epoch, and the bytes
-    it copied onto the device for good (a GPU-resident data set)."""
+    it copied onto the device for good (a GPU-resident data set). Batches made on the host for
+    a GPU (no loader workers) are prepared in a background thread (Prefetch)."""
+    batches, resident = _make_batches(ds, batch, train, generator, device, channels_last,
+                                      num_workers)
+    if device.type in PREFETCH_DEVICES and num_workers == 0 and not resident:
+        batches = Prefetch(batches)
+    return batches, resident
+
+
+def _make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator | None,
+                  device: torch.device, channels_last: bool, num_workers: int):
     drop_last = train and len(ds) >= batch  # no lone small batch (BatchNorm needs two)
     pair = tensor_pair(ds)
     if pair is not None:

@@ -202,6 +202,56 @@ def test_any_map_style_dataset_and_a_batch_of_one_at_the_end():
     assert rec.start.steps_per_epoch == 3 and rec.start.val_samples == 33
 
 
+def test_prefetch_keeps_order_passes_errors_and_lets_go():
+    from designer.training.batches import Prefetch
+
+    assert list(Prefetch(range(50), depth=2)) == list(range(50))
+
+    def broken():
+        yield 1
+        raise OSError("disk gone")
+
+    it = iter(Prefetch(broken()))
+    assert next(it) == 1
+    with pytest.raises(OSError, match="disk gone"):
+        next(it)
+    before = threading.active_count()
+    it = iter(Prefetch(range(10**6)))
+    next(it)
+    it.close()  # a consumer that stops early
+    deadline = time.time() + 2
+    while threading.active_count() > before and time.time() < deadline:
+        time.sleep(0.02)
+    assert threading.active_count() == before
+
+
+def test_prefetched_batches_train_the_same(monkeypatch):
+    class WithGetBatch(Dataset):  # the data sets' fast path: whole batches at once
+        def __init__(self, ds):
+            self.x, self.labels = ds.tensors
+
+        def __len__(self):
+            return len(self.labels)
+
+        def __getitem__(self, i):
+            return self.x[i], self.labels[i]
+
+        def get_batch(self, idx):
+            return self.x[idx], self.labels[idx]
+
+    def weights():
+        train, val, _ = data()
+        trainer = Trainer(tiny_net(), config(), datasets=(WithGetBatch(train),
+                                                          WithGetBatch(val)))
+        assert trainer.run().status == "finished"
+        return trainer.model.state_dict()
+
+    plain = weights()
+    monkeypatch.setattr("designer.training.batches.PREFETCH_DEVICES", ("cuda", "cpu"))
+    prefetched = weights()
+    assert all(torch.equal(plain[k], prefetched[k]) for k in plain)
+
+
 # ---------------------------------------------------------------------------------------------
 # Stop, pause, resume
 
