@@ -557,14 +557,19 @@ class TrainingPanel(QWidget):
             self.progress.setRange(0, 0)
         self.progress.setFormat(message or "Loading the data…")
 
+    @property
+    def _epochs(self) -> int:
+        """The running run's epochs (the form may say something else by now)."""
+        return self.worker.config.epochs if self.worker is not None else self._config.epochs
+
     def _on_started(self, event: StartEvent) -> None:
         self._start = event
         self._steps_per_epoch = event.steps_per_epoch
-        self.plots.begin_run(event.steps_per_epoch, self._config.epochs)
-        total = max(1, event.steps_per_epoch * self._config.epochs)
+        self.plots.begin_run(event.steps_per_epoch, self._epochs)
+        total = max(1, event.steps_per_epoch * self._epochs)
         self.progress.setRange(0, total)
         self.progress.setValue(0)
-        self.progress.setFormat(f"Epoch 1/{self._config.epochs}")
+        self.progress.setFormat(f"Epoch 1/{self._epochs}")
         if self.state_label.text() == "starting":
             self._set_state("running")
         self.info_label.setText(self._info_text(None))
@@ -578,9 +583,9 @@ class TrainingPanel(QWidget):
             return
         b = update.batch
         self.plots.add_points(update.points)
-        self.progress.setRange(0, max(1, b.steps * self._config.epochs))
+        self.progress.setRange(0, max(1, b.steps * self._epochs))
         self.progress.setValue(b.global_step)
-        self.progress.setFormat(f"Epoch {b.epoch}/{self._config.epochs} · step {b.step}/"
+        self.progress.setFormat(f"Epoch {b.epoch}/{self._epochs} · step {b.step}/"
                                 f"{b.steps} · {format_duration(b.eta_s)} left")
         self.info_label.setText(self._info_text(b))
 
