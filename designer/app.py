@@ -20,7 +20,9 @@ def _apply_look(app) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QColor, QPalette
 
-    app.setStyle("Fusion")
+    if app.style().name().lower() != "fusion":  # Linux without a theme starts in Fusion
+        app.setStyle("Fusion")
+    dark_now = [False]
 
     def follow(scheme=None) -> None:
         scheme = app.styleHints().colorScheme() if scheme is None else scheme
@@ -29,8 +31,10 @@ def _apply_look(app) -> None:
             for role, colour in _DARK.items():
                 p.setColor(getattr(QPalette, role), QColor(colour))
             app.setPalette(p)
-        else:
+            dark_now[0] = True
+        elif dark_now[0]:  # back to light: the style's own palette (already there at start)
             app.setPalette(app.style().standardPalette())
+            dark_now[0] = False
 
     follow()
     app.styleHints().colorSchemeChanged.connect(follow)

@@ -145,6 +145,12 @@ class Document(QObject):
         self.undo_stack.setClean()
         self.file_changed.emit()
 
+    def mark_modified(self) -> None:
+        """Something saved with the design but not undoable changed (training settings, runs)."""
+        if not self._settings_dirty:
+            self._settings_dirty = True
+            self.file_changed.emit()
+
     def forget_path(self) -> None:
         """Keep the design but detach it from its file (an example opens as a new design)."""
         self._path = None

@@ -434,7 +434,7 @@ class TrainingPanel(QWidget):
             return
         design.training = training
         if design is self.doc.design:
-            _mark_modified(self.doc)
+            self.doc.mark_modified()
 
     @property
     def runs(self) -> list[dict[str, Any]]:
@@ -703,14 +703,3 @@ def _float_edit(tip: str) -> QLineEdit:
 def _choose(combo: QComboBox, data: Any) -> None:
     i = combo.findData(data)
     combo.setCurrentIndex(max(0, i))
-
-
-def _mark_modified(doc: Document) -> None:
-    """The design changed outside the undo stack: the window shows it unsaved."""
-    mark = getattr(doc, "mark_modified", None)
-    if callable(mark):
-        mark()
-        return
-    # Document has no public way yet (set_settings is for the analysis settings only)
-    doc._settings_dirty = True  # noqa: SLF001
-    doc.file_changed.emit()
