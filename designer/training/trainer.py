@@ -9,7 +9,19 @@ The hot loop does what a lean hand-written loop does (forward, loss, backward, s
 accuracy accumulated on the device) and reads the device's numbers only every SYNC_S seconds on
 an accelerator (every batch on the CPU, where reading costs nothing). Every on_batch therefore
 carries the loss and accuracy measured at the latest read: the mean over the batches since the
-read before it.
+read before it (the first batch of every epoch is always read).
+
+For a caller in another thread (the window's TrainWorker):
+- stop(), pause(), resume() only set threading.Events: call them from any thread, at any time.
+  Stop ends the run after the current batch (training or validation), also while paused; pause
+  holds between batches; the time spent paused is left out of elapsed_s, images/s and the ETA.
+- callbacks run in run()'s thread, synchronously: a slow callback slows training. on_end is
+  called exactly once, also after a fault; on_start only when the run got as far as training.
+  Optional extra: on_data(done, total, message) while a data set downloads.
+- peak_bytes (CUDA only) is torch.cuda.max_memory_allocated since training started, less the
+  data set when it was copied to the GPU whole; it includes cuBLAS's and cuDNN's workspaces, so
+  for a small network it is tens of MiB above the analysis's estimate.
+- on CUDA the Trainer sets torch.backends.cudnn.benchmark = True (process-wide).
 """
 
 from __future__ import annotations
