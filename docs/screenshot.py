@@ -4,6 +4,7 @@
 """
 
 import sys
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
@@ -21,8 +22,9 @@ def main() -> None:
     out = sys.argv[2] if len(sys.argv) > 2 else str(ROOT / "docs" / "screenshot.png")
     app = QApplication([])
     _apply_look(app)
-    settings = QSettings(str(Path("/tmp") / "convnet-screenshot.ini"), QSettings.IniFormat)
-    window = MainWindow(settings=settings, recovery_dir=Path("/tmp/convnet-screenshot-recovery"))
+    scratch = Path(tempfile.mkdtemp(prefix="convnet-screenshot-"))  # no user settings touched
+    settings = QSettings(str(scratch / "settings.ini"), QSettings.IniFormat)
+    window = MainWindow(settings=settings, recovery_dir=scratch / "recovery")
     window.resize(1600, 1000)
     window.open_example(Path(preset))
     window.show()
