@@ -66,12 +66,9 @@ def torch_spec(type_name: str, params: dict[str, Any], in_shape, inplace: bool):
 
 def make_plan(network: Network, report: Report | None = None) -> Plan:
     report = report or analyze(network)
-    for nid in report.order:
-        for issue in report.layers[nid].errors:
-            raise BuildError(f"{nid}: {issue.message}")
-    for _, issue in report.issues:
-        if issue.severity == "error":
-            raise BuildError(issue.message)
+    error = report.first_error()
+    if error is not None:
+        raise BuildError(error)
     if report.output is None:
         raise BuildError("the network has no output: wire layers after the INPUT")
     inplace = inplace_activations(network)

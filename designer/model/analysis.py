@@ -127,6 +127,18 @@ class Report:
     def ok(self) -> bool:
         return self.totals.errors == 0
 
+    def first_error(self) -> str | None:
+        """The first error in the design's order, as 'layer: message' (None when there is none):
+        what building or training a design with errors reports."""
+        for nid in self.order:
+            for issue in self.layers[nid].issues:
+                if issue.severity == "error":
+                    return f"{nid}: {issue.message}"
+        for _, issue in self.issues:
+            if issue.severity == "error":
+                return issue.message
+        return None
+
     def volume_bytes(self, layer_id: str) -> int:
         """Bytes of a layer's output volume for the whole batch, in the report's dtype."""
         return self.layers[layer_id].activations * self.batch * DTYPE_BYTES[self.dtype]

@@ -26,14 +26,9 @@ def whd(shape) -> str:
 def design_io(report: Report) -> tuple[tuple[int, ...], int, bool]:
     """The design's input (C, H, W), its number of outputs and whether the output volume
     (K×1×1) must be flattened for the loss; FaultError if it cannot be trained."""
-    if not report.ok:
-        nid, issue = next(((nid, i) for nid in report.order
-                           for i in report.layers[nid].errors),
-                          next(((nid, i) for nid, i in report.issues
-                                if i.severity == "error"), (None, None)))
-        where = f"{nid}: " if nid else ""
-        what = issue.message if issue is not None else "it has errors"
-        raise FaultError(Fault("model", f"the design has errors ({where}{what})",
+    error = report.first_error()
+    if error is not None:
+        raise FaultError(Fault("model", f"the design has errors ({error})",
                                "fix the errors the readouts list, then train"))
     inputs = [nid for nid in report.order if report.layers[nid].type == "Input"]
     out = report.output

@@ -104,11 +104,8 @@ def train(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     report = analyze(design.network)
-    if not report.ok:
-        first = next((f"{nid}: {i.message}" for nid in report.order
-                      for i in report.layers[nid].errors),
-                     next((i.message for _, i in report.issues if i.severity == "error"),
-                          "it has errors"))
+    first = report.first_error()
+    if first is not None:
         print(f"error: {args.file}: the design cannot be trained ({first})", file=sys.stderr)
         return 2
     saved = design.training.get("config") if isinstance(design.training, dict) else None

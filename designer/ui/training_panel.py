@@ -471,12 +471,10 @@ class TrainingPanel(QWidget):
         if self.running:
             return False
         report = self.doc.report
-        if not report.ok:
-            where, issue = _first_error(report)
-            layer = f"{where}: " if where else ""
-            self._show_fault("The design has errors, so it cannot be trained.",
-                             f"{layer}{issue.message}")
-            self.status_message.emit(f"Cannot train: {layer}{issue.message}")
+        error = report.first_error()
+        if error is not None:
+            self._show_fault("The design has errors, so it cannot be trained.", error)
+            self.status_message.emit(f"Cannot train: {error}")
             return False
         self._edited()  # a half-typed learning rate counts
         self.ensure_plots()
@@ -682,15 +680,6 @@ class TrainingPanel(QWidget):
         if self.fault_box.isHidden():
             return ""
         return f"{self.fault_title.text()}\n{self.fault_advice.text()}"
-
-
-def _first_error(report) -> tuple[str | None, Any]:
-    """The first error in the design's order (a layer's, then the network's)."""
-    for lid in report.order:
-        for issue in report.layers[lid].issues:
-            if issue.severity == "error":
-                return lid, issue
-    return next((lid, i) for lid, i in report.issues if i.severity == "error")
 
 
 def _float_edit(tip: str) -> QLineEdit:
