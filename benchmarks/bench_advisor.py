@@ -12,28 +12,17 @@ Hints panel does a moment after the editing pauses.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from timing import median_ms  # noqa: E402
+
 from designer.model import advisor  # noqa: E402
 from designer.model.analysis import analyze  # noqa: E402
 from designer.model.design_file import load  # noqa: E402
-
-
-def median_ms(fn, repeat: int, before=None) -> float:
-    times = []
-    for i in range(repeat):
-        if before:
-            before(i)
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
 
 
 def main() -> None:

@@ -10,28 +10,17 @@ torchinfo.summary (a forward pass of the built model with hooks) to the cold ana
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from timing import median_ms  # noqa: E402
+
 import designer.model.analysis as analysis_module  # noqa: E402
 from designer.model.analysis import analyze  # noqa: E402
 from designer.model.design_file import load  # noqa: E402
-
-
-def median_ms(fn, repeat: int, before=None) -> float:
-    times = []
-    for i in range(repeat):
-        if before:
-            before(i)
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
 
 
 def main() -> None:
