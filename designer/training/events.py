@@ -119,6 +119,22 @@ class RunResult:
         return asdict(self)
 
 
+@dataclass
+class ProbeRequest:
+    """What a window wants to see inside the network being trained (designer/training/probes.py
+    answers with a ProbeReport): the feature maps of one sample at the end of every epoch, or
+    between two batches when asked (Trainer.request_probe)."""
+
+    sample: int = 0  # an index into the validation split ...
+    image: Any = None  # ... or this image, (C, H, W) float32, normalised as the data set is
+    image_name: str = ""
+    layers: tuple[str, ...] | None = None  # None: every layer
+    max_values: int = 1 << 18  # per layer (larger maps are shrunk by block means)
+    max_slices: int = 4096  # per layer
+    evaluation: bool = True  # at epoch ends: confusion matrix and misclassified samples
+    wrong: int = 24  # thumbnails of the most confidently wrong validation samples
+
+
 class Callbacks(Protocol):
     """What a Trainer calls, from the thread it runs in. All optional."""
 
@@ -126,3 +142,8 @@ class Callbacks(Protocol):
     def on_batch(self, event: BatchEvent) -> None: ...
     def on_epoch(self, event: EpochEvent) -> None: ...
     def on_end(self, result: RunResult) -> None: ...
+    # Probes (designer/training/probes.py): when probe_request() returns a ProbeRequest, the
+    # Trainer probes at every epoch end (and between batches after request_probe()) and hands
+    # the ProbeReport to on_probe; None (or no such method): no probing, no cost.
+    def probe_request(self) -> ProbeRequest | None: ...
+    def on_probe(self, report: Any) -> None: ...

@@ -18,6 +18,13 @@ For a caller in another thread (the window's TrainWorker):
 - callbacks run in run()'s thread, synchronously: a slow callback slows training. on_end is
   called exactly once, also after a fault; on_start only when the run got as far as training.
   Optional extra: on_data(done, total, message) while a data set downloads.
+- probes (designer/training/probes.py): where callbacks.probe_request() returns a ProbeRequest,
+  the validation pass also collects each sample's prediction, and at the end of every epoch
+  (after the checkpoints, before on_epoch) the model is probed in this thread — feature maps of
+  one sample, the first CONV's filters, the confusion matrix — and callbacks.on_probe(report)
+  gets it. request_probe() (any thread) asks for one between two batches, also while paused.
+  A probe leaves the run exactly as it was (modes, RNG, gradients); a failed probe is a report
+  with `error` set, never a fault. `prober` keeps the model and validation split afterwards.
 - peak_bytes (CUDA only) is torch.cuda.max_memory_allocated since training started, less the
   data set when it was copied to the GPU whole; it includes cuBLAS's and cuDNN's workspaces, so
   for a small network it is tens of MiB above the analysis's estimate.
@@ -48,10 +55,12 @@ from .events import (
     BatchEvent,
     EpochEvent,
     Fault,
+    ProbeRequest,
     RunResult,
     StartEvent,
     TrainConfig,
 )
+from .probes import Collector, Prober, ProbeReport
 from .runtime import (
     FaultError,
     device_name,
@@ -98,6 +107,8 @@ class Trainer:
         self._go = threading.Event()  # cleared while paused
         self._go.set()
         self._started = False
+        self._probe_now = threading.Event()
+        self.prober: Prober | None = None  # made at the first probe (see probe_request)
 
     # -- control: safe from any thread, before, during or after run() -------------------------
 
@@ -113,6 +124,10 @@ class Trainer:
 
     def resume(self) -> None:
         self._go.set()
+
+    def request_probe(self) -> None:
+        """Probe after the current batch (or now, while paused), where callbacks want probes."""
+        self._probe_now.set()
 
     @property
     def paused(self) -> bool:
@@ -181,6 +196,7 @@ class Trainer:
         if note:
             self._notes.append(f"{getattr(info, 'name', 'data')}: {note}")
         classes = check_data(train, val, info, in_shape, n_out)
+        self._val_data, self._report, self._classes = val, report, classes
 
         seed_everything(cfg.seed)  # the same weights whatever loading the data drew
         try:
@@ -251,7 +267,9 @@ class Trainer:
             if train_stats is None:
                 self._save("last.pt", {"epoch": epoch - 1, "stopped_in_epoch": epoch})
                 return "stopped"
-            val_stats = self._validate(epoch)
+            probe = self._probe_request()
+            collector = Collector() if probe is not None and probe.evaluation else None
+            val_stats = self._validate(epoch, collector)
             if val_stats is None:
                 self._save("last.pt", {"epoch": epoch - 1, "stopped_in_epoch": epoch})
                 return "stopped"
@@ -274,6 +292,8 @@ class Trainer:
                 self._best = event.val_accuracy if not math.isnan(event.val_accuracy) else None
                 self._save("best.pt", meta)
             self._save("last.pt", meta)
+            if probe is not None:
+                self._send_probe(probe, epoch, None, collector)
             if on_epoch is not None:
                 on_epoch(event)
             if self._stop.is_set():
@@ -312,6 +332,7 @@ class Trainer:
         sched = self._sched if self._per_step else None
         on_batch = getattr(self.callbacks, "on_batch", None)
         stop, go, step_fn = self._stop, self._go, self._train_step
+        probe_now = self._probe_now
         param_groups = self._opt.param_groups
         window = self._window
         window.clear()
@@ -365,8 +386,10 @@ class Trainer:
                     peak_bytes=self._peak))
             if stop.is_set():
                 return None
+            if probe_now.is_set():
+                self._probe_between(epoch, step)
             if not go.is_set():
-                self._wait_paused()
+                self._wait_paused(epoch, step)
                 last_sync = time.perf_counter()
                 if stop.is_set():
                     return None
@@ -379,8 +402,10 @@ class Trainer:
                                        self._prec.name))
         return lsum / step, csum / seen
 
-    def _validate(self, epoch: int) -> tuple[float, float] | None:
-        """(mean loss, accuracy) on the validation set in eval mode, or None when stopped."""
+    def _validate(self, epoch: int,
+                  collector: Collector | None = None) -> tuple[float, float] | None:
+        """(mean loss, accuracy) on the validation set in eval mode, or None when stopped.
+        A collector also gets every batch's labels and outputs (for the confusion matrix)."""
         model, dev = self.model, self.device
         model.eval()
         loss_sum = torch.zeros((), device=dev)
@@ -405,6 +430,8 @@ class Trainer:
                             out = out.flatten(1)
                     loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
                     correct += (out.argmax(1) == y).sum()
+                    if collector is not None:
+                        collector.add(y, out)
                 except Exception as e:  # noqa: BLE001
                     raise self._fault("model", e, epoch, step, "validating the model") from None
                 n += y.shape[0]
@@ -418,17 +445,52 @@ class Trainer:
             return math.nan, math.nan
         return loss_sum.item() / n, correct.item() / n
 
-    def _wait_paused(self) -> None:
+    def _wait_paused(self, epoch: int | None = None, step: int | None = None) -> None:
         t = time.perf_counter()
         while not self._go.wait(_PAUSE_POLL_S):
             if self._stop.is_set():
                 break
+            if epoch is not None and self._probe_now.is_set():
+                self._probe_between(epoch, step)
         self._paused_s += time.perf_counter() - t
         self._window.clear()
 
     def _measure_peak(self) -> None:
         if self.device is not None and self.device.type == "cuda":
             self._peak = torch.cuda.max_memory_allocated(self.device) - self._resident
+
+    # -- probes --------------------------------------------------------------------------------
+
+    def _probe_request(self) -> ProbeRequest | None:
+        ask = getattr(self.callbacks, "probe_request", None)
+        if ask is None or getattr(self.callbacks, "on_probe", None) is None:
+            return None
+        return ask()
+
+    def _probe_between(self, epoch: int, step: int | None) -> None:
+        self._probe_now.clear()
+        request = self._probe_request()
+        if request is not None:
+            self._send_probe(request, epoch, step, None)
+
+    def _send_probe(self, request: ProbeRequest, epoch: int, step: int | None,
+                    collector: Collector | None) -> None:
+        """Probe the model as it is now and hand the report to callbacks.on_probe."""
+        try:
+            if self.prober is None:
+                self.prober = Prober(self.model, self.network, self._val_data, self.info,
+                                     self._report, self._classes)
+            prober = self.prober
+            prober.weights = (f"after epoch {epoch}" if step is None
+                              else f"epoch {epoch}, batch {step}")
+            evaluation = collector.evaluation(prober.class_names) if collector else None
+            report = prober.probe(request, epoch, step, evaluation)
+        except Exception as e:  # noqa: BLE001 - a probe never ends a run
+            if self.device is not None and self.device.type == "cuda" and is_oom(e):
+                torch.cuda.empty_cache()
+            report = ProbeReport(None, epoch=epoch, step=step,
+                                 error=f"{type(e).__name__}: {e}".strip())
+        self.callbacks.on_probe(report)
 
     # -- setup ---------------------------------------------------------------------------------
 
