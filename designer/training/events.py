@@ -126,7 +126,9 @@ class ProbeRequest:
     between two batches when asked (Trainer.request_probe)."""
 
     sample: int = 0  # an index into the validation split ...
-    image: Any = None  # ... or this image, (C, H, W) float32, normalised as the data set is
+    # ... or this image: a picture's 8-bit pixels (H, W) or (H, W, C), shaped and normalised
+    # like the data set by the prober, or a (C, H, W) float32 array taken as it is
+    image: Any = None
     image_name: str = ""
     layers: tuple[str, ...] | None = None  # None: every layer
     max_values: int = 1 << 18  # per layer (larger maps are shrunk by block means)

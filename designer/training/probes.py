@@ -52,6 +52,8 @@ __all__ = [
     "display_image",
     "filter_images",
     "first_conv",
+    "prepare_image",
+    "thumbnail",
     "untouched",
 ]
 
@@ -268,6 +270,34 @@ def filter_images(weights: np.ndarray, per_filter: bool = True) -> np.ndarray:
     return (0.5 + pics / (2 * top)).astype(np.float32)
 
 
+def prepare_image(pixels: np.ndarray, shape: Sequence[int],
+                  mean: Sequence[float] | None = None,
+                  std: Sequence[float] | None = None) -> np.ndarray:
+    """A picture's 8-bit pixels, (H, W) grey or (H, W, C) RGB(A), as the network's input
+    (C, H, W) float32: resized and channel-adapted the way the data sets are (bilinear; grey
+    repeated to RGB, RGB to grey by luminance, alpha dropped), scaled to 0..1 and normalised with
+    the data set's mean and std where they are known. DatasetError when the channels cannot
+    be adapted (the message says which input depths work)."""
+    from .data.common import Adapter, DatasetError
+
+    px = np.asarray(pixels)
+    if px.ndim == 2:
+        px = px[:, :, None]
+    if px.ndim != 3 or min(px.shape) < 1:
+        raise DatasetError(f"an image must be (H, W) or (H, W, C) pixels, got shape {px.shape}")
+    h0, w0, c0 = px.shape
+    adapter = Adapter((c0, h0, w0), shape, "the image")
+    t = torch.from_numpy(np.ascontiguousarray(px.transpose(2, 0, 1)))[None]
+    x = adapter(t)[0].float()
+    if px.dtype == np.uint8:
+        x = x / 255.0
+    c = x.shape[0]
+    if mean is not None and std is not None and len(mean) == c == len(std):
+        x = (x - torch.tensor(mean, dtype=torch.float32)[:, None, None]) / torch.tensor(
+            std, dtype=torch.float32)[:, None, None]
+    return x.numpy().astype(np.float32, copy=False)
+
+
 def display_image(image: np.ndarray, mean: Sequence[float] | None = None,
                   std: Sequence[float] | None = None) -> np.ndarray:
     """A normalised (C, H, W) input as a picture in 0..1: (H, W, 3) for 3 channels, else
@@ -313,6 +343,9 @@ class Prober:
         self.mean = _floats(getattr(info, "mean", None))
         self.std = _floats(getattr(info, "std", None))
         self.conv = first_conv(network, self.report)
+        inputs = [nid for nid in self.report.order if self.report.layers[nid].type == "Input"]
+        shape = self.report.layers[inputs[0]].shape if inputs else None
+        self.input_shape: tuple[int, ...] | None = tuple(shape) if shape else None
         self._modules = _modules_by_id(model)
 
     @property
@@ -329,10 +362,17 @@ class Prober:
     # -- one sample ---------------------------------------------------------------------------
 
     def sample(self, request: ProbeRequest) -> Sample:
-        """The request's image, or validation sample request.sample (scores not yet known)."""
+        """The request's image, or validation sample request.sample (scores not yet known).
+        An image of 8-bit pixels (a picture file's) is shaped and normalised like the data set
+        (prepare_image); a float (C, H, W) image is taken as it is."""
         if request.image is not None:
-            image = np.asarray(request.image, dtype=np.float32)
-            return Sample(image, request.image_name or "an image file")
+            image = np.asarray(request.image)
+            if image.dtype == np.uint8:
+                if self.input_shape is None:
+                    raise ValueError("the design has no INPUT layer to shape the image to")
+                image = prepare_image(image, self.input_shape, self.mean, self.std)
+            return Sample(image.astype(np.float32, copy=False),
+                          request.image_name or "an image file")
         if self.data is None or self.val_size == 0:
             raise ValueError("there is no validation set to take a sample from: choose an "
                              "image file")
@@ -380,7 +420,7 @@ class Prober:
             return out
         for i in evaluation.most_confidently_wrong(n):
             x, y = self.data[int(i)]
-            out.append(Sample(_thumb(x), f"validation sample {int(i)}", index=int(i),
+            out.append(Sample(thumbnail(x), f"validation sample {int(i)}", index=int(i),
                               label=int(y), predicted=int(evaluation.predictions[i]),
                               confidence=float(evaluation.confidence[i])))
         return out
@@ -476,7 +516,8 @@ def _bounded(t: torch.Tensor, max_values: int, max_slices: int) -> tuple[np.ndar
         return t.float().cpu().numpy().copy(), step
 
 
-def _thumb(x: Any) -> np.ndarray:
+def thumbnail(x: Any) -> np.ndarray:
+    """A sample (C, H, W) as a numpy array at most THUMB_SIDE high and wide (area mean)."""
     t = torch.as_tensor(x).detach().float()
     if t.dim() == 3:
         h, w = t.shape[-2:]

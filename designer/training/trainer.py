@@ -172,6 +172,10 @@ class Trainer:
             device=self._dname, peak_bytes=self._peak, config=self.config.to_dict(),
             notes=list(self._notes))
         self.result = result
+        if self.prober is not None:
+            n = result.epochs_done
+            self.prober.weights = (f"after epoch {n}, the end of training" if status == "finished"
+                                   else f"as the run {status} ({n} epoch(s) done)")
         cb = getattr(self.callbacks, "on_end", None)
         if cb is not None:
             cb(result)

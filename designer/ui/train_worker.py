@@ -8,6 +8,12 @@ happen.
 
 torch and the Trainer are imported inside the thread, when training starts: the window itself
 never imports torch.
+
+Probes (what the "Inside the network" view shows): after `set_probe(request)` the Trainer probes
+the model at epoch ends (and between batches after `request_probe()`) and `probed` carries each
+ProbeReport. Probing is skipped at an epoch end when the last probe cost more than PROBE_SHARE of
+the time since it, so a view never slows training by more than that, however short the epochs.
+After a run with probes, `prober` holds the trained model and its validation split.
 """
 
 from __future__ import annotations
@@ -27,12 +33,14 @@ from ..training.events import (
     BatchEvent,
     EpochEvent,
     Fault,
+    ProbeRequest,
     RunResult,
     StartEvent,
     TrainConfig,
 )
 
 UPDATES_PER_S = 20
+PROBE_SHARE = 0.03  # at most this share of the training time goes to epoch-end probes
 _LIVE: set[TrainWorker] = set()  # started and not yet waited for: never garbage while running
 
 
@@ -84,6 +92,7 @@ class TrainWorker(QObject):
     epoch = Signal(object)  # EpochEvent, every one
     finished = Signal(object)  # RunResult, always exactly once (also for a failed start)
     data_progress = Signal(int, object, str)  # done, total or None, what: loading / download
+    probed = Signal(object)  # ProbeReport (training/probes.py), after set_probe()
 
     def __init__(self, network: Network, config: TrainConfig, datasets: Any = None,
                  trainer_factory: Callable[..., Any] | None = None,
@@ -105,6 +114,11 @@ class TrainWorker(QObject):
         self._thread: QThread | None = None
         self._done = False
         self.updates = 0  # progress signals emitted, for tests and benchmarks
+        self._probe: ProbeRequest | None = None
+        self._probe_asked = False
+        self._probe_end = 0.0  # when the last probe ended, and what it cost
+        self._probe_cost = 0.0
+        self.prober: Any = None  # after a run with probes: the trained model, for more probes
 
     # ----------------------------------------------------------------------------- GUI side
 
@@ -149,6 +163,19 @@ class TrainWorker(QObject):
         if trainer is not None:
             trainer.resume()
 
+    def set_probe(self, request: ProbeRequest | None) -> None:
+        """Probe at every epoch end with this request from now on (None: stop probing)."""
+        with self._lock:
+            self._probe = request
+
+    def request_probe(self) -> None:
+        """A probe as soon as the current batch is done (or now, while paused)."""
+        with self._lock:
+            self._probe_asked = True
+            trainer = self._trainer
+        if trainer is not None and hasattr(trainer, "request_probe"):
+            trainer.request_probe()
+
     def wait(self, timeout_ms: int = 60_000) -> bool:
         """Wait for the thread to end; True when it has (or never started)."""
         if self._thread is None:
@@ -180,11 +207,17 @@ class TrainWorker(QObject):
                 with self._lock:
                     self._trainer = trainer
                     stop, paused = self._stop_requested, self._paused
+                    asked = self._probe_asked
                 if stop:
                     trainer.stop()
                 elif paused:
                     trainer.pause()
+                if asked and hasattr(trainer, "request_probe"):
+                    trainer.request_probe()
                 result = trainer.run()
+                with self._lock:
+                    if self._probe is not None:
+                        self.prober = getattr(trainer, "prober", None)
         except Exception as e:  # noqa: BLE001 - a run that cannot even start is a fault too
             result = RunResult(
                 "failed", 0, [], fault=_startup_fault(e), seconds=time.monotonic() - started,
@@ -220,6 +253,22 @@ class TrainWorker(QObject):
 
     def on_end(self, result: RunResult) -> None:
         self._flush()
+
+    def probe_request(self) -> ProbeRequest | None:
+        """The Trainer asks at every epoch end and for every probe between batches."""
+        with self._lock:
+            request, asked = self._probe, self._probe_asked
+            self._probe_asked = False
+        if request is None:
+            return None
+        if not asked and self._probe_cost > PROBE_SHARE * (time.monotonic() - self._probe_end):
+            return None  # the epochs are short next to a probe: skip this one
+        return request
+
+    def on_probe(self, report: Any) -> None:
+        self._probe_end = time.monotonic()
+        self._probe_cost = float(getattr(report, "seconds", 0.0))
+        self.probed.emit(report)
 
     def _maybe_flush(self) -> None:
         now = time.monotonic()

@@ -24,8 +24,10 @@ from designer.training.probes import (
     display_image,
     filter_images,
     first_conv,
+    prepare_image,
     untouched,
 )
+from designer.training.data.common import DatasetError
 from designer.training.trainer import Trainer
 
 SOBEL_X = [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]
@@ -199,6 +201,28 @@ def test_display_image_undoes_the_normalisation():
     np.testing.assert_allclose(pic, raw.transpose(1, 2, 0), atol=1e-6)
     grey = display_image(np.array([[[2.0, 4.0], [6.0, 10.0]]]))
     np.testing.assert_allclose(grey, [[0.0, 0.25], [0.5, 1.0]])
+
+
+def test_a_picture_is_shaped_and_normalised_like_the_data_set():
+    rgba = np.zeros((10, 20, 4), np.uint8)
+    rgba[..., 0] = 255  # pure red, opaque
+    rgba[..., 3] = 255
+    mean, std = (0.5, 0.5, 0.5), (0.25, 0.5, 1.0)
+    x = prepare_image(rgba, (3, 5, 10), mean, std)
+    assert x.shape == (3, 5, 10) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0], 2.0)  # (1 - 0.5) / 0.25
+    np.testing.assert_allclose(x[1], -1.0)
+    np.testing.assert_allclose(x[2], -0.5)
+    grey = prepare_image(rgba[..., :3], (1, 10, 20))  # luminance, no statistics: 0..1
+    np.testing.assert_allclose(grey, round(0.299 * 255) / 255, atol=1 / 255)
+    with pytest.raises(DatasetError, match="input"):
+        prepare_image(rgba, (2, 10, 20))
+    # through the prober: the picture of an edge gives the exact maps of the edge
+    net, model = edge_model()
+    pixels = (step_image()[0].numpy() * 255).astype(np.uint8)
+    report = Prober(model, net).probe(ProbeRequest(image=pixels, image_name="edge.png"))
+    np.testing.assert_array_equal(report.maps["conv"].maps[0], np.tile([0.5, 4.5, 4.5, 0.5],
+                                                                      (3, 1)))
 
 
 # ---------------------------------------------------------------------------------------------
