@@ -36,11 +36,14 @@ def layer_rows(network: Network, report: Report) -> list[tuple[str, ...]]:
     return rows
 
 
-def memory_rows(est: MemoryEstimate, value_bytes: int) -> list[tuple[str, str, str]]:
+def memory_rows(est: MemoryEstimate, value_bytes: int | None) -> list[tuple[str, str, str]]:
+    """(part, values, bytes) for the parts to show; values only where every value has the same
+    size (`value_bytes`; None for the PyTorch estimate, whose parts mix 16- and 32-bit types)."""
     rows = []
     for name, b in est.parts:
         if b or name in ("weights", "activations", "saved for backward"):
-            rows.append((name, format_count(b // value_bytes) + " values", format_bytes(b)))
+            values = "" if value_bytes is None else format_count(b // value_bytes) + " values"
+            rows.append((name, values, format_bytes(b)))
     return rows
 
 
@@ -85,10 +88,12 @@ def render_text(network: Network, report: Report, hints: list[Hint] | None = Non
               f"{format_count(t.input_values)} + activations {format_count(t.activations)}) = "
               f"{format_bytes(t.forward_values * vb)} in {report.dtype}\n\n")
     head = f"batch {report.batch}, {report.dtype}, {report.optimizer}"
-    for title, est in (("Memory for one training step, the notes' count", report.textbook),
-                       ("What PyTorch holds (estimate)", report.pytorch)):
+    for title, est, size_of in (
+            ("Memory for one training step, the notes' count", report.textbook, vb),
+            (f"PyTorch's peak in one step on {report.device.upper()} (estimate)", report.pytorch,
+             None)):
         out.write(f"{title} ({head}):\n")
-        for name, vals, size in memory_rows(est, vb):
+        for name, vals, size in memory_rows(est, size_of):
             out.write(f"  {name:<22} {vals:>16}  {size:>10}\n")
         out.write(f"  {'total':<22} {'':>16}  {format_bytes(est.total):>10}\n")
         line = _budget_line(est)
@@ -170,7 +175,8 @@ def render_markdown(network: Network, report: Report) -> str:
     lines += ["", f"**Parameters:** {t.params:,} · **MACs:** {format_count(t.macs)} · "
                   f"**Activations per image:** {format_count(t.activations)}", ""]
     for title, est in (("Training memory (the notes' count)", report.textbook),
-                       ("What PyTorch holds (estimate)", report.pytorch)):
+                       (f"PyTorch's peak in one step on {report.device.upper()} (estimate)",
+                        report.pytorch)):
         lines += [f"## {title}: batch {report.batch}, {report.dtype}, {report.optimizer}", "",
                   "| part | bytes |", "|---|---:|"]
         lines += [f"| {name} | {format_bytes(b)} |" for name, b in est.parts if b]

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from .layers import Issue, Shape, numel
 from .network import Network, Node
+from .peak import walk
 
 DTYPE_BYTES: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8}
 
@@ -122,6 +123,10 @@ class Report:
     batch: int
     dtype: str
     optimizer: str
+    device: str = "cuda"
+    # what stays allocated between the phases of a step (the tensors autograd saves, weights,
+    # gradients, optimizer state, data): the parts a CPU step's tensors are checked against
+    held: tuple[tuple[str, int], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -150,10 +155,18 @@ def analyze(
     dtype: str = "fp32",
     optimizer: str = "sgd",
     budget: int | None = None,
+    device: str = "cuda",
 ) -> Report:
-    """Analyse a design. Never raises for a bad design: problems become issues in the report."""
+    """Analyse a design. Never raises for a bad design: problems become issues in the report.
+
+    `dtype` is the precision of training: fp32 / fp64 for every tensor, fp16 / bf16 for mixed
+    precision (the textbook count puts every value in that type; the PyTorch estimate models
+    autocast, as the Trainer runs it). `device` ("cuda" or "cpu") changes what the PyTorch
+    estimate counts: cuDNN's scratch space and Dropout's one-byte mask on CUDA."""
     if dtype not in DTYPE_BYTES:
         raise ValueError(f"unknown dtype {dtype!r} (known: {', '.join(DTYPE_BYTES)})")
+    if device not in ("cuda", "cpu"):
+        raise ValueError(f"unknown device {device!r} (known: cuda, cpu)")
     if optimizer not in OPTIMIZER_STATE:
         raise ValueError(f"unknown optimizer {optimizer!r} (known: {', '.join(OPTIMIZER_STATE)})")
     batch = max(int(batch), 1)
@@ -207,16 +220,16 @@ def analyze(
         fixed=(("weights", params * value), ("weight gradients", params * value),
                ("optimizer state", state * params * value), ("buffers", buffers * value)),
     )
-    saved, working = _pytorch_saved(network, order, layers, consumers, output, value)
-    pytorch = _estimate(
-        batch, budget,
-        per_sample=(("saved for backward", saved), ("backward working set", working),
-                    ("data batch", input_values * value)),
-        fixed=(("weights", params * value), ("weight gradients", params * value),
-               ("optimizer state", state * params * value), ("buffers", buffers * value)),
-    )
+    step = walk(network, order, layers, consumers, output,
+                inplace_activations(network, consumers), dtype=dtype, optimizer=optimizer,
+                device=device, state_values=state, value_bytes=DTYPE_BYTES)
+    parts, per, fix = step.peak(batch)
+    pytorch = MemoryEstimate(batch, tuple((n, b) for n, b in parts if b or n in _ALWAYS),
+                             per, fix, budget,
+                             None if budget is None else step.max_batch(budget))
+    held = tuple((name, p * batch + f) for name, (p, f) in step.held.items())
     return Report(order, layers, tuple(net_issues), totals, textbook, pytorch, output,
-                  batch, dtype, optimizer)
+                  batch, dtype, optimizer, device, held)
 
 
 # (type, input shapes, parameter values) -> what the catalogue computes for such a layer. Shared
@@ -350,68 +363,8 @@ def inplace_activations(network: Network, consumers: dict[str, int] | None = Non
 # An in-place ReLU must not overwrite the data, a volume kept for backward, or a view; nor come
 # after Dropout, which hands its input straight through in eval mode (and at p = 0).
 _NOT_INPLACE_AFTER = {"Input", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "Dropout2d"}
-_DROPOUT = {"Dropout", "Dropout2d"}
-# Layers that keep their input even when it does not require grad (for their weight gradient).
-_SAVES_FOR_WEIGHTS = {"Conv2d", "Linear", "BatchNorm2d"}
-
-
-def _pytorch_saved(
-    network: Network, order, layers, consumers, output, value: int
-) -> tuple[int, int]:
-    """Bytes per sample of the distinct tensors autograd keeps between forward and backward,
-    and the largest gradient pair alive at once during backward."""
-    inplace = inplace_activations(network, consumers)
-    storage: dict[str, str] = {}  # layer id -> id of the layer whose tensor it shares
-    kept: dict[str, int] = {}  # storage id -> values
-    extra = 0  # bytes
-    working = 0  # values
-    data = None
-    needs_grad: set[str] = set()
-    for nid in order:
-        rep = layers[nid]
-        if rep.shape is None:
-            continue
-        ins = rep.inputs
-        kind = rep.type
-        if kind == "Input":
-            data = nid
-        # views, in-place layers and a Dropout that is switched off hand on the same tensor
-        same = (nid in inplace or kind == "Flatten"
-                or (kind in _DROPOUT and network.nodes[nid].params["p"] == 0))
-        storage[nid] = storage[ins[0]] if same else nid
-        grad_in = False
-        for s in ins:
-            if s in needs_grad:
-                grad_in = True
-                break
-        if grad_in or rep.params:
-            needs_grad.add(nid)
-        if grad_in:
-            saved = rep.saved
-        else:
-            # On the data batch (or what comes of it without weights) autograd records nothing,
-            # but layers with weights keep their input for the weight gradient.
-            saved = (("input", 0),) if kind in _SAVES_FOR_WEIGHTS else ()
-        for item in saved:
-            tag = item[0]
-            if tag == "input":
-                src = storage[ins[item[1]]]
-                kept[src] = layers[src].activations
-            elif tag == "output":
-                kept[storage[nid]] = rep.activations
-            else:
-                extra += item[1] * (item[2] or value)
-        if ins:
-            pair = rep.activations
-            for s in ins:
-                pair += layers[s].activations
-            if pair > working:
-                working = pair
-    if data is not None:
-        kept.pop(storage.get(data, data), None)  # the data batch is counted on its own
-    if output is not None:
-        extra += layers[output].activations * value + 8  # the loss's log-softmax, the label
-    return sum(kept.values()) * value + extra, working * value
+# Parts of the PyTorch estimate shown even when they are zero.
+_ALWAYS = ("saved for backward", "weights", "weight gradients", "optimizer state")
 
 
 def _estimate(batch, budget, per_sample, fixed) -> MemoryEstimate:

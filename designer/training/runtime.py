@@ -242,7 +242,8 @@ def oom_fault(network: Network, config: TrainConfig, device: torch.device, dname
     if total:
         try:
             fit = analyze(network, batch=batch, dtype=analysis_dtype, optimizer=config.optimizer,
-                          budget=total).pytorch.max_batch
+                          budget=total,
+                          device="cuda" if device.type == "cuda" else "cpu").pytorch.max_batch
         except Exception:  # noqa: BLE001 - advice must not fail
             fit = None
     where_mem = f"{dname} ({format_bytes(total)})" if total else dname

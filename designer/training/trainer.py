@@ -190,7 +190,8 @@ class Trainer:
         seed_everything(cfg.seed)
 
         report = analyze(self.network, batch=cfg.batch_size, dtype=prec.analysis_dtype,
-                         optimizer=cfg.optimizer)
+                         optimizer=cfg.optimizer,
+                         device="cuda" if dev.type == "cuda" else "cpu")
         in_shape, n_out, self._flatten = design_io(report)
         train, val, info = self._load_data(in_shape)
         self.info = info
@@ -364,6 +365,10 @@ class Trainer:
                 sched.step()
             seen += y.shape[0]
             self._gs += 1
+            if self._gs == 1 and dev.type == "cuda":
+                # the peak of a steady step, as the analysis estimates it: the first step's
+                # one-off cuDNN autotuning trials are left out
+                torch.cuda.reset_peak_memory_stats(dev)
             now = time.perf_counter()
             if now - last_sync >= sync_s or step == 1 or step == steps:
                 last_sync = now

@@ -253,10 +253,12 @@ class TotalsPanel(QWidget):
             self.use_batch.setVisible(bool(book.max_batch))
         self.totals_line.setText(
             f"Textbook total <b>{_nbsp(format_bytes(book.total))}</b> at batch "
-            f"{book.batch:,}  ·  PyTorch holds ≈ <b>{_nbsp(format_bytes(torch_est.total))}</b>")
+            f"{book.batch:,}  ·  PyTorch's peak ≈ <b>{_nbsp(format_bytes(torch_est.total))}</b>")
         self.totals_line.setToolTip(estimate_tooltip(
-            torch_est, value, "What PyTorch holds (estimate of what autograd saves for "
-                              "backward)"))
+            torch_est, None, "PyTorch's peak in one training step on "
+                             f"{report.device.upper()} (estimate: the tensors saved for backward "
+                             "and still held, gradients in flight, scratch space, weights and "
+                             "optimizer state at the highest point of the step)"))
 
     @staticmethod
     def _largest(max_batch: int | None) -> str:

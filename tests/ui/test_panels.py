@@ -312,7 +312,7 @@ def test_totals_show_parameters_and_memory(qtbot, doc):
     after = doc.report.textbook.part("activations")
     assert after == 2 * before
     assert f"activations {format_bytes(after)}" in totals.legend.text()
-    assert "PyTorch holds ≈" in totals.totals_line.text()
+    assert "PyTorch's peak ≈" in totals.totals_line.text()
 
 
 def test_budget_that_does_not_fit_names_the_largest_batch(qtbot, doc, monkeypatch):

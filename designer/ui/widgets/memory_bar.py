@@ -23,7 +23,10 @@ PART_COLOURS: dict[str, str] = {
     "buffers": "#c4b5fd",
     "data batch": "#059669",
     "saved for backward": "#2563eb",
-    "backward working set": "#93c5fd",
+    "gradients in flight": "#93c5fd",
+    "workspace": "#64748b",
+    "16-bit weight copies": "#b45309",
+    "optimizer temporaries": "#d8b4fe",
 }
 OVER_BUDGET = "#dc2626"
 
@@ -32,7 +35,7 @@ def part_colour(name: str) -> QColor:
     return QColor(PART_COLOURS.get(name, "#94a3b8"))
 
 
-def estimate_tooltip(est: MemoryEstimate, value_bytes: int, title: str) -> str:
+def estimate_tooltip(est: MemoryEstimate, value_bytes: int | None, title: str) -> str:
     """An HTML table of every part: values, bytes and share of the total."""
     total = est.total or 1
     rows = "".join(

@@ -1,0 +1,298 @@
+"""The memory one training step really reaches in PyTorch: a walk through the step in time.
+
+What autograd keeps is only half the story: the highest point of a step is reached somewhere in
+the backward pass, where the tensors saved by the layers not yet differentiated, the gradients in
+flight, the weight gradients produced so far and the convolution's scratch space are all alive at
+once — or in the optimizer's step, where every gradient and the optimizer's temporaries are.
+This module walks the step the way PyTorch runs it (the forward pass in topological order, the
+backward pass in reverse, then the optimizer) and keeps the highest point, split into parts.
+
+Precision, as the Trainer runs it:
+- "fp32" / "fp64": every tensor in that type;
+- "fp16" / "bf16": automatic mixed precision (torch.autocast). Weights, their gradients and the
+  optimizer state stay fp32; CONV and FC layers cast their input (where it is not already
+  16-bit) and their weights to 16 bits and keep those copies for backward; their outputs are
+  16-bit and what follows stays 16-bit, except LRN, whose power runs in fp32 (and with it what
+  follows, up to the next CONV or FC); the loss's log-softmax is fp32.
+
+Device: on CUDA, Dropout keeps a one-byte mask (a float one on the CPU), and convolutions take
+cuDNN scratch space ("workspace") while they run, modelled from the measurements in
+BENCHMARKS.md as about twice the volume a convolution reads (its output for the first CONV,
+which computes no input gradient).
+
+Pure Python: no Qt, no torch. The figures are checked against torch.cuda.max_memory_allocated
+(benchmarks/gpu_memory_timeline.py, BENCHMARKS.md) and, for what is held, against the tensors a
+real CPU step keeps (tests/build/test_memory_estimate.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .layers import numel
+
+# The parts of the estimate, in the order the readouts show them.
+PARTS = ("saved for backward", "gradients in flight", "workspace", "data batch", "weights",
+         "16-bit weight copies", "weight gradients", "optimizer state",
+         "optimizer temporaries", "buffers")
+(SAVED, GRADS, WORK, DATA, WEIGHTS, COPIES, WGRADS, STATE, TEMP, BUFFERS) = range(len(PARTS))
+
+# Optimizer temporaries in PyTorch's foreach step, in weights' sizes: Adam, AdamW, RMSprop and
+# Adagrad take a square root of their running average into a new tensor list; Nesterov adds the
+# momentum to the gradients into a new list.
+OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "nesterov": 1, "adagrad": 1, "rmsprop": 1,
+                         "adam": 1, "adamw": 1}
+
+_WITH_WEIGHTS = {"Conv2d", "Linear"}  # autocast casts these to 16 bits
+_SAVES_FOR_WEIGHTS = {"Conv2d", "Linear", "BatchNorm2d"}
+_DROPOUT = {"Dropout", "Dropout2d"}
+# cuDNN's scratch space while a convolution runs, in volumes of the larger of its input and
+# output (fitted to the H100 measurements in BENCHMARKS.md: 1.5–3× typically, more for deep
+# layers with small maps in fp32).
+WORKSPACE = 2.5
+
+
+class StepMemory:
+    """The walk's result: the highest point for a batch size, and the largest batch that fits."""
+
+    __slots__ = ("points", "held")
+
+    def __init__(self, points: list[tuple[int, int, list[int], list[int]]],
+                 held: dict[str, tuple[int, int]]):
+        self.points = points  # (per-sample bytes, fixed bytes, parts per sample, parts fixed)
+        self.held = held  # part -> (per sample, fixed): what stays allocated between phases
+
+    def peak(self, batch: int) -> tuple[tuple[tuple[str, int], ...], int, int]:
+        """The highest point at `batch`: (bytes per part, bytes per sample, fixed bytes)."""
+        best = None
+        top = -1
+        for p in self.points:
+            total = p[0] * batch + p[1]
+            if total > top:
+                top, best = total, p
+        per, fix = best[2], best[3]
+        return (tuple((PARTS[i], per[i] * batch + fix[i]) for i in range(len(PARTS))),
+                best[0], best[1])
+
+    def max_batch(self, budget: int) -> int:
+        """The largest batch whose highest point fits the budget (0: not even one)."""
+        best = None
+        for per, fix, _, _ in self.points:
+            if fix > budget:
+                return 0
+            if per:
+                n = (budget - fix) // per
+                if best is None or n < best:
+                    best = n
+        return max(best if best is not None else 1 << 40, 0)
+
+
+def walk(network, order, layers: Mapping, consumers: Mapping[str, int], output: str | None,
+         inplace: set[str], *, dtype: str, optimizer: str, device: str, state_values: int,
+         value_bytes: Mapping[str, int]) -> StepMemory:
+    """Walk one training step of the analysed design (see the module's docstring)."""
+    amp = dtype in ("fp16", "bf16")
+    full = 4 if amp else value_bytes[dtype]  # weights, gradients, optimizer state, data
+    half = 2 if amp else full  # CONV / FC compute type
+    cuda = device == "cuda"
+    nodes = network.nodes
+
+    # ---- forward: types, storages, what is saved and who uses it last ---------------------
+    storage: dict[str, str] = {}  # layer -> the storage its output lives in
+    size: dict[str, int] = {}  # storage -> bytes per sample
+    width: dict[str, int] = {}  # layer -> bytes per value of its output
+    saved_per: dict[str, int] = {}  # saved storage -> bytes per sample
+    saved_fix: dict[str, int] = {}  # saved weight copy -> bytes
+    last_user: dict[str, str] = {}  # saved storage -> the layer whose backward frees it
+    needs_grad: set[str] = set()
+    weights = buffers = 0
+    data = None
+    data_bytes = 0
+    extra_n = 0  # extras get storage names of their own
+    fwd_points: list[tuple[int, int, int, int]] = []  # (saved, in flight, workspace, copies)
+    live: dict[str, int] = {}  # storage -> consumers still to run (outputs not saved)
+    live_total = 0
+    saved_total = 0
+    copies_total = 0
+    remaining = dict(consumers)
+    run = [nid for nid in order if layers[nid].shape is not None]
+    for nid in run:
+        rep = layers[nid]
+        kind = rep.type
+        ins = rep.inputs
+        weights += rep.params * full
+        buffers += rep.buffers * full
+        if kind == "Input":
+            data = nid
+            storage[nid] = nid
+            width[nid] = full
+            data_bytes = rep.activations * full
+            size[nid] = data_bytes
+            continue
+        in_w = max(width[s] for s in ins)
+        if kind in _WITH_WEIGHTS:
+            w = half
+        elif amp and kind == "LocalResponseNorm":
+            w = 4
+        else:
+            w = in_w
+        width[nid] = w
+        same = (nid in inplace or kind == "Flatten"
+                or (kind in _DROPOUT and nodes[nid].params["p"] == 0))
+        st = storage[ins[0]] if same else nid
+        storage[nid] = st
+        out_bytes = rep.activations * w
+        if not same:
+            size[st] = out_bytes
+        grad_in = False
+        for s in ins:
+            if s in needs_grad:
+                grad_in = True
+                break
+        if grad_in or rep.params:
+            needs_grad.add(nid)
+        saved = rep.saved if grad_in else (
+            (("input", 0),) if kind in _SAVES_FOR_WEIGHTS else ())
+        work = 0
+        for item in saved:
+            tag = item[0]
+            if tag == "input":
+                src = storage[ins[item[1]]]
+                if kind in _WITH_WEIGHTS and width[ins[item[1]]] != half:
+                    # autocast keeps the 16-bit copy it made of the input
+                    src = f"{nid}:cast"
+                    size[src] = layers[ins[item[1]]].activations * half
+                if src == storage.get(data, data):
+                    continue  # the data batch is counted on its own
+            elif tag == "output":
+                src = st
+            else:
+                extra_n += 1
+                src = f"{nid}:{extra_n}"
+                nbytes = item[2]
+                if nbytes is None:
+                    if kind == "Dropout" and cuda:
+                        nbytes = 1  # CUDA's fused dropout keeps a bool mask
+                    elif amp and kind == "LocalResponseNorm" and item is not saved[1]:
+                        nbytes = 4  # the power's base and the denominator: fp32
+                    else:
+                        nbytes = in_w
+                size[src] = item[1] * nbytes
+            if src not in saved_per:
+                saved_per[src] = size[src]
+                saved_total += size[src]
+                if src in live:  # an output that was only in flight is now kept
+                    live_total -= size[src]
+                    del live[src]
+            last_user[src] = nid
+        if amp and kind in _WITH_WEIGHTS and (grad_in or rep.params):
+            n_w = _weight_values(kind, nodes[nid].params, rep)
+            key = f"{nid}:w16"
+            saved_fix[key] = n_w * 2
+            copies_total += n_w * 2
+            last_user[key] = nid
+        if cuda and kind == "Conv2d" and rep.in_shapes[0][0] >= 8:
+            # (a CONV on a few channels, an image's, runs without scratch space)
+            work = 2 * max(layers[ins[0]].activations, rep.activations) * half
+        fwd_points.append((saved_total, live_total + out_bytes, work, copies_total))
+        if not same and st not in saved_per:
+            live[st] = remaining.get(nid, 0)
+            live_total += out_bytes
+            if not live[st]:
+                live_total -= out_bytes
+                del live[st]
+        for s in ins:
+            ss = storage[s]
+            if ss in live:
+                live[ss] -= 1
+                if live[ss] <= 0:
+                    live_total -= size[ss]
+                    del live[ss]
+    loss = 0
+    if output is not None and layers[output].shape is not None:
+        # the log-softmax the loss keeps (fp32 under autocast) and the labels
+        loss = layers[output].activations * full + 8
+        saved_total += loss
+    state = state_values * weights
+    held = {"saved for backward": (saved_total, 0), "16-bit weight copies": (0, copies_total),
+            "data batch": (data_bytes, 0), "weights": (0, weights),
+            "weight gradients": (0, weights), "optimizer state": (0, state),
+            "buffers": (0, buffers)}
+    temp = OPTIMIZER_TEMPORARIES.get(optimizer, 0) * weights
+
+    points: list[tuple[int, int, list[int], list[int]]] = []
+
+    def point(saved_p, flight, work, copies, wgrads, tmp):
+        per = [saved_p, flight, work, data_bytes, 0, 0, 0, 0, 0, 0]
+        fix = [0, 0, 0, 0, weights, copies, wgrads, state, tmp, buffers]
+        points.append((saved_p + flight + work + data_bytes,
+                       weights + copies + wgrads + state + tmp + buffers, per, fix))
+
+    for s_p, flight, work, copies in fwd_points:
+        point(s_p, flight, work, copies, 0, 0)
+
+    # ---- backward: reverse order; saved tensors freed after their last user ----------------
+    frees: dict[str, list[str]] = {}
+    for src, nid in last_user.items():
+        frees.setdefault(nid, []).append(src)
+    pending: dict[str, int] = {}  # layer -> bytes of the gradient of its output, in flight
+    pending_total = 0
+    if output is not None and output in needs_grad:
+        pending[output] = layers[output].activations * width[output]
+        pending_total = pending[output]
+    wgrads = 0
+    for nid in reversed(run):
+        g = pending.pop(nid, None)
+        if g is None:
+            continue
+        rep = layers[nid]
+        kind = rep.type
+        ins = rep.inputs
+        view = storage[nid] == storage[ins[0]] and nid not in inplace
+        new = 0
+        targets = [s for s in ins if s in needs_grad]
+        if not view:
+            for s in targets:
+                new += layers[s].activations * width[s]
+        work = 0
+        if cuda and kind == "Conv2d":
+            if targets:
+                work = WORKSPACE * max(layers[ins[0]].activations, rep.activations) * half
+            elif amp:  # weight gradient only: scratch of about the output's size in fp32
+                work = rep.activations * 4
+        wg = rep.params * full
+        if amp and kind in _WITH_WEIGHTS:
+            # the op makes a 16-bit weight gradient; once its saved tensors are released,
+            # autocast's cast turns it into the fp32 gradient
+            wg16 = rep.params * 2
+            point(saved_total, pending_total + new, work, copies_total, wgrads, wg16)
+        else:
+            point(saved_total, pending_total + new, work, copies_total, wgrads + wg, 0)
+        pending_total -= g
+        for src in frees.get(nid, ()):
+            if src in saved_per:
+                saved_total -= saved_per.pop(src)
+            elif src in saved_fix:
+                copies_total -= saved_fix.pop(src)
+        if amp and kind in _WITH_WEIGHTS:
+            point(saved_total, pending_total + new, 0, copies_total, wgrads + wg, wg16)
+        wgrads += wg
+        for s in targets:
+            if s not in pending:
+                b = layers[s].activations * width[s]
+                pending[s] = b
+                pending_total += b
+    # ---- optimizer step --------------------------------------------------------------------
+    point(0, 0, 0, 0, wgrads, temp)
+
+    return StepMemory(points, held)
+
+
+def _weight_values(kind: str, params: Mapping, rep) -> int:
+    """Values in a CONV's or FC's weight (its bias left out)."""
+    if kind == "Conv2d":
+        return rep.params - (params["out_channels"] if params["bias"] else 0)
+    return rep.params - (params["out_features"] if params["bias"] else 0)
+
+
+__all__ = ["PARTS", "OPTIMIZER_TEMPORARIES", "StepMemory", "walk", "numel"]
