@@ -178,7 +178,7 @@ class InsidePanel(QWidget):
     def _build(self) -> None:
         v = self.views
         self.sample = QSpinBox()
-        self.sample.setRange(0, 0)
+        self.sample.setRange(0, 999_999)  # until the data set says how many
         self.sample.setPrefix("sample ")
         self.sample.setToolTip("Which validation sample to look at")
         self.sample.valueChanged.connect(self._sample_edited)
@@ -509,7 +509,7 @@ class InsidePanel(QWidget):
                 return
 
     def _status_for(self, report) -> None:
-        parts = []
+        parts = ["Training"] if self.worker is not None else []
         if report.weights:
             parts.append(report.weights)
         if report.sample is not None:

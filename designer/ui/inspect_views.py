@@ -82,11 +82,21 @@ class Mosaic:
 
 
 def grid_columns(n: int, tile_h: int, tile_w: int, aspect: float = 1.6) -> int:
-    """Columns for n tiles so that the grid is about `aspect` times wider than high."""
+    """Columns for n tiles that draw them largest in an area `aspect` times wider than high."""
     if n <= 1:
         return 1
-    cols = math.ceil(math.sqrt(n * aspect * max(tile_h, 1) / max(tile_w, 1)))
-    return max(1, min(n, cols))
+    gap = 0 if tile_h == tile_w == 1 else GAP
+    best, best_scale = 1, -1.0
+    for cols in range(1, n + 1):
+        rows = math.ceil(n / cols)
+        if cols > 1 and rows == math.ceil(n / (cols - 1)):
+            continue  # as many rows with fewer columns: no larger
+        width = cols * tile_w + (cols - 1) * gap
+        height = rows * tile_h + (rows - 1) * gap
+        scale = min(aspect / width, 1.0 / height)
+        if scale > best_scale * (1 + 1e-9):
+            best, best_scale = cols, scale
+    return best
 
 
 def colour_table(name: str = COLOUR_MAP) -> np.ndarray:
@@ -98,7 +108,8 @@ def colour_table(name: str = COLOUR_MAP) -> np.ndarray:
 
 
 def tile_values(maps: np.ndarray, per_slice: bool = False, table: np.ndarray | None = None,
-                background: Sequence[int] = (0, 0, 0, 0), columns: int | None = None) -> Mosaic:
+                background: Sequence[int] = (0, 0, 0, 0), columns: int | None = None,
+                aspect: float = 1.6) -> Mosaic:
     """Scalar maps (k, h, w) as a grid of coloured tiles, on one scale for all (shared) or one
     per slice (per_slice): the lowest value darkest, the highest brightest. 1×1 slices (an FC
     layer's units) touch, one pixel each."""
@@ -121,28 +132,29 @@ def tile_values(maps: np.ndarray, per_slice: bool = False, table: np.ndarray | N
     index = np.clip(np.rint(scaled * 255), 0, 255).astype(np.uint8)
     table = colour_table() if table is None else table
     rgba = table[index]  # (k, h, w, 4)
-    mosaic = _lay_out(rgba, background, columns)
+    mosaic = _lay_out(rgba, background, columns, aspect)
     mosaic.lo, mosaic.hi = lo, hi
     return mosaic
 
 
 def tile_pictures(pictures: np.ndarray, background: Sequence[int] = (0, 0, 0, 0),
-                  columns: int | None = None) -> Mosaic:
+                  columns: int | None = None, aspect: float = 1.6) -> Mosaic:
     """Pictures in 0..1, (k, h, w) grey or (k, h, w, 3) colour, as a grid of tiles."""
     p = np.clip(np.asarray(pictures, dtype=np.float32), 0.0, 1.0)
     if p.ndim == 3:
         p = np.repeat(p[..., None], 3, axis=3)
     rgb = np.rint(p * 255).astype(np.uint8)
     alpha = np.full((*rgb.shape[:3], 1), 255, np.uint8)
-    mosaic = _lay_out(np.concatenate([rgb, alpha], 3), background, columns)
+    mosaic = _lay_out(np.concatenate([rgb, alpha], 3), background, columns, aspect)
     mosaic.lo, mosaic.hi = np.zeros(mosaic.tiles), np.ones(mosaic.tiles)
     return mosaic
 
 
-def _lay_out(rgba: np.ndarray, background: Sequence[int], columns: int | None) -> Mosaic:
+def _lay_out(rgba: np.ndarray, background: Sequence[int], columns: int | None,
+             aspect: float) -> Mosaic:
     k, h, w = rgba.shape[:3]
     gap = 0 if h == w == 1 else GAP
-    cols = columns or grid_columns(k, h, w, aspect=1.0 if gap == 0 else 1.6)
+    cols = columns or grid_columns(k, h, w, aspect)
     rows = max(1, math.ceil(k / cols))
     height, width = rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap
     image = np.empty((height, width, 4), np.uint8)
@@ -206,6 +218,7 @@ class MosaicView(QWidget):
     mouse over a tile calls describe(tile, row, column) and shows the text it returns."""
 
     hovered = Signal(str)
+    reshaped = Signal()  # its shape changed enough that another grid may fit better
 
     def __init__(self, parent: QWidget | None = None, min_size: int = 120):
         super().__init__(parent)
@@ -221,6 +234,7 @@ class MosaicView(QWidget):
         self.mosaic: Mosaic | None = None
         self.describe: Callable[[int, int, int], str] | None = None
         self.hover_text = ""
+        self._aspect = self.aspect
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -238,6 +252,19 @@ class MosaicView(QWidget):
         if not (keep_view and same_size):
             h, w = mosaic.image.shape[:2]
             self.box.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
+
+    @property
+    def aspect(self) -> float:
+        """Width / height of the area the grid is drawn in."""
+        w, h = self.graphics.width(), self.graphics.height()
+        return w / h if w > 10 and h > 10 else 1.6
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        a = self.aspect
+        if abs(math.log(a / self._aspect)) > 0.15:
+            self._aspect = a
+            self.reshaped.emit()
 
     def text_at(self, x: float, y: float) -> str:
         """What hovering picture position (x, y) says ('' off the tiles)."""
@@ -296,6 +323,7 @@ class FeatureMapView(QWidget):
                               "inside a faint slice shows too")
         self.scale.currentIndexChanged.connect(lambda _i: self._redraw(keep_view=True))
         self.mosaic = MosaicView()
+        self.mosaic.reshaped.connect(lambda: self._redraw(keep_view=False))
         self.hover = _faint_label()
         self.mosaic.hovered.connect(lambda t: self.hover.setText(t or " "))
         self.feature_map = None
@@ -341,7 +369,8 @@ class FeatureMapView(QWidget):
             return
         bg = self.palette().color(QPalette.Base)
         mosaic = tile_values(fm.maps, self.per_slice, self._table,
-                             background=(bg.red(), bg.green(), bg.blue(), 255))
+                             background=(bg.red(), bg.green(), bg.blue(), 255),
+                             aspect=self.mosaic.aspect)
         self.mosaic.set_mosaic(mosaic, self._describe, keep_view)
         self.caption.setText(self._caption_html(fm, mosaic))
 
@@ -447,6 +476,7 @@ class FiltersView(QWidget):
         self.scale.addItem("One scale for all filters", False)
         self.scale.currentIndexChanged.connect(lambda _i: self._redraw(keep_view=True))
         self.mosaic = MosaicView()
+        self.mosaic.reshaped.connect(lambda: self._redraw(keep_view=False))
         self.hover = _faint_label()
         self.mosaic.hovered.connect(lambda t: self.hover.setText(t or " "))
         self.filters = None
@@ -482,7 +512,8 @@ class FiltersView(QWidget):
             return
         per_filter = bool(self.scale.currentData())
         bg = self.palette().color(QPalette.Base)
-        mosaic = tile_pictures(f.images(per_filter), (bg.red(), bg.green(), bg.blue(), 255))
+        mosaic = tile_pictures(f.images(per_filter), (bg.red(), bg.green(), bg.blue(), 255),
+                               aspect=self.mosaic.aspect)
         self.mosaic.set_mosaic(mosaic, self._describe, keep_view)
         out, cin, kh, kw = f.weights.shape
         what = (f"{out} filters of {kw}×{kh}×{cin}, in colour (they see RGB)" if f.rgb
@@ -519,7 +550,7 @@ class SampleGallery(QListWidget):
         self.setResizeMode(QListView.Adjust)
         self.setMovement(QListView.Static)
         self.setIconSize(QSize(THUMB_PX, THUMB_PX))
-        self.setGridSize(QSize(THUMB_PX + 64, THUMB_PX + 44))
+        self.setGridSize(QSize(THUMB_PX + 84, THUMB_PX + 48))
         self.setWordWrap(True)
         self.setUniformItemSizes(True)
         self.setSelectionMode(QAbstractItemView.SingleSelection)
@@ -532,11 +563,10 @@ class SampleGallery(QListWidget):
 
         self.clear()
         for s in samples:
+            sure = f" {100 * s.confidence:.0f}%" if s.confidence is not None else ""
             item = QListWidgetItem(thumbnail_icon(display_image(s.image, mean, std)),
-                                   f"{class_name(names, s.label)} → "
-                                   f"{class_name(names, s.predicted)}"
-                                   + (f"\n{100 * s.confidence:.0f}%"
-                                      if s.confidence is not None else ""))
+                                   f"{class_name(names, s.label)}\n"
+                                   f"→ {class_name(names, s.predicted)}{sure}")
             item.setData(Qt.UserRole, s.index)
             item.setToolTip(sample_text(s, names) + "\nClick: its feature maps")
             item.setTextAlignment(Qt.AlignHCenter | Qt.AlignTop)
@@ -665,7 +695,9 @@ class ConfusionView(QWidget):
         self.table.clear()
         self.table.setRowCount(k)
         self.table.setColumnCount(k + 1)
-        self.table.setHorizontalHeaderLabels([f"→ {n}" for n in names] + ["accuracy"])
+        self.table.setHorizontalHeaderLabels([f"→ {_short(n)}" for n in names] + ["accuracy"])
+        for c, n in enumerate(names):
+            self.table.horizontalHeaderItem(c).setToolTip(f"predicted {n}")
         self.table.setVerticalHeaderLabels(list(names))
         for r in range(k):
             for c in range(k):
@@ -715,6 +747,10 @@ class ConfusionView(QWidget):
         self.cell_caption.setText(f"<b>{len(idx)}</b> sample(s) of {what}{more}, most "
                                   "confident first.")
         self.gallery.set_samples(samples, names, report.mean, report.std)
+
+
+def _short(name: str, limit: int = 9) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def _read_samples(report, indices, evaluation) -> list:
