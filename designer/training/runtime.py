@@ -282,3 +282,18 @@ def nan_fault(value: float, epoch: int, step: int, lr: float, precision: str) ->
     return Fault("nan_loss",
                  f"the loss became {what} at epoch {epoch}, batch {step} (learning rate "
                  f"{lr:.3g}): training diverged", advice)
+
+
+def design_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """Bytes of the design's own lasting tensors: weights, their gradients, buffers and the
+    optimizer's state."""
+    total = 0
+    for p in model.parameters():
+        total += p.nbytes + (p.grad.nbytes if p.grad is not None else 0)
+    for b in model.buffers():
+        total += b.nbytes
+    for state in optimizer.state.values():
+        for v in state.values():
+            if isinstance(v, torch.Tensor):
+                total += v.nbytes
+    return total

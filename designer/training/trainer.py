@@ -63,6 +63,7 @@ from .events import (
 from .probes import Collector, Prober, ProbeReport
 from .runtime import (
     FaultError,
+    design_bytes,
     device_name,
     is_oom,
     make_grad_scaler,
@@ -149,6 +150,7 @@ class Trainer:
         self._history: list[EpochEvent] = []
         self._best: float | None = None
         self._peak: int | None = None
+        self._base = 0  # allocated bytes that are not the design's (left out of the peak)
         self._dname = ""
         fault: Fault | None = None
         try:
@@ -225,6 +227,7 @@ class Trainer:
             self._val_batches, r2 = make_batches(val, cfg.batch_size, False, None, dev, cl,
                                                  cfg.num_workers)
             self._resident = r1 + r2
+            self._base = self._resident
         except Exception as e:
             if is_oom(e):
                 raise FaultError(oom_fault(self.network, cfg, dev, self._dname,
@@ -366,8 +369,11 @@ class Trainer:
             seen += y.shape[0]
             self._gs += 1
             if self._gs == 1 and dev.type == "cuda":
-                # the peak of a steady step, as the analysis estimates it: the first step's
-                # one-off cuDNN autotuning trials are left out
+                # The peak of a steady step, as the analysis estimates it: the first step's
+                # one-off cuDNN autotuning trials are left out, and so is what is allocated for
+                # good but is not the design's (cuBLAS workspaces, a resident data set).
+                own = design_bytes(model, self._opt) + x.nbytes + y.nbytes
+                self._base = torch.cuda.memory_allocated(dev) - own
                 torch.cuda.reset_peak_memory_stats(dev)
             now = time.perf_counter()
             if now - last_sync >= sync_s or step == 1 or step == steps:
@@ -466,7 +472,7 @@ class Trainer:
 
     def _measure_peak(self) -> None:
         if self.device is not None and self.device.type == "cuda":
-            self._peak = torch.cuda.max_memory_allocated(self.device) - self._resident
+            self._peak = torch.cuda.max_memory_allocated(self.device) - self._base
 
     # -- probes --------------------------------------------------------------------------------
 
