@@ -1,4 +1,5 @@
-"""Command line: `python -m designer [gui] | summary FILE | ...`."""
+"""Command line: `python -m designer [gui] | summary FILE | train FILE | export FILE --to KIND OUT |
+import MODEL OUT | compare A B`."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     from .training.cli import add_parser as add_train_parser
 
     add_train_parser(sub)
+    from .cli_export import add_parsers as add_export_parsers
+
+    add_export_parsers(sub)
     return p
 
 
@@ -78,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         from .training.cli import train
 
         return train(args)
+    if args.command in ("export", "import", "compare"):
+        from .cli_export import run
+
+        return run(args)
     from .app import main as gui
 
     return gui([args.file] if getattr(args, "file", None) else [])

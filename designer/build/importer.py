@@ -1001,7 +1001,10 @@ def import_onnx(path: str | os.PathLike[str], input_shape: Sequence[int] | str |
         raise ModelImportError(f"{path}: not an ONNX model (no graph nodes)")
     label = path.name
     graph = _OnnxReader(model, onnx, numpy_helper, parse_input_shape(input_shape), label).read()
-    return _design(_build(graph, name or model.graph.name or _stem(path)), label)
+    graph_name = model.graph.name
+    if graph_name in ("main_graph", "torch_jit", "torch-jit-export", "main", "graph", ""):
+        graph_name = _stem(path)  # an exporter's default, not the model's name
+    return _design(_build(graph, name or graph_name), label)
 
 
 class _OnnxReader:

@@ -213,7 +213,7 @@ def _totals(a: Report, b: Report) -> tuple[Metric, ...]:
 
 # ------------------------------------------------------------------------------------ as text
 
-ROW_HEADERS = ("A", "B", "output W×H×D", "receptive field", "params A", "params B", "Δ params",
+ROW_HEADERS = ("", "A", "B", "output W×H×D", "receptive field", "params A", "params B", "Δ params",
                "MACs A", "MACs B", "memory A", "memory B")
 TOTAL_HEADERS = ("", "A", "B", "B − A")
 
@@ -260,9 +260,10 @@ def _fmt(value: float | None, kind: str) -> str:
 
 
 def row_cells(row: Row) -> tuple[str, ...]:
-    """One row as the ROW_HEADERS' cells."""
+    """One row as the ROW_HEADERS' cells; the first is "=" where the runs align (the same
+    volume seeing the same field), "≠" where they do not."""
     a, b = row.a, row.b
-    return (a.label, b.label, _both(_shape(a.shape), _shape(b.shape)),
+    return ("=" if row.aligned else "≠", a.label, b.label, _both(_shape(a.shape), _shape(b.shape)),
             _both(_field(a.field), _field(b.field)),
             f"{a.params:,}", f"{b.params:,}", _delta(a.params, b.params, "count"),
             format_count(a.macs), format_count(b.macs),
@@ -281,12 +282,10 @@ def render_text(cmp: Comparison) -> str:
     lines = [f"A: {cmp.name_a}", f"B: {cmp.name_b}",
              f"(batch {cmp.batch}, {cmp.dtype}, {cmp.optimizer})", ""]
     lines += _table(TOTAL_HEADERS, [total_cells(m) for m in cmp.totals], right={1, 2, 3})
-    lines += ["", "Where the designs align (both make the same volume seeing the same field):", ""]
-    cells = [row_cells(r) for r in cmp.rows]
-    for k, r in enumerate(cmp.rows):
-        if not r.aligned:
-            cells[k] = (cells[k][0], cells[k][1], "(no match)", *cells[k][3:])
-    lines += _table(ROW_HEADERS, cells, right=set(range(4, len(ROW_HEADERS))))
+    lines += ["", "Layer by layer: = where the designs align (the same volume seeing the same "
+                  "field), ≠ where they differ:", ""]
+    lines += _table(ROW_HEADERS, [row_cells(r) for r in cmp.rows],
+                    right=set(range(5, len(ROW_HEADERS))))
     return "\n".join(lines) + "\n"
 
 
