@@ -1,12 +1,12 @@
 """Memory of one training step: the analysis's estimates against a measured step.
 
 For each network and batch size (the ones tests/build/test_memory_estimate.py checks) it prints,
-part by part, the estimate of what PyTorch holds (Report.pytorch), what a real step held
+part by part, the estimate of what PyTorch holds (Report.held), what a real step held
 (designer.build.memory.measure_training_step) and the difference, then the notes' textbook
-figure (Report.textbook) beside the totals. On a CUDA device it adds the caching allocator's peak
-during the step (over what stays allocated between steps: cuBLAS's workspace), which also holds
-what the estimate leaves out: cuDNN's transient workspaces, allocation rounding, the optimizer's
-temporaries. A summary table closes the output.
+figure (Report.textbook) and the estimated peak of the step (Report.pytorch) beside the totals.
+On a CUDA device it adds the caching allocator's peak during the step (over what stays allocated
+between steps: cuBLAS's workspace), the figure the estimated peak is meant to match. A summary
+table closes the output.
 
     python benchmarks/bench_memory.py [--optimizer adam] [--batches 2 8] [--device cpu|cuda]
 """
@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             if cuda:
                 torch.cuda.synchronize()
                 peak = torch.cuda.max_memory_allocated() - base
-            est = dict(report.pytorch.parts)
-            rows = [(part, est[part], measured.get(part)) for part in PARTS]
+            est = dict(report.held)
+            rows = [(part, est.get(part, 0), measured.get(part)) for part in PARTS]
             measured_total = sum(m for _, _, m in rows if m is not None)
             comparable = sum(e for _, e, m in rows if m is not None)
             print(f"{name}, batch {batch}")
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {part:<22}{size(e):>28}{size(m):>28}{pct(e, m or 0):>9}")
             print(f"  {'total (measured parts)':<22}{size(comparable):>28}"
                   f"{size(measured_total):>28}{pct(comparable, measured_total):>9}")
-            print(f"  {'total with working set':<22}{size(report.pytorch.total):>28}"
+            print(f"  {'peak of the step':<22}{size(report.pytorch.total):>28}"
                   f"{size(peak) if cuda else '':>28}"
                   f"{pct(report.pytorch.total, peak) if cuda else '':>9}"
                   f"{'   (CUDA allocator peak)' if cuda else ''}")

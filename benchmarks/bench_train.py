@@ -295,8 +295,9 @@ def memory_rows(designs, batches, precisions, device: torch.device, optimizer: s
             for precision in precisions:
                 est = {}
                 for dtype in ("fp32", "bf16"):
-                    r = analyze(net, batch=batch, dtype=dtype, optimizer=optimizer)
-                    est[dtype] = {"total": r.pytorch.total, "parts": dict(r.pytorch.parts),
+                    r = analyze(net, batch=batch, dtype=dtype, optimizer=optimizer,
+                                device="cuda" if device.type == "cuda" else "cpu")
+                    est[dtype] = {"total": r.pytorch.total, "parts": dict(r.held),
                                   "textbook": r.textbook.total}
                 row = {"design": name, "batch": batch, "precision": precision,
                        "optimizer": optimizer, "estimate_fp32": est["fp32"],
@@ -317,7 +318,7 @@ def memory_rows(designs, batches, precisions, device: torch.device, optimizer: s
                     x = torch.randn(batch, *shape)
                     y = torch.randint(0, classes, (batch,))
                     measured = measure_training_step(build_module(net), x, y, optimizer)
-                    held_est = sum(est["fp32"]["parts"][p] for p in HELD)
+                    held_est = sum(est["fp32"]["parts"].get(p, 0) for p in HELD)
                     held_meas = sum(measured.values())
                     row["cpu_measured_parts"] = measured
                     row["cpu_held"] = {"estimate": held_est, "measured": held_meas,

@@ -3,12 +3,14 @@
 Per layer: output volume, parameters (trainable and buffers), MACs, activations, receptive field,
 issues with fixes. Totals. Memory for training two ways: the notes' textbook count ("Computational
 Considerations": activations + their gradients, parameters × (weight, gradient, optimizer state),
-the data batch) and an estimate of what PyTorch really holds (the tensors autograd saves for
-backward, deduplicated, plus the same parameter memory). Pure Python: no Qt, no torch.
+the data batch) and an estimate of the highest point PyTorch really reaches in a step (peak.py:
+the tensors autograd saves, gradients in flight, scratch space, weights and optimizer state,
+walked through the step in time). Pure Python: no Qt, no torch.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -220,9 +222,7 @@ def analyze(
         fixed=(("weights", params * value), ("weight gradients", params * value),
                ("optimizer state", state * params * value), ("buffers", buffers * value)),
     )
-    step = walk(network, order, layers, consumers, output,
-                inplace_activations(network, consumers), dtype=dtype, optimizer=optimizer,
-                device=device, state_values=state, value_bytes=DTYPE_BYTES)
+    step = _walk(network, order, layers, consumers, output, dtype, optimizer, device, state)
     parts, per, fix = step.peak(batch)
     pytorch = MemoryEstimate(batch, tuple((n, b) for n, b in parts if b or n in _ALWAYS),
                              per, fix, budget,
@@ -365,6 +365,26 @@ def inplace_activations(network: Network, consumers: dict[str, int] | None = Non
 _NOT_INPLACE_AFTER = {"Input", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "Dropout2d"}
 # Parts of the PyTorch estimate shown even when they are zero.
 _ALWAYS = ("saved for backward", "weights", "weight gradients", "optimizer state")
+
+
+# (dtype, optimizer, device, output) -> (the layer reports walked, the walk). The walk does not
+# depend on the batch or the budget: changing those re-analyses without walking again.
+_WALKS: dict[tuple, tuple] = {}
+
+
+def _walk(network, order, layers, consumers, output, dtype, optimizer, device, state):
+    key = (dtype, optimizer, device, output)
+    reps = [layers[nid] for nid in order]
+    hit = _WALKS.get(key)
+    if hit is not None and len(hit[0]) == len(reps) and all(map(operator.is_, hit[0], reps)):
+        return hit[1]
+    step = walk(network, order, layers, consumers, output,
+                inplace_activations(network, consumers), dtype=dtype, optimizer=optimizer,
+                device=device, state_values=state, value_bytes=DTYPE_BYTES)
+    if len(_WALKS) > 16:
+        _WALKS.clear()
+    _WALKS[key] = (reps, step)
+    return step
 
 
 def _estimate(batch, budget, per_sample, fixed) -> MemoryEstimate:

@@ -53,31 +53,44 @@ WORKSPACE = 2.5
 
 
 class StepMemory:
-    """The walk's result: the highest point for a batch size, and the largest batch that fits."""
+    """The walk's result: the highest point for a batch size, and the largest batch that fits.
 
-    __slots__ = ("points", "held")
+    A point of the walk is (saved, gradients in flight, workspace: bytes per sample; 16-bit
+    weight copies, weight gradients, temporaries: bytes); the data batch, weights, optimizer
+    state and buffers are there at every point."""
 
-    def __init__(self, points: list[tuple[int, int, list[int], list[int]]],
-                 held: dict[str, tuple[int, int]]):
-        self.points = points  # (per-sample bytes, fixed bytes, parts per sample, parts fixed)
+    __slots__ = ("points", "held", "data", "weights", "state", "buffers")
+
+    def __init__(self, points: list[tuple[int, int, int, int, int, int]],
+                 held: dict[str, tuple[int, int]], data: int, weights: int, state: int,
+                 buffers: int):
+        self.points = points
         self.held = held  # part -> (per sample, fixed): what stays allocated between phases
+        self.data, self.weights, self.state, self.buffers = data, weights, state, buffers
+
+    def _totals(self, p: tuple) -> tuple[int, int]:
+        return (p[0] + p[1] + p[2] + self.data,
+                p[3] + p[4] + p[5] + self.weights + self.state + self.buffers)
 
     def peak(self, batch: int) -> tuple[tuple[tuple[str, int], ...], int, int]:
         """The highest point at `batch`: (bytes per part, bytes per sample, fixed bytes)."""
-        best = None
+        best = self.points[0]
         top = -1
         for p in self.points:
-            total = p[0] * batch + p[1]
+            total = (p[0] + p[1] + p[2]) * batch + p[3] + p[4] + p[5]
             if total > top:
                 top, best = total, p
-        per, fix = best[2], best[3]
-        return (tuple((PARTS[i], per[i] * batch + fix[i]) for i in range(len(PARTS))),
-                best[0], best[1])
+        saved, flight, work, copies, wgrads, tmp = best
+        parts = (saved * batch, flight * batch, work * batch, self.data * batch, self.weights,
+                 copies, wgrads, self.state, tmp, self.buffers)
+        per, fix = self._totals(best)
+        return tuple(zip(PARTS, parts)), per, fix
 
     def max_batch(self, budget: int) -> int:
         """The largest batch whose highest point fits the budget (0: not even one)."""
         best = None
-        for per, fix, _, _ in self.points:
+        for p in self.points:
+            per, fix = self._totals(p)
             if fix > budget:
                 return 0
             if per:
@@ -129,7 +142,7 @@ def walk(network, order, layers: Mapping, consumers: Mapping[str, int], output: 
             data_bytes = rep.activations * full
             size[nid] = data_bytes
             continue
-        in_w = max(width[s] for s in ins)
+        in_w = width[ins[0]] if len(ins) == 1 else max([width[s] for s in ins])
         if kind in _WITH_WEIGHTS:
             w = half
         elif amp and kind == "LocalResponseNorm":
@@ -137,7 +150,7 @@ def walk(network, order, layers: Mapping, consumers: Mapping[str, int], output: 
         else:
             w = in_w
         width[nid] = w
-        same = (nid in inplace or kind == "Flatten"
+        same = (kind == "Flatten" or nid in inplace
                 or (kind in _DROPOUT and nodes[nid].params["p"] == 0))
         st = storage[ins[0]] if same else nid
         storage[nid] = st
@@ -162,8 +175,8 @@ def walk(network, order, layers: Mapping, consumers: Mapping[str, int], output: 
                     # autocast keeps the 16-bit copy it made of the input
                     src = f"{nid}:cast"
                     size[src] = layers[ins[item[1]]].activations * half
-                if src == storage.get(data, data):
-                    continue  # the data batch is counted on its own
+                if src == data:
+                    continue  # the data batch is counted on its own (an INPUT is its storage)
             elif tag == "output":
                 src = st
             else:
@@ -220,16 +233,9 @@ def walk(network, order, layers: Mapping, consumers: Mapping[str, int], output: 
             "buffers": (0, buffers)}
     temp = OPTIMIZER_TEMPORARIES.get(optimizer, 0) * weights
 
-    points: list[tuple[int, int, list[int], list[int]]] = []
-
-    def point(saved_p, flight, work, copies, wgrads, tmp):
-        per = [saved_p, flight, work, data_bytes, 0, 0, 0, 0, 0, 0]
-        fix = [0, 0, 0, 0, weights, copies, wgrads, state, tmp, buffers]
-        points.append((saved_p + flight + work + data_bytes,
-                       weights + copies + wgrads + state + tmp + buffers, per, fix))
-
-    for s_p, flight, work, copies in fwd_points:
-        point(s_p, flight, work, copies, 0, 0)
+    points: list[tuple[int, int, int, int, int, int]] = [
+        (s_p, flight, work, copies, 0, 0) for s_p, flight, work, copies in fwd_points]
+    point = points.append
 
     # ---- backward: reverse order; saved tensors freed after their last user ----------------
     frees: dict[str, list[str]] = {}
@@ -265,9 +271,9 @@ def walk(network, order, layers: Mapping, consumers: Mapping[str, int], output: 
             # the op makes a 16-bit weight gradient; once its saved tensors are released,
             # autocast's cast turns it into the fp32 gradient
             wg16 = rep.params * 2
-            point(saved_total, pending_total + new, work, copies_total, wgrads, wg16)
+            point((saved_total, pending_total + new, work, copies_total, wgrads, wg16))
         else:
-            point(saved_total, pending_total + new, work, copies_total, wgrads + wg, 0)
+            point((saved_total, pending_total + new, work, copies_total, wgrads + wg, 0))
         pending_total -= g
         for src in frees.get(nid, ()):
             if src in saved_per:
@@ -275,7 +281,7 @@ def walk(network, order, layers: Mapping, consumers: Mapping[str, int], output: 
             elif src in saved_fix:
                 copies_total -= saved_fix.pop(src)
         if amp and kind in _WITH_WEIGHTS:
-            point(saved_total, pending_total + new, 0, copies_total, wgrads + wg, wg16)
+            point((saved_total, pending_total + new, 0, copies_total, wgrads + wg, wg16))
         wgrads += wg
         for s in targets:
             if s not in pending:
@@ -283,9 +289,9 @@ def walk(network, order, layers: Mapping, consumers: Mapping[str, int], output: 
                 pending[s] = b
                 pending_total += b
     # ---- optimizer step --------------------------------------------------------------------
-    point(0, 0, 0, 0, wgrads, temp)
+    point((0, 0, 0, 0, wgrads, temp))
 
-    return StepMemory(points, held)
+    return StepMemory(points, held, data_bytes, weights, state, buffers)
 
 
 def _weight_values(kind: str, params: Mapping, rep) -> int:
