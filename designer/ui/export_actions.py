@@ -1,0 +1,452 @@
+"""The window's actions for other tools: File → Export → Training project / ONNX / torch.export,
+File → Import model…, File → Compare with a file… / with the last saved version.
+
+`install(window)` adds them to the window's menus (the File menu and its Export sub-menu, found
+by their titles, made where missing). The work is done by designer.build (project.py, onnx.py,
+pt2.py, importer.py) and designer.model.compare; exports and imports run in a background thread
+(torch and onnx are imported there, never when the app starts), the window shows the outcome in
+the status bar or, for a failure, in a message that names what and where.
+
+Importing a Python file runs its code: the Import dialog says so. Pickled models are refused.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QVBoxLayout,
+)
+
+APP_NAME = "ConvNet Designer"
+MODEL_FILTER = ("Models (*.onnx *.pt2 *.py);;ONNX (*.onnx);;torch.export program (*.pt2);;"
+                "PyTorch code (*.py);;All files (*)")
+DESIGN_FILTER = "ConvNet designs (*.convnet.json);;All files (*)"
+
+
+def install(window) -> ExportActions:
+    """Add the actions to `window`'s menus (once) and return them."""
+    existing = getattr(window, "_export_actions", None)
+    if existing is not None:
+        return existing
+    actions = ExportActions(window)
+    window._export_actions = actions
+    return actions
+
+
+def _title(menu: QMenu) -> str:
+    return menu.title().replace("&", "").strip().lower()
+
+
+def _menu(parent, title: str, before: QAction | None = None) -> QMenu:
+    """The sub-menu of `parent` (a QMenuBar or QMenu) with this title, made where missing."""
+    for action in parent.actions():
+        sub = action.menu()
+        if sub is not None and _title(sub) == title.replace("&", "").lower():
+            return sub
+    if before is not None:
+        menu = QMenu(title, parent)
+        parent.insertMenu(before, menu)
+        return menu
+    return parent.addMenu(title)
+
+
+class _Job(QObject):
+    """Runs fn() in a thread; `done(result, error)` arrives in the GUI thread."""
+
+    done = Signal(object, object)
+
+    def __init__(self, fn, parent=None):
+        super().__init__(parent)
+        self._fn = fn
+        self.thread = threading.Thread(target=self._run, name="export-job", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            result = self._fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the GUI thread
+            self.done.emit(None, e)
+            return
+        self.done.emit(result, None)
+
+
+class ImportOptions(QDialog):
+    """What a Python file's model is called and the input it takes."""
+
+    def __init__(self, path: str, parent=None, shape_only: bool = False, why: str = ""):
+        super().__init__(parent)
+        self.setWindowTitle("Import model")
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.attr = QLineEdit()
+        self.attr.setPlaceholderText("the only nn.Module class in the file")
+        self.shape = QLineEdit()
+        self.shape.setPlaceholderText("C,H,W, e.g. 3,32,32 (empty: the model's input_shape)")
+        if not shape_only:
+            note = QLabel("Importing a Python file runs its code: import only files you trust.")
+            note.setWordWrap(True)
+            layout.addWidget(note)
+            form.addRow("Model (class, instance or function):", self.attr)
+        if why:
+            reason = QLabel(why)
+            reason.setWordWrap(True)
+            layout.addWidget(reason)
+        form.addRow("Input shape (C,H,W):", self.shape)
+        layout.addWidget(QLabel(Path(path).name))
+        layout.addLayout(form)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    @classmethod
+    def ask(cls, parent, path: str, shape_only: bool = False,
+            why: str = "") -> tuple[str, str | None] | None:
+        """(model name or "", input shape or None), or None when cancelled."""
+        dialog = cls(path, parent, shape_only, why)
+        if dialog.exec() != QDialog.Accepted:
+            return None
+        return dialog.attr.text().strip(), dialog.shape.text().strip() or None
+
+
+class ExportActions(QObject):
+    """The actions, their handlers and the jobs they run."""
+
+    finished = Signal(str)  # the status message of a finished export or import (tests wait)
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.jobs: list[_Job] = []
+        w = window
+        self.act_project = self._action("Training project (folder)…", self.export_project,
+                                        "model.py, train.py (one device or torchrun with "
+                                        "DistributedDataParallel), config.json, README")
+        self.act_onnx = self._action("ONNX (.onnx)…", self.export_onnx,
+                                     "The design as an ONNX graph, checked with onnx.checker")
+        self.act_pt2 = self._action("torch.export program (.pt2)…", self.export_pt2,
+                                    "The design as an ExportedProgram (torch.export)")
+        self.act_import = self._action("&Import model…", self.import_model,
+                                       "A PyTorch model (.py, .pt2) or an ONNX file as a design")
+        self.act_compare_file = self._action("Compare with a &file…", self.compare_with_file,
+                                             "This design beside another one, layer by layer")
+        self.act_compare_saved = self._action("Compare with the last &saved version",
+                                              self.compare_with_saved,
+                                              "The saved file beside the design as it is now")
+        bar = w.menuBar()
+        file = _menu(bar, "&File")
+        export = _menu(file, "&Export", before=_first_separator(file))
+        export.addSeparator()
+        export.addActions([self.act_project, self.act_onnx, self.act_pt2])
+        anchor = export.menuAction()
+        file.insertAction(anchor, self.act_import)
+        self.compare_menu = QMenu("&Compare with", file)
+        self.compare_menu.addActions([self.act_compare_file, self.act_compare_saved])
+        file.insertMenu(anchor, self.compare_menu)
+        file.insertSeparator(anchor)
+        self.menus = {"file": file, "export": export}
+
+    def _action(self, text: str, slot, tip: str) -> QAction:
+        action = QAction(text, self.window)
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+        action.triggered.connect(lambda _=False: slot())
+        return action
+
+    # ----------------------------------------------------------------------------- helpers
+
+    @property
+    def doc(self):
+        return self.window.doc
+
+    def _start_dir(self) -> str:
+        settings = getattr(self.window, "settings", None)
+        if self.doc.path:
+            return str(Path(self.doc.path).parent)
+        value = settings.value("last_dir", str(Path.home())) if settings is not None else None
+        return str(value or Path.home())
+
+    def _stem(self) -> str:
+        name = self.doc.network.name.strip().lower()
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_")
+        return stem or "design"
+
+    def _status(self, text: str, ms: int = 8000) -> None:
+        self.window.statusBar().showMessage(text, ms)
+
+    def _warn(self, text: str) -> None:
+        QMessageBox.warning(self.window, APP_NAME, text)
+
+    def _run(self, what: str, fn, on_done, on_error=None) -> _Job:
+        """Run fn in a thread with the export actions off; on_done(result) -> status message in
+        the GUI thread; an exception becomes a message that says what failed (unless
+        on_error(error) deals with it and returns True)."""
+        job = _Job(fn, self)
+        self.jobs.append(job)
+        self._set_busy(True)
+        self._status(f"{what}…", 0)
+        QApplication.setOverrideCursor(Qt.BusyCursor)
+
+        def finish(result, error) -> None:
+            QApplication.restoreOverrideCursor()
+            self.jobs.remove(job)
+            self._set_busy(False)
+            job.deleteLater()
+            if error is not None:
+                if on_error is not None and on_error(error):
+                    return
+                self._status(f"{what} failed", 6000)
+                self._warn(f"{what} failed.\n\n{_message(error)}")
+                self.finished.emit("")
+                return
+            message = on_done(result)
+            if message:
+                self._status(message)
+            self.finished.emit(message or "")
+
+        job.done.connect(finish, Qt.QueuedConnection)
+        job.thread.start()
+        return job
+
+    def _set_busy(self, busy: bool) -> None:
+        for action in (self.act_project, self.act_onnx, self.act_pt2, self.act_import):
+            action.setEnabled(not busy)
+
+    def _design_ok(self) -> bool:
+        error = self.doc.report.first_error()
+        if error is not None:
+            self._warn(f"Could not export: the design has an error.\n\n{error}")
+            return False
+        return True
+
+    def _trained_weights(self) -> str | None:
+        """best.pt or last.pt in the training settings' checkpoint folder, if the user wants
+        them in the export (else the export has the weights a run would start from)."""
+        config = self.doc.design.training.get("config") if isinstance(
+            self.doc.design.training, dict) else None
+        folder = config.get("checkpoint_dir") if isinstance(config, dict) else None
+        if not folder:
+            return None
+        for name in ("best.pt", "last.pt"):
+            path = Path(folder).expanduser() / name
+            if path.is_file():
+                answer = QMessageBox.question(
+                    self.window, APP_NAME, f"Export with the trained weights of {path}?\n\n"
+                    "No: the weights a training run would start from.",
+                    QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+                return str(path) if answer == QMessageBox.Yes else None
+        return None
+
+    # ----------------------------------------------------------------------------- exports
+
+    def export_project(self, folder: str | None = None) -> bool:
+        if not self._design_ok():
+            return False
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(
+                self.window, "Export a training project into a folder", self._start_dir())
+            if not chosen:
+                return False
+            folder = chosen
+            if any(Path(folder).iterdir()):
+                folder = str(Path(folder) / f"{self._stem()}_project")
+        target = Path(folder)
+        force = False
+        if target.is_dir() and any(target.iterdir()):
+            answer = QMessageBox.question(
+                self.window, APP_NAME, f"{target} is not empty. Replace the project's files in "
+                "it (model.py, train.py, config.json, README.md, ...)?",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                return False
+            force = True
+        from ..model.design_file import loads
+
+        design = loads(self.doc.text(), "<design>")  # a copy: editing goes on meanwhile
+
+        def work():
+            from ..build.project import export_project
+
+            return export_project(design, target, force=force)
+
+        self._run("Exporting the training project", work,
+                  lambda r: f"Exported the training project {r.folder}: python train.py, or "
+                            f"torchrun --nproc_per_node=N train.py")
+        return True
+
+    def export_onnx(self, path: str | None = None) -> bool:
+        return self._export_file("onnx", path)
+
+    def export_pt2(self, path: str | None = None) -> bool:
+        return self._export_file("pt2", path)
+
+    def _export_file(self, kind: str, path: str | None) -> bool:
+        if not self._design_ok():
+            return False
+        suffix = ".onnx" if kind == "onnx" else ".pt2"
+        label = "ONNX" if kind == "onnx" else "torch.export program"
+        if path is None:
+            start = str(Path(self._start_dir()) / (self._stem() + suffix))
+            path, _ = QFileDialog.getSaveFileName(self.window, f"Export {label}", start,
+                                                  f"*{suffix};;All files (*)")
+            if not path:
+                return False
+        weights_path = self._trained_weights()
+        network = self.doc.network.copy()
+
+        def work():
+            weights = None
+            if weights_path:
+                from ..training.runtime import load_checkpoint
+
+                weights, _ = load_checkpoint(weights_path)
+            if kind == "pt2":
+                from ..build.pt2 import export_pt2
+
+                export_pt2(network, path, weights=weights)
+                return f"Exported {path} (torch.export, dynamic batch)"
+            import torch
+
+            from ..build.onnx import check_outputs, export_onnx
+            from ..model.analysis import analyze
+
+            result = export_onnx(network, path, weights=weights)
+            shape = analyze(network).layers[result.model.input_id].shape
+            diff = check_outputs(path, result.model, torch.randn(2, *shape))
+            agree = ("" if diff is None else
+                     f"; onnxruntime matches torch within {diff:.1g}")
+            return (f"Exported {path} (ONNX opset {result.opset}, {result.nodes} nodes; "
+                    f"onnx.checker passed{agree})")
+
+        self._run(f"Exporting {label}", work,
+                  lambda message: message + (" with the weights of " + Path(weights_path).name
+                                             if weights_path else ""))
+        return True
+
+    # ----------------------------------------------------------------------------- import
+
+    def import_model(self, spec: str | None = None, shape: str | None = None,
+                     asked: bool = False) -> bool:
+        """Open a model as a new design (the current one is kept if the user cancels or the
+        import fails)."""
+        if spec is None:
+            path, _ = QFileDialog.getOpenFileName(self.window, "Import model", self._start_dir(),
+                                                  MODEL_FILTER)
+            if not path:
+                return False
+            spec = path
+            if path.lower().endswith(".py"):
+                options = ImportOptions.ask(self.window, path)
+                if options is None:
+                    return False
+                attr, shape = options
+                if attr:
+                    spec = f"{path}:{attr}"
+        maybe_save = getattr(self.window, "maybe_save", None)
+        if not asked and maybe_save is not None and not maybe_save():
+            return False
+
+        def work():
+            from ..build.importer import import_model
+            from ..model.design_file import dumps
+
+            design = import_model(spec, shape)
+            return design, dumps(design)
+
+        def done(result) -> str:
+            design, text = result
+            self.doc.open_text(text, None, where=spec)
+            n = len(design.network.nodes)
+            return f"Imported {n} layers from {Path(spec.split(':')[0]).name} (structure only)"
+
+        def failed(error) -> bool:
+            """A graph without a fixed input size: ask for it and try again."""
+            from ..build.importer import ModelImportError
+
+            if isinstance(error, ModelImportError) and "give the input shape" in str(error):
+                options = ImportOptions.ask(self.window, spec, shape_only=True, why=str(error))
+                if options is not None and options[1]:
+                    self.import_model(spec, options[1], asked=True)
+                return True
+            return False
+
+        self._run(f"Importing {Path(spec.split(':')[0]).name}", work, done, failed)
+        return True
+
+    # ----------------------------------------------------------------------------- compare
+
+    def compare_with_file(self, path: str | None = None):
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self.window, "Compare with a design",
+                                                  self._start_dir(), DESIGN_FILTER)
+            if not path:
+                return None
+        return self._compare_with(path, f"{Path(path).name}", other_first=False)
+
+    def compare_with_saved(self):
+        if self.doc.path is None:
+            self._warn("This design has not been saved yet: there is no saved version to "
+                       "compare with.")
+            return None
+        return self._compare_with(self.doc.path, f"{Path(self.doc.path).name} (saved)",
+                                  other_first=True)
+
+    def _compare_with(self, path: str, label: str, other_first: bool):
+        from ..model.analysis import analyze
+        from ..model.compare import compare
+        from ..model.design_file import DesignFileError, load
+        from .compare_dialog import CompareDialog
+
+        try:
+            other = load(path)
+        except DesignFileError as e:
+            self._warn(f"Could not compare.\n\n{e}")
+            return None
+        s = self.doc.settings
+        settings = dict(batch=s["batch"], dtype=s["dtype"], optimizer=s["optimizer"])
+        here = self.doc.report
+        if (here.batch, here.dtype, here.optimizer) != (settings["batch"], settings["dtype"],
+                                                        settings["optimizer"]):
+            here = analyze(self.doc.network, **settings)
+        there = analyze(other.network, **settings)
+        name = self.doc.network.name or "this design"
+        if other_first:
+            cmp = compare(there, here, label, f"{name} (now)")
+        else:
+            cmp = compare(here, there, name, label)
+        dialog = CompareDialog(cmp, self.window)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.show()
+        self.dialog = dialog
+        return dialog
+
+
+def _first_separator(menu: QMenu) -> QAction | None:
+    for action in menu.actions():
+        if action.isSeparator():
+            return action
+    return None
+
+
+def _message(error: BaseException) -> str:
+    text = str(error).strip()
+    kind = type(error).__name__
+    if kind in ("ModelImportError", "BuildError", "OnnxExportError", "Pt2ExportError",
+                "ProjectError", "DesignFileError"):
+        return text
+    return f"{kind}: {text}" if text else kind
+
+
+__all__ = ["ExportActions", "ImportOptions", "install"]
