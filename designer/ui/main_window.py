@@ -8,30 +8,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, QUrl
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QMainWindow,
-    QMessageBox,
-    QStyle,
-    QWidget,
-)
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from ..model.design_file import SUFFIX, DesignFileError
 from .canvas.scene import CanvasScene
 from .canvas.view import CanvasView
 from .document import Document
 from .gpu_probe import GpuProbe
-from .hints_panel import HintsModel, HintsPanel
 from .icons import icon
 from .inspector import Inspector
 from .palette import LayerPalette
 from .readouts import IssuesPanel, LayerTable, TotalsPanel
 from .recovery import Recovery
-from .training_panel import TrainingPanel
+
+if TYPE_CHECKING:
+    from .hints_panel import HintsModel, HintsPanel
+    from .training_panel import TrainingPanel
 
 PRESETS = Path(__file__).resolve().parent.parent.parent / "presets"
 APP_NAME = "ConvNet Designer"
@@ -64,8 +60,13 @@ class MainWindow(QMainWindow):
             "issues": self._dock("Warnings", self.issues, Qt.BottomDockWidgetArea),
         }
         self.tabifyDockWidget(self.docks["table"], self.docks["issues"])
-        self._add_hints_dock()
-        self._add_training_dock()
+        # Docks that start as a tab behind another are built when first shown (start-up time)
+        self._builders: dict = {}
+        self._hints: HintsModel | None = None
+        self._hints_panel: HintsPanel | None = None
+        self._training: TrainingPanel | None = None
+        self._lazy_dock("hints", "Hints", self._build_hints_panel)
+        self._lazy_dock("training", "Training", self._build_training_panel)
         self.docks["table"].raise_()
         # side panels run the full height; the table and warnings sit under the canvas only
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
@@ -89,6 +90,8 @@ class MainWindow(QMainWindow):
 
         # the detected GPUs join the budget choices once the window is up (gpu_probe.py)
         self.gpu_probe = GpuProbe(self.totals, parent=self)
+        # the design hints (and their markers on the cards) once the window has been shown
+        QTimer.singleShot(0, self, lambda: self.hints)
 
     # ----------------------------------------------------------------------------- layout
 
@@ -98,6 +101,21 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
+
+    def _lazy_dock(self, name: str, title: str, build) -> QDockWidget:
+        """A dock tabbed behind the warnings whose panel `build()` makes when it is first shown
+        (or asked for)."""
+        dock = self._dock(title, QWidget(), Qt.BottomDockWidgetArea)
+        self.docks[name] = dock
+        self.tabifyDockWidget(self.docks["issues"], dock)
+        self._builders[name] = build
+        dock.visibilityChanged.connect(lambda seen: seen and self._build_dock(name))
+        return dock
+
+    def _build_dock(self, name: str) -> None:
+        build = self._builders.pop(name, None)
+        if build is not None:
+            self.docks[name].setWidget(build())
 
     def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None,
                 tip: str = "") -> QAction:
@@ -189,17 +207,32 @@ class MainWindow(QMainWindow):
     # The Hints dock (tabbed with the warnings) and the markers on the canvas cards; the
     # HintsModel (hints_panel.py) keeps the advisor's hints for the document.
 
-    def _add_hints_dock(self) -> None:
-        self.hints = HintsModel(self.doc, parent=self)
-        self.hints_panel = HintsPanel(self.hints)
-        self.docks["hints"] = self._dock("Hints", self.hints_panel, Qt.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.docks["issues"], self.docks["hints"])
-        self.scene.set_hints(self.hints)
+    @property
+    def hints(self) -> HintsModel:
+        if self._hints is None:
+            from .hints_panel import HintsModel
+
+            self._hints = HintsModel(self.doc, parent=self)
+            self.scene.set_hints(self._hints)
+        return self._hints
+
+    @property
+    def hints_panel(self) -> HintsPanel:
+        self._build_dock("hints")
+        return self._hints_panel
+
+    def _build_hints_panel(self) -> QWidget:
+        from .hints_panel import HintsPanel
+
+        self._hints_panel = HintsPanel(self.hints)
+        return self._hints_panel
 
     # ----------------------------------------------------------------------------- files
 
     def maybe_save(self) -> bool:
         """Ask before unsaved changes are lost; False means the user cancelled."""
+        from PySide6.QtWidgets import QMessageBox
+
         if not self.doc.modified:
             return True
         answer = QMessageBox.question(
@@ -214,6 +247,8 @@ class MainWindow(QMainWindow):
             self.doc.new()
 
     def open_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         if not self.maybe_save():
             return
         start = self.settings.value("last_dir", str(Path.home()))
@@ -224,6 +259,8 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str, ask: bool = True, example: bool = False) -> bool:
         """Open a design; a bad file leaves the current design untouched and says why.
         An example opens as a new design (its preset file stays as it is)."""
+        from PySide6.QtWidgets import QMessageBox
+
         if ask and not self.maybe_save():
             return False
         try:
@@ -247,6 +284,8 @@ class MainWindow(QMainWindow):
         return self._save_to(self.doc.path)
 
     def save_as(self) -> bool:
+        from PySide6.QtWidgets import QFileDialog
+
         start = self.doc.path or str(Path(self.settings.value("last_dir", str(Path.home())))
                                      / (_file_stem(self.doc.network.name) + SUFFIX))
         path, _ = QFileDialog.getSaveFileName(self, "Save design", start, FILE_FILTER)
@@ -257,6 +296,8 @@ class MainWindow(QMainWindow):
         return self._save_to(path)
 
     def _save_to(self, path: str) -> bool:
+        from PySide6.QtWidgets import QMessageBox
+
         try:
             self.doc.save(path)
         except OSError as e:
@@ -268,6 +309,8 @@ class MainWindow(QMainWindow):
 
     def export(self, kind: str, path: str | None = None) -> bool:
         """Export the design: code, markdown, csv, png or svg."""
+        from PySide6.QtWidgets import QFileDialog, QMessageBox
+
         suffix = {"code": ".py", "markdown": ".md", "csv": ".csv", "png": ".png",
                   "svg": ".svg"}[kind]
         if path is None:
@@ -352,6 +395,8 @@ class MainWindow(QMainWindow):
             f"{t.layers} layers · {t.params:,} parameters · {format_count(t.macs)} MACs · {state}")
 
     def _about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.about(self, APP_NAME, f"<b>{APP_NAME}</b><p>Design, understand and train "
                           "convolutional networks, after the cs231n notes.</p>")
 
@@ -380,28 +425,32 @@ class MainWindow(QMainWindow):
     # The Training dock (tabbed with the layer table), the Train menu, and a close that stops a
     # run first. The panel and its TrainWorker do the work; the window only wires them in.
 
-    def _add_training_dock(self) -> None:
-        self.training = TrainingPanel(self.doc)
-        self.docks["training"] = self._dock("Training", self.training, Qt.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.docks["issues"], self.docks["training"])
-        self.training.status_message.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
-        self.training.running_changed.connect(self._training_running_changed)
-        self.docks["training"].visibilityChanged.connect(
-            lambda seen: seen and self.training.ensure_plots())
+    @property
+    def training(self) -> TrainingPanel:
+        self._build_dock("training")
+        return self._training
+
+    def _build_training_panel(self) -> QWidget:
+        from .training_panel import TrainingPanel
+
+        panel = self._training = TrainingPanel(self.doc)
+        panel.status_message.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        panel.running_changed.connect(self._training_running_changed)
+        dock = self.docks["training"]
+        dock.visibilityChanged.connect(lambda seen: seen and panel.ensure_plots())
+        if dock.isVisible():
+            QTimer.singleShot(0, panel, panel.ensure_plots)
+        return panel
 
     def _build_train_menu(self, bar) -> None:
-        style = self.style()
         menu = bar.addMenu("&Train")
-        self.act_train_start = self._action("&Start training", self._start_training, "F5",
+        self.act_train_start = self._action("&Start training", self._start_training, "F5", "play",
                                             tip="Train the design (settings in the Training "
                                                 "panel)")
-        self.act_train_start.setIcon(style.standardIcon(QStyle.SP_MediaPlay))
-        self.act_train_pause = self._action("&Pause", self._pause_training, "F6",
+        self.act_train_pause = self._action("&Pause", self._pause_training, "F6", "pause",
                                             tip="Pause or resume the run")
-        self.act_train_pause.setIcon(style.standardIcon(QStyle.SP_MediaPause))
-        self.act_train_stop = self._action("S&top", self.training.stop, "Shift+F5",
-                                           tip="End the run after the current batch")
-        self.act_train_stop.setIcon(style.standardIcon(QStyle.SP_MediaStop))
+        self.act_train_stop = self._action("S&top", lambda: self.training.stop(), "Shift+F5",
+                                           "stop", tip="End the run after the current batch")
         menu.addActions([self.act_train_start, self.act_train_pause, self.act_train_stop])
         self._training_running_changed(False)
 
@@ -434,7 +483,9 @@ class MainWindow(QMainWindow):
 
     def _stop_training_to_close(self) -> bool:
         """Ask before a run is stopped by closing; stop its thread cleanly. False: keep open."""
-        if not self.training.running:
+        from PySide6.QtWidgets import QMessageBox
+
+        if self._training is None or not self._training.running:
             return True
         answer = QMessageBox.question(self, APP_NAME, "Training is running. Stop it and close?",
                                       QMessageBox.Yes | QMessageBox.No, QMessageBox.No)

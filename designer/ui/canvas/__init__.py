@@ -5,10 +5,17 @@
     view.file_dropped.connect(open_design)
 """
 
-from .export import render_png, render_svg
 from .items import NodeCard, PortItem, Wire
 from .scene import CanvasScene
 from .view import CanvasView
 
 __all__ = ["CanvasScene", "CanvasView", "NodeCard", "PortItem", "Wire", "render_png",
            "render_svg"]
+
+
+def __getattr__(name: str):
+    if name in ("render_png", "render_svg"):  # imported when an export asks for them
+        from . import export
+
+        return getattr(export, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

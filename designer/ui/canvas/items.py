@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsObject,
     QGraphicsPathItem,
-    QStyle,
     QStyleOptionGraphicsItem,
 )
 
@@ -425,7 +424,7 @@ class NodeCard(QGraphicsObject):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         pal = _palette()
         rect = self._RECT
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        selected = self.isSelected()  # (option.state would build QStyle's enums at start-up)
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
         if selected:
             painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 3.0))
