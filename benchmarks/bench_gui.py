@@ -35,7 +35,10 @@ How each figure is measured:
 * process start to window shown: `python -c ...` children, the app and a bare window alternated.
   The app child runs designer.app.main() as `python main.py` does (QApplication, look, icon,
   MainWindow with a new design, show, recovery check, exec); the bare child creates a
-  QApplication and a QMainWindow of the same size and shows it. In both, QMainWindow.show is
+  QApplication and a QMainWindow of the same size and shows it; a third, the floor, builds the
+  same kind of window from the Qt classes the app uses, empty, with no code of ours (PySide6
+  makes a class's Python enums when the class is first touched: the Qt namespace alone is
+  tens of milliseconds a bare window never pays). In all, QMainWindow.show is
   wrapped to put an event filter on the window that notes time.time() at its first Paint event
   (the window exposed and painted) and quits at once. The figure is that time minus the parent's
   time.time() just before spawning. The child also reports whether torch or pyqtgraph had been
@@ -106,6 +109,35 @@ _CHILD_BARE = _CHILD_HOOK + r"""
 app = QApplication(sys.argv)
 window = QMainWindow()
 window.resize(1400, 880)
+window.show()
+app.exec()
+"""
+
+# The floor: a window made of the Qt classes the app's window uses (graphics view, tree, table,
+# docks, toolbar, menus, painter, fonts, pens, brushes, icons, the Qt namespace), empty, with no
+# code of ours. PySide6 builds each class's Python enums when the class is first touched, which
+# a bare QMainWindow never does; this shows how much of the app's start that alone costs.
+_CHILD_FLOOR = _CHILD_HOOK + r"""
+from PySide6.QtCore import Qt, QSettings, QTimer, QSize, QRectF, QPointF, QAbstractTableModel
+from PySide6.QtGui import (QAction, QKeySequence, QPainter, QFont, QPen, QBrush, QColor, QIcon,
+                           QPalette, QPainterPath)
+from PySide6.QtWidgets import (QDockWidget, QGraphicsView, QGraphicsScene, QGraphicsObject,
+    QGraphicsPathItem, QTreeWidget, QTreeWidgetItem, QTableView, QHeaderView, QLabel, QLineEdit,
+    QSpinBox, QComboBox, QFormLayout, QPushButton, QToolBar, QVBoxLayout, QWidget,
+    QStyleOptionGraphicsItem, QSizePolicy, QFrame, QScrollArea, QCheckBox)
+app = QApplication(sys.argv)
+window = QMainWindow()
+window.resize(1400, 880)
+window.setCentralWidget(QGraphicsView(QGraphicsScene()))
+for title, w, area in (("Layers", QTreeWidget(), Qt.LeftDockWidgetArea),
+                       ("Inspector", QLabel("-"), Qt.RightDockWidgetArea),
+                       ("Totals", QLabel("-"), Qt.RightDockWidgetArea),
+                       ("Table", QTableView(), Qt.BottomDockWidgetArea)):
+    dock = QDockWidget(title, window)
+    dock.setWidget(w)
+    window.addDockWidget(area, dock)
+window.addToolBar("Main")
+window.menuBar().addMenu("&File").addAction(QAction("New", window))
 window.show()
 app.exec()
 """
@@ -291,13 +323,13 @@ def bench_start(repeat: int, env: dict) -> dict:
         env.update(XDG_CONFIG_HOME=str(Path(home) / "config"),
                    XDG_DATA_HOME=str(Path(home) / "data"),
                    PYTHONPYCACHEPREFIX=str(Path(home) / "pycache"))
-        codes = {"app": _CHILD_APP, "bare": _CHILD_BARE}
-        samples: dict[str, list[float]] = {"app": [], "bare": []}
-        cpu: dict[str, list[float]] = {"app": [], "bare": []}
+        codes = {"app": _CHILD_APP, "bare": _CHILD_BARE, "floor": _CHILD_FLOOR}
+        samples: dict[str, list[float]] = {"app": [], "bare": [], "floor": []}
+        cpu: dict[str, list[float]] = {"app": [], "bare": [], "floor": []}
         imported = {"torch": False, "pyqtgraph": False, "torch_at_exit": False}
         platform = None
         for i in range(repeat + 1):  # the first round warms the file and bytecode caches
-            for kind in ("bare", "app") if i % 2 else ("app", "bare"):
+            for kind in ("bare", "floor", "app") if i % 2 else ("app", "floor", "bare"):
                 code = codes[kind].format(root=str(ROOT)) + _CHILD_REPORT
                 t = time.time()
                 done = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(ROOT),
@@ -318,8 +350,10 @@ def bench_start(repeat: int, env: dict) -> dict:
                     cpu[kind].append(result["cpu"])
     app_ms = statistics.median(samples["app"]) * 1e3
     bare_ms = statistics.median(samples["bare"]) * 1e3
+    floor_ms = statistics.median(samples["floor"]) * 1e3
     app_cpu, bare_cpu = (statistics.median(cpu[k]) * 1e3 for k in ("app", "bare"))
     return {"app_ms": app_ms, "bare_ms": bare_ms, "ratio": app_ms / bare_ms,
+            "floor_ms": floor_ms, "floor_ratio": floor_ms / bare_ms,
             "app_cpu_ms": app_cpu, "bare_cpu_ms": bare_cpu, "cpu_ratio": app_cpu / bare_cpu,
             "app_samples_ms": [round(s * 1e3, 1) for s in samples["app"]],
             "bare_samples_ms": [round(s * 1e3, 1) for s in samples["bare"]],
@@ -362,6 +396,8 @@ def _rows(results: dict) -> list[tuple[str, ...]]:
         r = results["start"]
         rows.append(("process start → window shown, bare PySide6 (baseline)",
                      f"{r['bare_ms']:.1f}", f"{r['bare_cpu_ms']:.1f}", "", ""))
+        rows.append(("  the same Qt widgets, empty, no code of ours (floor)",
+                     f"{r['floor_ms']:.1f}", "", "", f"{r['floor_ratio']:.2f}× bare"))
         clean = not r["torch_imported"] and not r["pyqtgraph_imported"]
         rows.append(("process start → window shown, ConvNet Designer",
                      f"{r['app_ms']:.1f}", f"{r['app_cpu_ms']:.1f}",

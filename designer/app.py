@@ -5,6 +5,7 @@ Imports Qt and the window only; torch is imported later, when training or an exp
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,9 @@ def _apply_look(app) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QColor, QPalette
 
-    if app.style().name().lower() != "fusion":  # Linux without a theme starts in Fusion
+    # main() asks for Fusion before the application exists (QT_STYLE_OVERRIDE), which spares
+    # the start-up the Python side of a QStyle; elsewhere it is set here
+    if os.environ.get("QT_STYLE_OVERRIDE", "").lower() != "fusion":
         app.setStyle("Fusion")
     dark_now = [False]
 
@@ -42,9 +45,11 @@ def _apply_look(app) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QApplication
 
     argv = sys.argv[1:] if argv is None else argv
+    if QApplication.instance() is None:
+        os.environ.setdefault("QT_STYLE_OVERRIDE", "Fusion")
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("ConvNet Designer")
     app.setOrganizationName("ConvNetDesigner")
@@ -62,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     if files:
         window.open_path(files[0], ask=False)
     window.show()
-    _offer_recovery(window, find_recoverable(), QMessageBox)
+    found = find_recoverable()
+    if found:
+        from PySide6.QtWidgets import QMessageBox
+
+        _offer_recovery(window, found, QMessageBox)
     return app.exec()
 
 

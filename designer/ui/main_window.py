@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         # the detected GPUs join the budget choices once the window is up (gpu_probe.py)
         self.gpu_probe = GpuProbe(self.totals, parent=self)
         # the design hints (and their markers on the cards) once the window has been shown
-        QTimer.singleShot(0, self, lambda: self.hints)
+        QTimer.singleShot(150, self, lambda: self.hints)
 
     # ----------------------------------------------------------------------------- layout
 

@@ -178,7 +178,7 @@ def test_stride_that_does_not_work_out_warns_and_fix_repairs_it(qtbot, doc):
     row = table.table_model.rows_by_id["conv"]
     notes = table.table_model.index(row, 7)
     assert "sizes don't work out" in notes.data()
-    assert notes.data(Qt.ForegroundRole).color() == severity_colour("warning")
+    assert notes.data(Qt.ForegroundRole) == severity_colour("warning")
     assert inspector.editors["stride"] is stride  # kept, not rebuilt
 
     qtbot.mouseClick(fix_button(inspector.issues, "padding 1 → 2"), Qt.LeftButton)

@@ -9,7 +9,7 @@ first time the view asks for one. Selection follows the Document both ways.
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, Qt
-from PySide6.QtGui import QBrush, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QTableView, QWidget
 
 from ...model.analysis import DTYPE_BYTES, Report
@@ -55,9 +55,10 @@ class LayerTableModel(QAbstractTableModel):
         self.order: tuple[str, ...] = self.report.order
         self.rows_by_id = {nid: i for i, nid in enumerate(self.order)}
         self._rows: list[tuple[str, ...]] | None = None
-        self._brushes = {s: QBrush(severity_colour(s)) for s in ("error", "warning", "info")}
+        # colours, not brushes: the view takes either, and QBrush's enums cost start-up time
+        self._brushes = {s: severity_colour(s) for s in ("error", "warning", "info")}
         self._icons: dict[str, object] = {}
-        self._muted = QBrush(QApplication.palette().color(QPalette.ColorRole.PlaceholderText))
+        self._muted = QApplication.palette().color(QPalette.ColorRole.PlaceholderText)
 
     def set_report(self, report: Report) -> None:
         old, self.report = self.report, report
