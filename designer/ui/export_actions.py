@@ -75,11 +75,13 @@ class _Job(QObject):
 
     def _run(self) -> None:
         try:
-            result = self._fn()
+            result, error = self._fn(), None
         except BaseException as e:  # noqa: BLE001 - handed to the GUI thread
-            self.done.emit(None, e)
-            return
-        self.done.emit(result, None)
+            result, error = None, e
+        try:
+            self.done.emit(result, error)
+        except RuntimeError:  # the window closed meanwhile: nobody to tell
+            pass
 
 
 class ImportOptions(QDialog):
