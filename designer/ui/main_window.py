@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.gpu_probe = GpuProbe(self.totals, parent=self)
         # the design hints (and their markers on the cards) once the window has been shown
         QTimer.singleShot(150, self, lambda: self.hints)
+        from . import export_actions; export_actions.install(self)  # noqa: E702, I001
 
     # ----------------------------------------------------------------------------- layout
 
