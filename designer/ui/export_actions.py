@@ -7,7 +7,8 @@ pt2.py, importer.py) and designer.model.compare; exports and imports run in a ba
 (torch and onnx are imported there, never when the app starts), the window shows the outcome in
 the status bar or, for a failure, in a message that names what and where.
 
-Importing a Python file runs its code: the Import dialog says so. Pickled models are refused.
+Importing a Python file runs its code: the Import dialog (import_dialog.py) says so. Pickled
+models are refused.
 """
 
 from __future__ import annotations
@@ -17,18 +18,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (
-    QApplication,
-    QDialog,
-    QDialogButtonBox,
-    QFileDialog,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QMenu,
-    QMessageBox,
-    QVBoxLayout,
-)
+from PySide6.QtWidgets import QApplication, QMenu
+
+# The dialogs (QFileDialog, QMessageBox, ImportOptions) are imported when an action runs: making
+# their classes costs milliseconds the window's start-up does not spend.
 
 APP_NAME = "ConvNet Designer"
 MODEL_FILTER = ("Models (*.onnx *.pt2 *.py);;ONNX (*.onnx);;torch.export program (*.pt2);;"
@@ -82,45 +75,6 @@ class _Job(QObject):
             self.done.emit(result, error)
         except RuntimeError:  # the window closed meanwhile: nobody to tell
             pass
-
-
-class ImportOptions(QDialog):
-    """What a Python file's model is called and the input it takes."""
-
-    def __init__(self, path: str, parent=None, shape_only: bool = False, why: str = ""):
-        super().__init__(parent)
-        self.setWindowTitle("Import model")
-        layout = QVBoxLayout(self)
-        form = QFormLayout()
-        self.attr = QLineEdit()
-        self.attr.setPlaceholderText("the only nn.Module class in the file")
-        self.shape = QLineEdit()
-        self.shape.setPlaceholderText("C,H,W, e.g. 3,32,32 (empty: the model's input_shape)")
-        if not shape_only:
-            note = QLabel("Importing a Python file runs its code: import only files you trust.")
-            note.setWordWrap(True)
-            layout.addWidget(note)
-            form.addRow("Model (class, instance or function):", self.attr)
-        if why:
-            reason = QLabel(why)
-            reason.setWordWrap(True)
-            layout.addWidget(reason)
-        form.addRow("Input shape (C,H,W):", self.shape)
-        layout.addWidget(QLabel(Path(path).name))
-        layout.addLayout(form)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-
-    @classmethod
-    def ask(cls, parent, path: str, shape_only: bool = False,
-            why: str = "") -> tuple[str, str | None] | None:
-        """(model name or "", input shape or None), or None when cancelled."""
-        dialog = cls(path, parent, shape_only, why)
-        if dialog.exec() != QDialog.Accepted:
-            return None
-        return dialog.attr.text().strip(), dialog.shape.text().strip() or None
 
 
 class ExportActions(QObject):
@@ -189,6 +143,8 @@ class ExportActions(QObject):
         self.window.statusBar().showMessage(text, ms)
 
     def _warn(self, text: str) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.warning(self.window, APP_NAME, text)
 
     def _run(self, what: str, fn, on_done, on_error=None) -> _Job:
@@ -241,6 +197,8 @@ class ExportActions(QObject):
         folder = config.get("checkpoint_dir") if isinstance(config, dict) else None
         if not folder:
             return None
+        from PySide6.QtWidgets import QMessageBox
+
         for name in ("best.pt", "last.pt"):
             path = Path(folder).expanduser() / name
             if path.is_file():
@@ -254,6 +212,8 @@ class ExportActions(QObject):
     # ----------------------------------------------------------------------------- exports
 
     def export_project(self, folder: str | None = None) -> bool:
+        from PySide6.QtWidgets import QFileDialog, QMessageBox
+
         if not self._design_ok():
             return False
         if folder is None:
@@ -295,6 +255,8 @@ class ExportActions(QObject):
         return self._export_file("pt2", path)
 
     def _export_file(self, kind: str, path: str | None) -> bool:
+        from PySide6.QtWidgets import QFileDialog
+
         if not self._design_ok():
             return False
         suffix = ".onnx" if kind == "onnx" else ".pt2"
@@ -343,6 +305,10 @@ class ExportActions(QObject):
                      asked: bool = False) -> bool:
         """Open a model as a new design (the current one is kept if the user cancels or the
         import fails)."""
+        from PySide6.QtWidgets import QFileDialog
+
+        from .import_dialog import ImportOptions
+
         if spec is None:
             path, _ = QFileDialog.getOpenFileName(self.window, "Import model", self._start_dir(),
                                                   MODEL_FILTER)
@@ -390,6 +356,8 @@ class ExportActions(QObject):
     # ----------------------------------------------------------------------------- compare
 
     def compare_with_file(self, path: str | None = None):
+        from PySide6.QtWidgets import QFileDialog
+
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self.window, "Compare with a design",
                                                   self._start_dir(), DESIGN_FILTER)
@@ -451,4 +419,4 @@ def _message(error: BaseException) -> str:
     return f"{kind}: {text}" if text else kind
 
 
-__all__ = ["ExportActions", "ImportOptions", "install"]
+__all__ = ["ExportActions", "install"]

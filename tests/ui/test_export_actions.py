@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from designer.build.codegen import export_code
 from designer.model import Network
 from designer.model.design_file import Design, load, save
-from designer.ui import export_actions
+from designer.ui import export_actions, import_dialog
 from designer.ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,7 +126,7 @@ def test_import_a_python_model_as_a_new_design(qtbot, window, tmp_path, monkeypa
     source.write_text(export_code(load(PRESETS / "lenet5.convnet.json").network),
                       encoding="utf-8")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(source), ""))
-    monkeypatch.setattr(export_actions.ImportOptions, "ask",
+    monkeypatch.setattr(import_dialog.ImportOptions, "ask",
                         classmethod(lambda cls, *a, **k: ("LeNet5", None)))
     message = run(qtbot, window, "File", "Import model…")
     assert message == "Imported 12 layers from lenet.py (structure only)"
@@ -154,7 +154,7 @@ def test_a_model_that_does_not_map_says_which_operations(qtbot, window, tmp_path
                 return self.up(torch.softmax(self.conv(x), 1))
     """), encoding="utf-8")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(source), ""))
-    monkeypatch.setattr(export_actions.ImportOptions, "ask",
+    monkeypatch.setattr(import_dialog.ImportOptions, "ask",
                         classmethod(lambda cls, *a, **k: ("", "3,8,8")))
     before = dict(window.doc.network.nodes)
     run(qtbot, window, "File", "Import model…")
@@ -181,7 +181,7 @@ def test_an_onnx_graph_of_free_size_asks_for_the_input(qtbot, window, tmp_path, 
         return "", "3,10,10"
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
-    monkeypatch.setattr(export_actions.ImportOptions, "ask", classmethod(ask))
+    monkeypatch.setattr(import_dialog.ImportOptions, "ask", classmethod(ask))
     with qtbot.waitSignal(window._export_actions.finished, timeout=WAIT_MS) as blocker:
         menu_action(window, "File", "Import model…").trigger()
         qtbot.waitUntil(lambda: bool(asked), timeout=WAIT_MS)
