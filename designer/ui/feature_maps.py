@@ -22,7 +22,7 @@ import random
 import threading
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -129,7 +129,8 @@ class InsidePanel(QWidget):
     """Sample picker, the four views in tabs, Refresh and Export PNG."""
 
     status_message = Signal(str)
-    _job_done = Signal(object)  # from a background probe: (prober, key, report or exception)
+    _job_done = Signal(object)  # from a background probe: (prober, its key, the design's
+    #                             key, report or exception)
 
     def __init__(self, window: QMainWindow, parent: QWidget | None = None):
         super().__init__(parent)
@@ -144,7 +145,7 @@ class InsidePanel(QWidget):
         self._pending: Any = None
         self._dirty: set[str] = set()
         self.prober: Any = None  # between runs: what a local probe probes
-        self._prober_key: Any = None  # the design it was built from
+        self._prober_key: Any = None  # the design, data and seed it was built from
         self._report_key: Any = None  # the design the shown report is of
         self._data: dict[Any, Any] = {}
         self._image: Any = None  # pixels of an image file, (H, W, 4) uint8
@@ -316,6 +317,7 @@ class InsidePanel(QWidget):
         if worker is self.worker:
             return
         self.worker = worker
+        self.evaluated = None  # the confusion matrix of this run's weights, when they come
         worker.set_probe(self.request())
         worker.probed.connect(self._on_report)
         worker.finished.connect(lambda result, w=worker: self._run_finished(w, result))
@@ -328,21 +330,23 @@ class InsidePanel(QWidget):
         self.worker = None
         if worker.prober is not None:
             self.prober = worker.prober
-            self._prober_key = _network_key(worker.network)
+            self._prober_key = _prober_key(worker.network, worker.config)
         last = self.evaluated.epoch if self.evaluated is not None else None
         done = getattr(result, "epochs_done", 0)
         if self.prober is not None and done and last != done:
             self._probe_locally(evaluate=True)  # the last epoch's probe was skipped
+        elif self.report is not None and self.report.epoch is not None:
+            self._say(f"Training {getattr(result, 'status', 'ended')} · {self.report.weights}")
         else:
-            self._say(f"Training {getattr(result, 'status', 'ended')}: the maps show the "
-                      "trained weights.")
+            self._say(f"Training {getattr(result, 'status', 'ended')}.")
 
     def _on_report(self, report) -> None:
         if getattr(report, "error", ""):
             self._say(f"The probe failed: {report.error}", error=True)
             return
-        key = _network_key(self.worker.network) if self.worker is not None else None
-        self._take(report, key)
+        worker = self.sender() if isinstance(self.sender(), QObject) else self.worker
+        network = getattr(worker, "network", None) or getattr(self.worker, "network", None)
+        self._take(report, _network_key(network) if network is not None else None)
 
     # ----------------------------------------------------------------------------- local probes
 
@@ -355,8 +359,8 @@ class InsidePanel(QWidget):
         self._start_job(*args)
 
     def _start_job(self, network, config, datasets, request, evaluate) -> None:
-        key = _network_key(network)
-        prober = self.prober if self._prober_key == key else None
+        key, pkey = _network_key(network), _prober_key(network, config)
+        prober = self.prober if self._prober_key == pkey else None
         if prober is None:
             self._say("Building the model and reading the data…")
         elif evaluate:
@@ -370,9 +374,9 @@ class InsidePanel(QWidget):
             try:
                 result: Any = _probe_job(network, config, datasets, request, evaluate, prober,
                                          data_cache)
-                result = (result[0], key, result[1])
+                result = (result[0], pkey, key, result[1])
             except Exception as e:  # noqa: BLE001 - shown in the panel
-                result = (None, key, e)
+                result = (None, pkey, key, e)
             try:
                 self._job_done.emit(result)
             except RuntimeError:  # the panel is gone
@@ -382,12 +386,12 @@ class InsidePanel(QWidget):
         self._job.start()
 
     def _job_finished(self, result) -> None:
-        prober, key, outcome = result
+        prober, pkey, key, outcome = result
         self.busy = False
         self.refresh_button.setEnabled(True)
         self.confusion_view.evaluate_button.setEnabled(True)
         if prober is not None:
-            self.prober, self._prober_key = prober, key
+            self.prober, self._prober_key = prober, pkey
         if self._again is not None:
             args, self._again = self._again, None
             if self.worker is None:
@@ -601,7 +605,14 @@ def _probe_job(network: Network, config: TrainConfig, datasets, request: ProbeRe
     if prober is None:
         prober = _fresh_prober(network, config, datasets, cache)
     evaluation = prober.evaluate() if evaluate and prober.val_size else None
-    return prober, prober.probe(request, evaluation=evaluation)
+    try:
+        return prober, prober.probe(request, evaluation=evaluation)
+    except ValueError as e:
+        why = getattr(prober, "data_problem", "")
+        if why and request.image is None:
+            raise ValueError(f"the data set could not be read ({why}); choose an image file "
+                             "to look at") from e
+        raise
 
 
 def _fresh_prober(network: Network, config: TrainConfig, datasets, cache: dict):
@@ -618,8 +629,10 @@ def _fresh_prober(network: Network, config: TrainConfig, datasets, cache: dict):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # as the Trainer does: the weights a run starts from
         model = build_module(network, report)
-    return Prober(model, network, data, info, report,
-                  weights=f"initial weights (seed {config.seed}), before training")
+    prober = Prober(model, network, data, info, report,
+                    weights=f"initial weights (seed {config.seed}), before training")
+    prober.data_problem = info.note if isinstance(info, _NoData) else ""
+    return prober
 
 
 def _validation_data(report, config: TrainConfig, datasets, cache: dict):
@@ -632,14 +645,15 @@ def _validation_data(report, config: TrainConfig, datasets, cache: dict):
     key = (repr(sorted(config.data.__dict__.items())), shape)
     if key not in cache:
         from ..training.datasets import load_datasets
+        from ..training.events import DataConfig
 
+        data = DataConfig(**{**config.data.__dict__, "download": False})  # training downloads
         try:
-            _train, val, info = load_datasets(config.data, shape)
+            _train, val, info = load_datasets(data, shape)
         except Exception as e:  # noqa: BLE001 - the maps of an image file still work
-            cache[key] = (None, _NoData(str(e)))
-        else:
-            cache.clear()  # one data set at a time
-            cache[key] = (val, info)
+            return None, _NoData(str(e))  # not kept: the files may be there next time
+        cache.clear()  # one data set at a time
+        cache[key] = (val, info)
     return cache[key]
 
 
@@ -650,6 +664,11 @@ class _NoData:
         self.note = why
 
 
+def _prober_key(network: Network, config: TrainConfig) -> tuple:
+    """What a prober between runs depends on: the design, the data settings and the seed."""
+    return (_network_key(network), repr(sorted(config.data.__dict__.items())), config.seed)
+
+
 def _network_key(network: Network) -> tuple:
     """What a built model depends on: layers, parameters and wiring (not positions or names)."""
     return tuple((n.id, n.type, repr(sorted(n.params.items())), n.inputs)
@@ -658,6 +677,6 @@ def _network_key(network: Network) -> tuple:
 
 def _error_text(e: Exception) -> str:
     text = str(e) or type(e).__name__
-    if "validation set" in text:
+    if "validation set" in text or "data set" in text:
         return f"{text[0].upper()}{text[1:]}."
     return f"Could not look inside the network: {text}"

@@ -18,8 +18,9 @@ from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
-from designer.training.events import DataConfig, TrainConfig
-from designer.ui import feature_maps
+from designer.training.events import DataConfig, ProbeRequest, TrainConfig
+from designer.training.probes import ProbeReport
+from designer.ui import feature_maps, train_worker
 from designer.ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,6 +219,31 @@ def test_an_image_file_as_the_sample(window, qtbot, tmp_path):
     assert panel.report.sample.name == "red.png"
 
 
+def test_a_design_with_errors_or_data_that_cannot_be_read_is_explained(window, qtbot,
+                                                                       tmp_path):
+    panel = open_panel(window, qtbot, CIFAR)
+    shown = panel.report
+    window.doc.edit("Kernel", lambda net: net.set_params("conv", kernel_size=40, padding=0))
+    assert "the design has changed since" in panel.status.text()
+    panel.refresh()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=30_000)
+    assert "the design has errors" in panel.status.text() and "conv" in panel.status.text()
+    assert panel.report is shown  # what was shown stays
+    window.doc.undo_stack.undo()
+    # a data set that is not there: said so; an image file still works
+    window.training.set_config(TrainConfig(DataConfig("cifar10", path=str(tmp_path / "none"))))
+    panel.refresh()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=30_000)
+    assert "The data set could not be read" in panel.status.text()
+    image = QImage(32, 32, QImage.Format_RGB32)
+    image.fill(QColor(0, 0, 255))
+    image.save(str(tmp_path / "blue.png"))
+    panel.use_image_file(str(tmp_path / "blue.png"))
+    qtbot.waitUntil(lambda: panel.report.sample.name == "blue.png" and not panel.busy,
+                    timeout=30_000)
+    assert panel.maps_view.tile_count == 12
+
+
 def test_every_view_exports_as_png(window, qtbot, tmp_path):
     panel = open_panel(window, qtbot, CIFAR)
     panel.evaluate()
@@ -239,6 +265,29 @@ def test_the_dock_is_in_the_menus_and_tabbed_behind_the_training_dock(window):
     assert dock.panel is None and dock.visibleRegion().isEmpty()  # built when first shown
     dock.show_action.trigger()
     assert dock.panel is not None and not dock.visibleRegion().isEmpty()
+
+
+def test_the_worker_skips_epoch_end_probes_that_would_slow_training(qtbot, monkeypatch):
+    from designer.model.design_file import load
+
+    clock = [100.0]
+    monkeypatch.setattr(train_worker.time, "monotonic", lambda: clock[0])
+    worker = train_worker.TrainWorker(load(CIFAR).network, small())
+    assert worker.probe_request() is None  # nobody is looking
+    request = ProbeRequest(sample=4)
+    worker.set_probe(request)
+    assert worker.probe_request() is request
+    with qtbot.waitSignal(worker.probed) as got:
+        worker.on_probe(ProbeReport(None, epoch=1, seconds=0.3))
+    assert got.args[0].epoch == 1
+    clock[0] += 5.0  # 0.3 s of probing in 5 s of training: more than 3 %
+    assert worker.probe_request() is None
+    worker.request_probe()  # asked for: always
+    assert worker.probe_request() is request
+    clock[0] += 5.0  # 0.3 s in 10 s: 3 %
+    assert worker.probe_request() is request
+    worker.set_probe(None)
+    assert worker.probe_request() is None
 
 
 def test_the_window_starts_without_numpy_pyqtgraph_or_torch(tmp_path):
