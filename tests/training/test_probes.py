@@ -16,6 +16,7 @@ from torch.utils.data import TensorDataset
 
 from designer.build.module import build_module
 from designer.model.network import Network
+from designer.training.data.common import DatasetError
 from designer.training.events import ProbeRequest, TrainConfig
 from designer.training.probes import (
     Evaluation,
@@ -27,7 +28,6 @@ from designer.training.probes import (
     prepare_image,
     untouched,
 )
-from designer.training.data.common import DatasetError
 from designer.training.trainer import Trainer
 
 SOBEL_X = [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from designer.training.events import DataConfig, ProbeRequest, TrainConfig
 from designer.training.probes import ProbeReport
-from designer.ui import feature_maps, train_worker
+from designer.ui import feature_maps, inside_panel, train_worker
 from designer.ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +141,7 @@ def test_feature_maps_refresh_while_a_network_trains(window, qtbot):
     e = panel.evaluated.evaluation
     mistakes = e.size - int(np.trace(e.confusion))
     gallery = panel.wrong_view.gallery
-    assert gallery.count() == min(feature_maps.WRONG, mistakes)
+    assert gallery.count() == min(inside_panel.WRONG, mistakes)
     if mistakes:
         true, predicted = gallery.texts()[0].split("\n")
         assert predicted.startswith("→ ") and predicted.endswith("%")
@@ -248,7 +248,7 @@ def test_every_view_exports_as_png(window, qtbot, tmp_path):
     panel = open_panel(window, qtbot, CIFAR)
     panel.evaluate()
     qtbot.waitUntil(lambda: panel.evaluated is not None and not panel.busy, timeout=30_000)
-    for tab in feature_maps.TABS:
+    for tab in inside_panel.TABS:
         path = tmp_path / f"{tab}.png"
         assert panel.export_png(str(path), tab=tab)
         picture = QImage(str(path))
