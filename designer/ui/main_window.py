@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         # the design hints (and their markers on the cards) once the window has been shown
         QTimer.singleShot(150, self, lambda: self.hints)
         from . import export_actions; export_actions.install(self)  # noqa: E702, I001
+        from . import feature_maps; feature_maps.install(self)  # noqa: E702, I001
 
     # ----------------------------------------------------------------------------- layout
 
