@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from ..model.design_file import SUFFIX, DesignFileError
+from . import export_actions, feature_maps
 from .canvas.scene import CanvasScene
 from .canvas.view import CanvasView
 from .document import Document
@@ -92,8 +93,9 @@ class MainWindow(QMainWindow):
         self.gpu_probe = GpuProbe(self.totals, parent=self)
         # the design hints (and their markers on the cards) once the window has been shown
         QTimer.singleShot(150, self, lambda: self.hints)
-        from . import export_actions; export_actions.install(self)  # noqa: E702, I001
-        from . import feature_maps; feature_maps.install(self)  # noqa: E702, I001
+        # menus and docks of their own modules (each loads its heavy parts when first used)
+        export_actions.install(self)  # Export project / ONNX / .pt2, Import, Compare
+        feature_maps.install(self)  # Inside the network: feature maps, filters, confusion
 
     # ----------------------------------------------------------------------------- layout
 
