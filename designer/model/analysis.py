@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .layers import Issue, Shape, numel
@@ -120,15 +120,24 @@ class Report:
     issues: tuple[tuple[str | None, Issue], ...]  # (layer id or None for the network, issue)
     totals: Totals
     textbook: MemoryEstimate
-    pytorch: MemoryEstimate
     output: str | None  # the layer whose output is the network's output
     batch: int
     dtype: str
     optimizer: str
-    device: str = "cuda"
-    # what stays allocated between the phases of a step (the tensors autograd saves, weights,
-    # gradients, optimizer state, data): the parts a CPU step's tensors are checked against
-    held: tuple[tuple[str, int], ...] = ()
+    device: str
+    _peak: _Peak = field(repr=False, compare=False)
+
+    @property
+    def pytorch(self) -> MemoryEstimate:
+        """The highest point PyTorch reaches in one training step (peak.py), by part."""
+        return self._peak.get()[0]
+
+    @property
+    def held(self) -> tuple[tuple[str, int], ...]:
+        """What stays allocated between the phases of a step (the tensors autograd saves,
+        weights, gradients, optimizer state, data): the parts a CPU step's tensors are checked
+        against."""
+        return self._peak.get()[1]
 
     @property
     def ok(self) -> bool:
@@ -222,14 +231,13 @@ def analyze(
         fixed=(("weights", params * value), ("weight gradients", params * value),
                ("optimizer state", state * params * value), ("buffers", buffers * value)),
     )
-    step = _walk(network, order, layers, consumers, output, dtype, optimizer, device, state)
-    parts, per, fix = step.peak(batch)
-    pytorch = MemoryEstimate(batch, tuple((n, b) for n, b in parts if b or n in _ALWAYS),
-                             per, fix, budget,
-                             None if budget is None else step.max_batch(budget))
-    held = tuple((name, p * batch + f) for name, (p, f) in step.held.items())
-    return Report(order, layers, tuple(net_issues), totals, textbook, pytorch, output,
-                  batch, dtype, optimizer, device, held)
+    # The PyTorch estimate walks the step in time: made when first asked for, from what this
+    # analysis saw (the network may be edited in place afterwards)
+    peak = _Peak((dict(nodes), order, layers, consumers, output,
+                  inplace_activations(network, consumers), dtype, optimizer, device, state,
+                  batch, budget))
+    return Report(order, layers, tuple(net_issues), totals, textbook, output, batch, dtype,
+                  optimizer, device, peak)
 
 
 # (type, input shapes, parameter values) -> what the catalogue computes for such a layer. Shared
@@ -367,20 +375,44 @@ _NOT_INPLACE_AFTER = {"Input", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", 
 _ALWAYS = ("saved for backward", "weights", "weight gradients", "optimizer state")
 
 
+class _Peak:
+    """The PyTorch estimate of a Report, walked on first use."""
+
+    __slots__ = ("_args", "_value")
+
+    def __init__(self, args: tuple):
+        self._args = args
+        self._value = None
+
+    def get(self) -> tuple[MemoryEstimate, tuple[tuple[str, int], ...]]:
+        if self._value is None:
+            (nodes, order, layers, consumers, output, inplace, dtype, optimizer, device, state,
+             batch, budget) = self._args
+            step = _walk(nodes, order, layers, consumers, output, inplace, dtype, optimizer,
+                         device, state)
+            parts, per, fix = step.peak(batch)
+            estimate = MemoryEstimate(
+                batch, tuple((n, b) for n, b in parts if b or n in _ALWAYS), per, fix, budget,
+                None if budget is None else step.max_batch(budget))
+            held = tuple((name, p * batch + f) for name, (p, f) in step.held.items())
+            self._value = (estimate, held)
+            self._args = None
+        return self._value
+
+
 # (dtype, optimizer, device, output) -> (the layer reports walked, the walk). The walk does not
 # depend on the batch or the budget: changing those re-analyses without walking again.
 _WALKS: dict[tuple, tuple] = {}
 
 
-def _walk(network, order, layers, consumers, output, dtype, optimizer, device, state):
+def _walk(nodes, order, layers, consumers, output, inplace, dtype, optimizer, device, state):
     key = (dtype, optimizer, device, output)
     reps = [layers[nid] for nid in order]
     hit = _WALKS.get(key)
     if hit is not None and len(hit[0]) == len(reps) and all(map(operator.is_, hit[0], reps)):
         return hit[1]
-    step = walk(network, order, layers, consumers, output,
-                inplace_activations(network, consumers), dtype=dtype, optimizer=optimizer,
-                device=device, state_values=state, value_bytes=DTYPE_BYTES)
+    step = walk(nodes, order, layers, consumers, output, inplace, dtype=dtype,
+                optimizer=optimizer, device=device, state_values=state, value_bytes=DTYPE_BYTES)
     if len(_WALKS) > 16:
         _WALKS.clear()
     _WALKS[key] = (reps, step)

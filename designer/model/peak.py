@@ -100,15 +100,15 @@ class StepMemory:
         return max(best if best is not None else 1 << 40, 0)
 
 
-def walk(network, order, layers: Mapping, consumers: Mapping[str, int], output: str | None,
-         inplace: set[str], *, dtype: str, optimizer: str, device: str, state_values: int,
-         value_bytes: Mapping[str, int]) -> StepMemory:
-    """Walk one training step of the analysed design (see the module's docstring)."""
+def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
+         output: str | None, inplace: set[str], *, dtype: str, optimizer: str, device: str,
+         state_values: int, value_bytes: Mapping[str, int]) -> StepMemory:
+    """Walk one training step of the analysed design (see the module's docstring). `nodes`:
+    the network's nodes by id, as they were analysed."""
     amp = dtype in ("fp16", "bf16")
     full = 4 if amp else value_bytes[dtype]  # weights, gradients, optimizer state, data
     half = 2 if amp else full  # CONV / FC compute type
     cuda = device == "cuda"
-    nodes = network.nodes
 
     # ---- forward: types, storages, what is saved and who uses it last ---------------------
     storage: dict[str, str] = {}  # layer -> the storage its output lives in
