@@ -309,25 +309,21 @@ def plain(label: QLabel) -> str:
 # Feature maps
 
 
-class FeatureMapView(QWidget):
-    """One layer's output for one sample: its depth slices as a grid of tiles, coloured on one
-    scale for all of them or each on its own; the caption gives the slice count and W×H×D."""
+class _TilesView(QWidget):
+    """A caption with a choice of colour scale, a grid of tiles, and the value under the mouse:
+    what the feature-map and filter views share. Subclasses draw in `_redraw(keep_view)`."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, scales: Sequence[tuple[str, bool]], parent: QWidget | None = None):
         super().__init__(parent)
         self.caption = _caption()
         self.scale = QComboBox()
-        self.scale.addItem("One scale for all slices", False)
-        self.scale.addItem("Each slice its own scale", True)
-        self.scale.setToolTip("Shared: slices compare with each other; per slice: the pattern "
-                              "inside a faint slice shows too")
+        for text, per_tile in scales:
+            self.scale.addItem(text, per_tile)
         self.scale.currentIndexChanged.connect(lambda _i: self._redraw(keep_view=True))
         self.mosaic = MosaicView()
         self.mosaic.reshaped.connect(lambda: self._redraw(keep_view=False))
         self.hover = _faint_label()
         self.mosaic.hovered.connect(lambda t: self.hover.setText(t or " "))
-        self.feature_map = None
-        self._table = colour_table()
         top = QHBoxLayout()
         top.addWidget(self.caption, 1)
         top.addWidget(self.scale, 0, Qt.AlignTop)
@@ -339,13 +335,6 @@ class FeatureMapView(QWidget):
         layout.addWidget(self.hover)
 
     @property
-    def per_slice(self) -> bool:
-        return bool(self.scale.currentData())
-
-    def set_per_slice(self, on: bool) -> None:
-        self.scale.setCurrentIndex(1 if on else 0)
-
-    @property
     def tile_count(self) -> int:
         m = self.mosaic.mosaic
         return m.tiles if m is not None else 0
@@ -353,6 +342,30 @@ class FeatureMapView(QWidget):
     @property
     def caption_text(self) -> str:
         return plain(self.caption)
+
+    def _redraw(self, keep_view: bool) -> None:
+        raise NotImplementedError
+
+
+class FeatureMapView(_TilesView):
+    """One layer's output for one sample: its depth slices as a grid of tiles, coloured on one
+    scale for all of them or each on its own; the caption gives the slice count and W×H×D."""
+
+    def __init__(self, parent: QWidget | None = None):
+        # set first: filling the scale's combo box already redraws
+        self.feature_map = None
+        self._table = colour_table()
+        super().__init__((("One scale for all slices", False),
+                          ("Each slice its own scale", True)), parent)
+        self.scale.setToolTip("Shared: slices compare with each other; per slice: the pattern "
+                              "inside a faint slice shows too")
+
+    @property
+    def per_slice(self) -> bool:
+        return bool(self.scale.currentData())
+
+    def set_per_slice(self, on: bool) -> None:
+        self.scale.setCurrentIndex(1 if on else 0)
 
     def show_map(self, fm, note: str = "") -> None:
         """Draw a FeatureMap (None: nothing, with `note` saying why)."""
@@ -465,39 +478,13 @@ def sample_text(sample, names: Sequence[str], html: bool = False, lines: bool = 
 # Filters
 
 
-class FiltersView(QWidget):
+class FiltersView(_TilesView):
     """The first CONV layer's filters as pictures (colour when they see RGB), zero at mid-grey."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.caption = _caption()
-        self.scale = QComboBox()
-        self.scale.addItem("Each filter its own scale", True)
-        self.scale.addItem("One scale for all filters", False)
-        self.scale.currentIndexChanged.connect(lambda _i: self._redraw(keep_view=True))
-        self.mosaic = MosaicView()
-        self.mosaic.reshaped.connect(lambda: self._redraw(keep_view=False))
-        self.hover = _faint_label()
-        self.mosaic.hovered.connect(lambda t: self.hover.setText(t or " "))
-        self.filters = None
-        top = QHBoxLayout()
-        top.addWidget(self.caption, 1)
-        top.addWidget(self.scale, 0, Qt.AlignTop)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(3)
-        layout.addLayout(top)
-        layout.addWidget(self.mosaic, 1)
-        layout.addWidget(self.hover)
-
-    @property
-    def tile_count(self) -> int:
-        m = self.mosaic.mosaic
-        return m.tiles if m is not None else 0
-
-    @property
-    def caption_text(self) -> str:
-        return plain(self.caption)
+        self.filters = None  # set first: filling the scale's combo box already redraws
+        super().__init__((("Each filter its own scale", True),
+                          ("One scale for all filters", False)), parent)
 
     def show_filters(self, filters, weights: str = "") -> None:
         self.filters = filters
