@@ -25,9 +25,10 @@ For a caller in another thread (the window's TrainWorker):
   gets it. request_probe() (any thread) asks for one between two batches, also while paused.
   A probe leaves the run exactly as it was (modes, RNG, gradients); a failed probe is a report
   with `error` set, never a fault. `prober` keeps the model and validation split afterwards.
-- peak_bytes (CUDA only) is torch.cuda.max_memory_allocated since training started, less the
-  data set when it was copied to the GPU whole; it includes cuBLAS's and cuDNN's workspaces, so
-  for a small network it is tens of MiB above the analysis's estimate.
+- peak_bytes (CUDA only) is the peak of a steady training step: torch.cuda.max_memory_allocated
+  from the end of the first step (cuDNN's autotuning trials left out), less what stays allocated
+  but is not the design's (cuBLAS's workspaces, a data set copied to the GPU whole). It is the
+  figure the analysis's PyTorch estimate (designer/model/peak.py) predicts.
 - on CUDA the Trainer sets torch.backends.cudnn.benchmark = True (process-wide).
 """
 
