@@ -736,10 +736,10 @@ class _Advisor:
                 break
         if first is None:
             return []
-        from .transforms import fc_to_conv
+        from .transforms import fc_to_conv_plan
 
-        try:
-            fc_to_conv(self.net.copy())
+        try:  # the conversion's checks only, on this analysis: no network is built
+            fc_to_conv_plan(self.net, self.report)
         except ValueError:
             return []
         nid, shape = first

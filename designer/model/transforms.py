@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .analysis import analyze
+from .analysis import Report, analyze
 from .layers import Shape
 from .network import Network, NetworkError
 
@@ -236,7 +236,35 @@ def fc_to_conv(net: Network) -> Network:
     the weights over. Raises ValueError where a volume is not square, or where an FC's input is a
     flat vector that no FC made (nothing to slide over).
     """
-    report = analyze(net)
+    converted, removed = fc_to_conv_plan(net)
+    nodes = net.nodes
+    out = Network(f"{net.name} (fully convolutional)", net.description)
+    for nid, node in nodes.items():
+        if nid in removed:
+            continue
+        if nid in converted:
+            out.add("Conv2d", converted[nid], id=nid, label=node.label, pos=node.pos)
+        else:
+            out.add(node.type, node.params, id=nid, label=node.label, pos=node.pos)
+
+    def source(s: str) -> str:
+        while s in removed:
+            s = removed[s]
+        return s
+
+    for nid, node in nodes.items():
+        if nid not in removed and node.inputs:
+            out.set_inputs(nid, tuple(source(s) for s in node.inputs))
+    return out
+
+
+def fc_to_conv_plan(net: Network, report: Report | None = None
+                    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """What fc_to_conv would do, without doing it: ({FC id: its CONV's parameters},
+    {removed Flatten id: the id of its input}). Raises ValueError as fc_to_conv does. `report`:
+    the network's analysis, where the caller has one."""
+    if report is None:
+        report = analyze(net)
     if not report.ok:
         problems = [f"{nid}: {i.message}" for nid in report.order
                     for i in report.layers[nid].errors]
@@ -282,21 +310,4 @@ def fc_to_conv(net: Network) -> Network:
                 raise ValueError(f"{fid}: the Flatten also feeds {c} ({nodes[c].type}), which "
                                  "needs a flat vector; it cannot be removed")
 
-    out = Network(f"{net.name} (fully convolutional)", net.description)
-    for nid, node in nodes.items():
-        if nid in removed:
-            continue
-        if nid in converted:
-            out.add("Conv2d", converted[nid], id=nid, label=node.label, pos=node.pos)
-        else:
-            out.add(node.type, node.params, id=nid, label=node.label, pos=node.pos)
-
-    def source(s: str) -> str:
-        while s in removed:
-            s = removed[s]
-        return s
-
-    for nid, node in nodes.items():
-        if nid not in removed and node.inputs:
-            out.set_inputs(nid, tuple(source(s) for s in node.inputs))
-    return out
+    return converted, removed
