@@ -23,19 +23,21 @@ COLUMNS = ("#", "layer", "type", "output W×H×D", "params", "MACs", "receptive 
 
 
 def layer_rows(network: Network, report: Report) -> list[tuple[str, ...]]:
-    rows = []
-    for i, nid in enumerate(report.order, 1):
-        rep = report.layers[nid]
-        node = network.nodes[nid]
-        kind = f"{node.type} ({node.layer.alias})" if node.layer.alias else node.type
-        rf = ""
-        if rep.rf is not None:
-            (h, w), (jh, jw) = rep.rf.size, rep.rf.jump
-            rf = f"{w}×{h}" + (f" /{jw}" if jw == jh else f" /{jw}×{jh}")
-        notes = "; ".join(f"{i.severity.upper()}: {i.message}" for i in rep.issues)
-        rows.append((str(i), nid, kind, fmt_shape(rep.shape), f"{rep.params:,}",
-                     format_count(rep.macs) if rep.macs else "", rf, notes))
-    return rows
+    """The table's rows: (#, layer, type, output, params, MACs, receptive field, notes)."""
+    return [(str(i),) + layer_row(nid, network.nodes[nid], report.layers[nid])
+            for i, nid in enumerate(report.order, 1)]
+
+
+def layer_row(nid: str, node, rep) -> tuple[str, ...]:
+    """One layer's row without its number (the table keeps it while the layer is unchanged)."""
+    kind = f"{node.type} ({node.layer.alias})" if node.layer.alias else node.type
+    rf = ""
+    if rep.rf is not None:
+        (h, w), (jh, jw) = rep.rf.size, rep.rf.jump
+        rf = f"{w}×{h}" + (f" /{jw}" if jw == jh else f" /{jw}×{jh}")
+    notes = "; ".join(f"{i.severity.upper()}: {i.message}" for i in rep.issues)
+    return (nid, kind, fmt_shape(rep.shape), f"{rep.params:,}",
+            format_count(rep.macs) if rep.macs else "", rf, notes)
 
 
 def memory_rows(est: MemoryEstimate, value_bytes: int | None) -> list[tuple[str, str, str]]:

@@ -1,9 +1,10 @@
 """The per-layer table, like torchinfo's summary: layer, type, output volume, parameters, MACs,
 receptive field, the layer's activation memory for the chosen batch and dtype, and its issues.
 
-Rows are summary.layer_rows (the CLI's table) written lazily: a refresh after an edit only tells
+Rows are summary.layer_row (the CLI's table) written lazily: a refresh after an edit only tells
 the view its cells changed (or resets it when layers came or went), and the rows are formatted the
-first time the view asks for one. Selection follows the Document both ways.
+first time the view asks for one, each layer's only when its node or report changed. Selection
+follows the Document both ways.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QTab
 from ...model.analysis import DTYPE_BYTES, Report
 from ...model.layers import CATALOGUE
 from ...model.units import format_bytes
-from ...summary import layer_rows
+from ...summary import layer_row
 from ..document import Document
 from ..theme import severity_colour
 from .decor import category_icon
@@ -55,6 +56,7 @@ class LayerTableModel(QAbstractTableModel):
         self.order: tuple[str, ...] = self.report.order
         self.rows_by_id = {nid: i for i, nid in enumerate(self.order)}
         self._rows: list[tuple[str, ...]] | None = None
+        self._row_cache: dict[str, tuple] = {}  # id -> (node, report, row)
         # colours, not brushes: the view takes either, and QBrush's enums cost start-up time
         self._brushes = {s: severity_colour(s) for s in ("error", "warning", "info")}
         self._icons: dict[str, object] = {}
@@ -84,9 +86,21 @@ class LayerTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def rows(self) -> list[tuple[str, ...]]:
-        """The CLI summary's rows for the current report, written on first use."""
+        """The CLI summary's rows for the current report, written on first use; a layer whose
+        node and report are the ones of the last rows keeps its row."""
         if self._rows is None:
-            self._rows = layer_rows(self.doc.network, self.report)
+            nodes, layers = self.doc.network.nodes, self.report.layers
+            cache, kept = self._row_cache, {}
+            rows = []
+            for i, nid in enumerate(self.report.order, 1):
+                node, rep = nodes[nid], layers[nid]
+                hit = cache.get(nid)
+                if hit is None or hit[0] is not node or hit[1] is not rep:
+                    hit = (node, rep, layer_row(nid, node, rep))
+                kept[nid] = hit
+                rows.append((str(i),) + hit[2])
+            self._row_cache = kept
+            self._rows = rows
         return self._rows
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 (Qt's name)
