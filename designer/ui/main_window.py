@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         # menus and docks of their own modules (each loads its heavy parts when first used)
         export_actions.install(self)  # Export project / ONNX / .pt2, Import, Compare
         feature_maps.install(self)  # Inside the network: feature maps, filters, confusion
+        self.docks["table"].raise_()  # the layer table in front of its tab group
 
     # ----------------------------------------------------------------------------- layout
 
