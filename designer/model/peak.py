@@ -16,9 +16,11 @@ Precision, as the Trainer runs it:
   follows, up to the next CONV or FC); the loss's log-softmax is fp32.
 
 Device: on CUDA, Dropout keeps a one-byte mask (a float one on the CPU), and convolutions take
-cuDNN scratch space ("workspace") while they run, modelled from the measurements in
-BENCHMARKS.md as about twice the volume a convolution reads (its output for the first CONV,
-which computes no input gradient).
+cuDNN scratch space ("workspace") while they run, fitted to the H100 timeline in BENCHMARKS.md:
+in backward 2.5× the larger of the volume a CONV reads and the one it makes (in its compute
+type); in forward 2× that, except for a CONV on an image's few channels (none); for a CONV
+that computes no input gradient (the first), none in fp32 and its output's size in fp32 under
+autocast.
 
 Pure Python: no Qt, no torch. The figures are checked against torch.cuda.max_memory_allocated
 (benchmarks/gpu_memory_timeline.py, BENCHMARKS.md) and, for what is held, against the tensors a
