@@ -68,7 +68,6 @@ class MainWindow(QMainWindow):
         self._training: TrainingPanel | None = None
         self._lazy_dock("hints", "Hints", self._build_hints_panel)
         self._lazy_dock("training", "Training", self._build_training_panel)
-        self.docks["table"].raise_()
         # side panels run the full height; the table and warnings sit under the canvas only
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
