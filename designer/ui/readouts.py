@@ -237,18 +237,18 @@ class TotalsPanel(QWidget):
         if book.budget is None:
             self.verdict.setText("Choose a budget to see whether it fits, and the largest "
                                  "batch that does.")
-            self.verdict.setStyleSheet("")
+            self._verdict_style("")
             self.use_batch.hide()
         elif book.fits:
             self.verdict.setText(f"✓ fits in {format_bytes(book.budget)}"
                                  + self._largest(book.max_batch))
-            self.verdict.setStyleSheet("color: #15803d;")
+            self._verdict_style("color: #15803d;")
             self.use_batch.hide()
         else:
             self.verdict.setText(f"✗ does NOT fit in {format_bytes(book.budget)} — "
                                  + ("not even a batch of 1 fits" if book.max_batch == 0 else
                                     f"largest batch that fits: {book.max_batch:,}"))
-            self.verdict.setStyleSheet(f"color: {severity_colour('error').name()};")
+            self._verdict_style(f"color: {severity_colour('error').name()};")
             self.use_batch.setText(f"Use batch {book.max_batch:,}")
             self.use_batch.setVisible(bool(book.max_batch))
         self.totals_line.setText(
@@ -259,6 +259,11 @@ class TotalsPanel(QWidget):
                              f"{report.device.upper()} (estimate: the tensors saved for backward "
                              "and still held, gradients in flight, scratch space, weights and "
                              "optimizer state at the highest point of the step)"))
+
+    def _verdict_style(self, sheet: str) -> None:
+        # a style sheet re-polishes the widget and lays out the panel again: only on a change
+        if self.verdict.styleSheet() != sheet:
+            self.verdict.setStyleSheet(sheet)
 
     @staticmethod
     def _largest(max_batch: int | None) -> str:
