@@ -56,6 +56,8 @@ class IntEditor(_FocusWheel, QSpinBox):
         self.valueChanged.connect(lambda v: self.committed.emit(int(v)))
 
     def set_value(self, value: Any) -> None:
+        if self.value() == int(value):
+            return  # (setting it again repaints the box on every edit of the design)
         self.blockSignals(True)
         self.setValue(int(value))
         self.blockSignals(False)
@@ -85,9 +87,12 @@ class FloatEditor(_FocusWheel, QDoubleSpinBox):
         self.valueChanged.connect(lambda v: self.committed.emit(float(v)))
 
     def set_value(self, value: Any) -> None:
+        decimals = max(self._base, float_decimals(abs(float(value))))
+        if self.value() == float(value) and self.decimals() == decimals:
+            return  # (setting it again repaints the box on every edit of the design)
         self.blockSignals(True)
         # a value from a file may need more decimals than the default does
-        self.setDecimals(max(self._base, float_decimals(abs(float(value)))))
+        self.setDecimals(decimals)
         self.setValue(float(value))
         self.blockSignals(False)
 
@@ -100,6 +105,8 @@ class BoolEditor(QCheckBox):
         self.toggled.connect(lambda on: self.committed.emit(bool(on)))
 
     def set_value(self, value: Any) -> None:
+        if self.isChecked() == bool(value):
+            return
         self.blockSignals(True)
         self.setChecked(bool(value))
         self.blockSignals(False)
