@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_train import input_shape, load_design, make_data  # noqa: E402
+from bench_train import EpochTimer, input_shape, load_design, make_data  # noqa: E402
 from torch.utils.data import TensorDataset  # noqa: E402
 
 from designer.build.module import build_module  # noqa: E402
@@ -54,21 +54,7 @@ from designer.training.trainer import Trainer  # noqa: E402
 TARGET = 0.95
 
 
-class Timer:
-    """Callbacks: the latest batch event and the time at the end of every epoch."""
-
-    def __init__(self):
-        self.marks: list[float] = []
-        self.last = None
-
-    def on_batch(self, e):
-        self.last = e
-
-    def on_epoch(self, e):
-        self.marks.append(time.perf_counter())
-
-
-class ProbingTimer(Timer):
+class ProbingTimer(EpochTimer):
     """The same, and a probe at the end of every epoch (every other one: `alternate`)."""
 
     def __init__(self, alternate: bool = False):
@@ -90,7 +76,7 @@ class ProbingTimer(Timer):
         self.reports.append(report)
 
 
-def run(net, data, cfg: TrainConfig, timer: Timer) -> Timer:
+def run(net, data, cfg: TrainConfig, timer: EpochTimer) -> EpochTimer:
     (xt, yt), (xv, yv) = data
     result = Trainer(net, cfg, timer, datasets=(TensorDataset(xt, yt), TensorDataset(xv, yv),
                                                 None)).run()
@@ -99,15 +85,20 @@ def run(net, data, cfg: TrainConfig, timer: Timer) -> Timer:
     return timer
 
 
+def design_and_data(name: str, args):
+    """The preset and its random (train, validation) tensors, the same for every measurement."""
+    net = load_design(name)
+    shape = input_shape(net)
+    report = analyze(net)
+    classes = report.layers[report.output].shape[0]
+    return net, (make_data(shape, classes, args.train_size, 1),
+                 make_data(shape, classes, args.val_size, 2))
+
+
 def trainer_rows(args, device: torch.device) -> list[dict]:
     rows = []
     for name in args.designs:
-        net = load_design(name)
-        shape = input_shape(net)
-        report = analyze(net)
-        classes = report.layers[report.output].shape[0]
-        data = (make_data(shape, classes, args.train_size, 1),
-                make_data(shape, classes, args.val_size, 2))
+        net, data = design_and_data(name, args)
         per_epoch = args.train_size // args.batch * args.batch
         cfg = TrainConfig(epochs=args.epochs + 1, batch_size=args.batch, optimizer="momentum",
                           lr=0.01, device=device.type, seed=0)
@@ -128,14 +119,14 @@ def trainer_rows(args, device: torch.device) -> list[dict]:
         timed = cfg.epochs - 1
         off, on = [], []
         for _ in range(args.rounds):
-            t = run(net, data, cfg, Timer())
+            t = run(net, data, cfg, EpochTimer())
             off.append(per_epoch * timed / (t.marks[-1] - t.marks[0]))
             t = run(net, data, cfg, ProbingTimer())
             on.append(per_epoch * timed / (t.marks[-1] - t.marks[0]))
         epoch_s = per_epoch / max(off_epochs)
         cost = cost_alone(net, data, args.batch, device, args.reps)
         share = (cost["collect_ms"] + cost["probe_ms"]) / 1000 / epoch_s
-        row = {"design": name, "layers": len(report.order), "device": device.type,
+        row = {"design": name, "layers": len(net), "device": device.type,
                "batch": args.batch, "train_images": args.train_size,
                "val_images": args.val_size, "epochs_timed": args.epochs, "rounds": args.rounds,
                "alternating_ratio": alternating, "alternating_median_ratio": alternating_median,
@@ -220,12 +211,7 @@ def gui_rows(args) -> list[dict]:
     app = QApplication.instance() or QApplication([])
     rows = []
     for name in args.designs:
-        net = load_design(name)
-        shape = input_shape(net)
-        report = analyze(net)
-        classes = report.layers[report.output].shape[0]
-        data = (make_data(shape, classes, args.train_size, 1),
-                make_data(shape, classes, args.val_size, 2))
+        net, data = design_and_data(name, args)
         cfg = TrainConfig(epochs=args.epochs + 1, batch_size=args.batch, optimizer="momentum",
                           lr=0.01, device=args.device, seed=0)
         results: dict[str, list[float]] = {"off": [], "on": []}

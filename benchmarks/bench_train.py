@@ -165,7 +165,7 @@ def hand_loop(net: Network, data, cfg: TrainConfig, device: torch.device, bare: 
     return images / (marks[-1] - marks[0]), marks[-1] - marks[0]
 
 
-class _Timer:
+class EpochTimer:
     """Trainer callbacks: keep the latest batch event (as the window does) and epoch times."""
 
     def __init__(self):
@@ -183,7 +183,7 @@ def trainer_run(net: Network, data, cfg: TrainConfig):
     (xt, yt), (xv, yv) = data
     from torch.utils.data import TensorDataset
 
-    timer = _Timer()
+    timer = EpochTimer()
     trainer = Trainer(net, cfg, timer,
                       datasets=(TensorDataset(xt, yt), TensorDataset(xv, yv), None))
     result = trainer.run()
