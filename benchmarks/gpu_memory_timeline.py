@@ -214,8 +214,6 @@ TRAINER_RUNS = (
 
 def verify(device, out: Path, budget: float) -> list[str]:
     """Held-out designs: estimate vs max_memory_allocated of one step (no timeline)."""
-    from designer.model.analysis import analyze as an
-
     t0 = time.perf_counter()
     lines, rows = [], []
     for name, batches in HELD_OUT:
@@ -232,7 +230,7 @@ def verify(device, out: Path, budget: float) -> list[str]:
                     except Exception as e:  # noqa: BLE001
                         lines.append(f"{name} {batch} {precision} {opt_name}: {e}")
                         continue
-                    est = an(net, batch=batch, dtype=precision, optimizer=opt_name,
+                    est = analyze(net, batch=batch, dtype=precision, optimizer=opt_name,
                              device="cuda").pytorch.total
                     err = (est - row["peak"]) / max(row["peak"], 1)
                     rows.append([name, batch, precision, opt_name, row["peak"], est])
