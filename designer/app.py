@@ -44,8 +44,13 @@ def _apply_look(app) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
+
+    from .ui.qt_start import quick_feature_scan
+
+    quick_feature_scan()  # before the window's modules are imported
 
     argv = sys.argv[1:] if argv is None else argv
     if QApplication.instance() is None:
@@ -55,24 +60,40 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("ConvNetDesigner")
     _apply_look(app)
     if app.platformName() == "offscreen":  # its clipboard crashes at exit if it holds data
-        app.aboutToQuit.connect(app.clipboard().clear)
+        app.aboutToQuit.connect(lambda: app.clipboard().clear())
     app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "resources" / "icons"
                                 / "app.svg")))
 
     from .ui.main_window import MainWindow
-    from .ui.recovery import find_recoverable
 
-    window = MainWindow()
+    # the window goes up as a shell and is filled right after its first paint (main_window.py)
+    window = MainWindow(staged=True)
     files = [a for a in argv if not a.startswith("-")]
+
+    def started() -> None:
+        QTimer.singleShot(0, window, lambda: _after_start(window, files))
+
+    window.started.connect(started)
+    window.show()
+    return app.exec()
+
+
+def _after_start(window, files: list[str]) -> None:
+    """The window is filled: open the file named on the command line, then offer what a
+    crashed session left (recovery.py)."""
     if files:
         window.open_path(files[0], ask=False)
-    window.show()
+    _check_recovery(window)
+
+
+def _check_recovery(window) -> None:
+    from .ui.recovery import find_recoverable
+
     found = find_recoverable()
     if found:
         from PySide6.QtWidgets import QMessageBox
 
         _offer_recovery(window, found, QMessageBox)
-    return app.exec()
 
 
 def _offer_recovery(window, found, QMessageBox) -> None:  # noqa: N803

@@ -125,6 +125,9 @@ class ExportActions(QObject):
 
     @property
     def doc(self):
+        finish = getattr(self.window, "finish_start", None)
+        if finish is not None:  # a window put up as a shell gets its document first
+            finish()
         return self.window.doc
 
     def _start_dir(self) -> str:

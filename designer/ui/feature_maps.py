@@ -63,6 +63,9 @@ class InsideDock(QDockWidget):
         if self.panel is None:
             from .inside_panel import InsidePanel
 
+            finish = getattr(self.main_window, "finish_start", None)
+            if finish is not None:  # a window put up as a shell gets its document first
+                finish()
             self.panel = InsidePanel(self.main_window)
             self.setWidget(self.panel)
         return self.panel

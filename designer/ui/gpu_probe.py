@@ -64,12 +64,18 @@ class GpuProbe(QObject):
         self._timer: QTimer | None = None
         if parent is not None and hasattr(parent, "isVisible"):
             parent.installEventFilter(self)
+            if parent.isVisible():  # made for a window already on screen (a staged start)
+                self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            QTimer.singleShot(self.delay_ms, self.start)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
         kind = event.type()
-        if kind == QEvent.Type.Show and not self._scheduled:
-            self._scheduled = True
-            QTimer.singleShot(self.delay_ms, self.start)
+        if kind == QEvent.Type.Show:
+            self._schedule()
         elif kind == QEvent.Type.Close and self.process is not None:
             QTimer.singleShot(0, self._closed)  # the close may yet be refused
         return False

@@ -10,56 +10,81 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QPalette
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
-from ..model.design_file import SUFFIX, DesignFileError
 from . import export_actions, feature_maps
-from .canvas.scene import CanvasScene
-from .canvas.view import CanvasView
-from .document import Document
-from .gpu_probe import GpuProbe
 from .icons import icon
-from .inspector import Inspector
-from .palette import LayerPalette
-from .readouts import IssuesPanel, LayerTable, TotalsPanel
-from .recovery import Recovery
 
 if TYPE_CHECKING:
+    from .canvas.scene import CanvasScene
+    from .canvas.view import CanvasView
+    from .document import Document
+    from .gpu_probe import GpuProbe
     from .hints_panel import HintsModel, HintsPanel
+    from .inspector import Inspector
+    from .palette import LayerPalette
+    from .readouts import IssuesPanel, LayerTable, TotalsPanel
+    from .recovery import Recovery
     from .training_panel import TrainingPanel
 
+# design_file.SUFFIX, not imported from there: the shell goes up before the model is loaded
+SUFFIX = ".convnet.json"
 PRESETS = Path(__file__).resolve().parent.parent.parent / "presets"
 APP_NAME = "ConvNet Designer"
 FILE_FILTER = f"ConvNet designs (*{SUFFIX});;All files (*)"
 MAX_RECENT = 10
+NOTES_URL = "https://cs231n.github.io/convolutional-networks/"
 
 
 class MainWindow(QMainWindow):
+    started = Signal()  # finish_start() has filled the window
+
+    # made by finish_start()
+    doc: Document
+    scene: CanvasScene
+    view: CanvasView
+    palette: LayerPalette  # (the panel; QWidget.palette() is not used on the window)
+    inspector: Inspector
+    table: LayerTable
+    totals: TotalsPanel
+    issues: IssuesPanel
+    recovery: Recovery
+    gpu_probe: GpuProbe
+
+    # (name, dock title, area) of the panels around the canvas
+    PANELS = (("palette", "Layers", Qt.LeftDockWidgetArea),
+              ("inspector", "Inspector", Qt.RightDockWidgetArea),
+              ("totals", "Totals and memory", Qt.RightDockWidgetArea),
+              ("table", "Layer table", Qt.BottomDockWidgetArea),
+              ("issues", "Warnings", Qt.BottomDockWidgetArea))
+
     def __init__(self, document: Document | None = None, settings: QSettings | None = None,
-                 recovery_dir: Path | None = None):
+                 recovery_dir: Path | None = None, *, staged: bool = False):
+        """`staged`: the window is put up as a shell (menus, toolbar, the docks in their
+        places) and finish_start() fills it right after its first paint: the document, the
+        canvas with the design, the panels, the recovery autosave. app.main starts this way,
+        so the window appears before the analysis, the canvas and the panels are even
+        imported; `started` is emitted once they are there. Otherwise (the default) the
+        window is complete when the constructor returns."""
         super().__init__()
         self.settings = settings or QSettings("ConvNetDesigner", APP_NAME)
-        self.doc = document or Document()
         self.setAcceptDrops(True)
         self.resize(1400, 880)
+        self._document = document
+        self._recovery_dir = recovery_dir
+        self.ready = False
 
-        self.scene = CanvasScene(self.doc)
-        self.view = CanvasView(self.scene)
-        self.setCentralWidget(self.view)
-        self.palette = LayerPalette()
-        self.inspector = Inspector(self.doc)
-        self.table = LayerTable(self.doc)
-        self.totals = TotalsPanel(self.doc)
-        self.issues = IssuesPanel(self.doc)
-        self.docks = {
-            "palette": self._dock("Layers", self.palette, Qt.LeftDockWidgetArea),
-            "inspector": self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea),
-            "totals": self._dock("Totals and memory", self.totals, Qt.RightDockWidgetArea),
-            "table": self._dock("Layer table", self.table, Qt.BottomDockWidgetArea),
-            "issues": self._dock("Warnings", self.issues, Qt.BottomDockWidgetArea),
-        }
+        # The shell. The centre and each dock hold an empty widget that the canvas or the
+        # panel goes into once it is made: the window's layout stays as it is.
+        centre = _holder()
+        centre.setBackgroundRole(QPalette.ColorRole.Base)  # the canvas's colour, without cards
+        centre.setAutoFillBackground(True)
+        self.setCentralWidget(centre)
+        self._placeholders = {name: _holder() for name, _title, _area in self.PANELS}
+        self.docks = {name: self._dock(title, self._placeholders[name], area)
+                      for name, title, area in self.PANELS}
         self.tabifyDockWidget(self.docks["table"], self.docks["issues"])
         # Docks that start as a tab behind another are built when first shown (start-up time)
         self._builders: dict = {}
@@ -71,10 +96,48 @@ class MainWindow(QMainWindow):
         # side panels run the full height; the table and warnings sit under the canvas only
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
-        self.resizeDocks([self.docks["inspector"], self.docks["totals"]], [420, 480], Qt.Vertical)
-        self.resizeDocks([self.docks["table"]], [260], Qt.Vertical)
-        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [230, 360],
-                         Qt.Horizontal)
+        self._size_docks()
+        self._build_menus()
+        # menus and docks of their own modules (each loads its heavy parts when first used);
+        # before the window is shown, so that their tabs open behind the others
+        export_actions.install(self)  # Export project / ONNX / .pt2, Import, Compare
+        feature_maps.install(self)  # Inside the network: feature maps, filters, confusion
+        self.docks["table"].raise_()  # the layer table in front of its tab group
+        self.setWindowTitle(APP_NAME)
+        if staged:
+            self.installEventFilter(self)  # finish_start() after the first paint
+        else:
+            self.finish_start()
+
+    def finish_start(self) -> None:
+        """Fill the shell: the document, the canvas showing it, the panels around it, the
+        actions on the design, the recovery autosave, the GPU probe, the hints. Once; the
+        constructor calls it unless the window is `staged`, and anything that needs the
+        document before then calls it first."""
+        if self.ready:
+            return
+        self.ready = True
+        from .canvas.scene import CanvasScene
+        from .canvas.view import CanvasView
+        from .document import Document
+        from .gpu_probe import GpuProbe
+        from .inspector import Inspector
+        from .palette import LayerPalette
+        from .readouts import IssuesPanel, LayerTable, TotalsPanel
+        from .recovery import Recovery
+
+        self.doc = self._document or Document()
+        self.scene = CanvasScene(self.doc)
+        self.view = CanvasView(self.scene)
+        _fill(self.centralWidget(), self.view)
+        self.palette = LayerPalette()
+        self.inspector = Inspector(self.doc)
+        self.table = LayerTable(self.doc)
+        self.totals = TotalsPanel(self.doc)
+        self.issues = IssuesPanel(self.doc)
+        for name, _title, _area in self.PANELS:
+            # into the dock's widget, not in its place: the docks keep their sizes
+            _fill(self._placeholders[name], getattr(self, name))
 
         self.palette.layer_activated.connect(self.view.add_layer)
         self.palette.block_activated.connect(self.view.insert_block)
@@ -82,22 +145,31 @@ class MainWindow(QMainWindow):
         self.doc.file_changed.connect(self._update_title)
         self.doc.error.connect(lambda msg: self.statusBar().showMessage(msg, 6000))
         self.doc.changed.connect(self._show_totals_in_status)
-
-        self.recovery = Recovery(self.doc, recovery_dir, parent=self)
-        self._build_menus()
+        self._build_design_menus()
         self._update_title()
         self._show_totals_in_status(self.doc.report)
 
+        self.recovery = Recovery(self.doc, self._recovery_dir, parent=self)
         # the detected GPUs join the budget choices once the window is up (gpu_probe.py)
         self.gpu_probe = GpuProbe(self.totals, parent=self)
         # the design hints (and their markers on the cards) once the window has been shown
         QTimer.singleShot(150, self, lambda: self.hints)
-        # menus and docks of their own modules (each loads its heavy parts when first used)
-        export_actions.install(self)  # Export project / ONNX / .pt2, Import, Compare
-        feature_maps.install(self)  # Inside the network: feature maps, filters, confusion
-        self.docks["table"].raise_()  # the layer table in front of its tab group
+        self.started.emit()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+        # a staged window: its first paint is on its way to the screen; the rest comes next
+        if obj is self and event.type() == QEvent.Type.Paint:
+            self.removeEventFilter(self)
+            QTimer.singleShot(0, self, self.finish_start)
+        return False
 
     # ----------------------------------------------------------------------------- layout
+
+    def _size_docks(self) -> None:
+        self.resizeDocks([self.docks["inspector"], self.docks["totals"]], [420, 480], Qt.Vertical)
+        self.resizeDocks([self.docks["table"]], [260], Qt.Vertical)
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [230, 360],
+                         Qt.Horizontal)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -117,6 +189,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_dock(self, name: str) -> None:
+        self.finish_start()
         build = self._builders.pop(name, None)
         if build is not None:
             self.docks[name].setWidget(build())
@@ -131,12 +204,19 @@ class MainWindow(QMainWindow):
         if tip:
             action.setStatusTip(tip)
             action.setToolTip(tip)
-        action.triggered.connect(slot)
+        action.triggered.connect(lambda _checked=False: self._after_start(slot))
         return action
 
+    def _after_start(self, slot) -> None:
+        """An action of the shell: the window is filled first if it is not yet."""
+        self.finish_start()
+        slot()
+
     def _build_menus(self) -> None:
+        """The shell's menus and toolbar: what acts on the window and its files. The actions on
+        the design (undo, editing, zoom, insert) come with it (_build_design_menus)."""
         bar = self.menuBar()
-        tools = self.addToolBar("Main")
+        self.toolbar = tools = self.addToolBar("Main")
         tools.setObjectName("Main toolbar")
         tools.setMovable(False)
 
@@ -165,7 +245,24 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addAction(self._action("&Quit", self.close, QKeySequence.Quit))
 
-        edit = bar.addMenu("&Edit")
+        self.edit_menu = bar.addMenu("&Edit")
+        self.view_menu = view = bar.addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        self.insert_menu = bar.addMenu("&Insert")
+
+        self._build_train_menu(bar)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action("The cs231n notes on ConvNets", _open_notes))
+        help_menu.addAction(self._action("&About", self._about))
+
+        tools.addActions([self.act_new, self.act_open, self.act_save])
+
+    def _build_design_menus(self) -> None:
+        """The actions on the design, into the shell's Edit, View and Insert menus and its
+        toolbar: undo and redo of the document, the canvas's editing, zoom and insert."""
+        edit = self.edit_menu
         self.act_undo = self.doc.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcut(QKeySequence.Undo)
         self.act_undo.setIcon(icon("undo"))
@@ -178,30 +275,18 @@ class MainWindow(QMainWindow):
         for name in ("cut", "copy", "paste", "duplicate", "delete", "select_all"):
             edit.addAction(actions[name])
 
-        view = bar.addMenu("&View")
-        for name in ("zoom_in", "zoom_out", "fit_all"):
-            view.addAction(actions[name])
         self.act_layout = actions["auto_layout"]
         self.act_layout.setIcon(icon("layout"))
         actions["fit_all"].setIcon(icon("fit"))
-        view.addAction(self.act_layout)
-        view.addSeparator()
-        for dock in self.docks.values():
-            view.addAction(dock.toggleViewAction())
+        first = self.view_menu.actions()[0]  # the dock toggles stay below
+        self.view_menu.insertActions(first, [actions["zoom_in"], actions["zoom_out"],
+                                             actions["fit_all"], self.act_layout])
+        self.view_menu.insertSeparator(first)
 
-        insert = bar.addMenu("&Insert")
         for name in ("insert_inception", "insert_basic", "insert_bottleneck"):
-            insert.addAction(actions[name])
+            self.insert_menu.addAction(actions[name])
 
-        self._build_train_menu(bar)
-
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self._action(
-            "The cs231n notes on ConvNets",
-            lambda: QDesktopServices.openUrl(QUrl("https://cs231n.github.io/convolutional-networks/"))))
-        help_menu.addAction(self._action("&About", self._about))
-
-        tools.addActions([self.act_new, self.act_open, self.act_save])
+        tools = self.toolbar
         tools.addSeparator()
         tools.addActions([self.act_undo, self.act_redo])
         tools.addSeparator()
@@ -213,6 +298,7 @@ class MainWindow(QMainWindow):
 
     @property
     def hints(self) -> HintsModel:
+        self.finish_start()
         if self._hints is None:
             from .hints_panel import HintsModel
 
@@ -265,6 +351,9 @@ class MainWindow(QMainWindow):
         An example opens as a new design (its preset file stays as it is)."""
         from PySide6.QtWidgets import QMessageBox
 
+        from ..model.design_file import DesignFileError
+
+        self.finish_start()
         if ask and not self.maybe_save():
             return False
         try:
@@ -415,6 +504,9 @@ class MainWindow(QMainWindow):
                 break
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if not self.ready:  # a shell still: nothing to save or stop
+            event.accept()
+            return
         if not self._stop_training_to_close():
             event.ignore()
             return
@@ -517,6 +609,26 @@ def list_examples() -> list[tuple[Path, str, str]]:
         except (OSError, ValueError):
             continue
     return out
+
+
+def _holder() -> QWidget:
+    """A dock's widget: the panel goes into its layout once it is made."""
+    holder = QWidget()
+    layout = QVBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    return holder
+
+
+def _fill(holder: QWidget, widget: QWidget) -> None:
+    holder.layout().addWidget(widget)
+    widget.show()  # now, not when Qt's queued show for a visible holder comes
+
+
+def _open_notes() -> None:
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QDesktopServices
+
+    QDesktopServices.openUrl(QUrl(NOTES_URL))
 
 
 def _file_stem(name: str) -> str:

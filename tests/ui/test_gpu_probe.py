@@ -171,3 +171,19 @@ def test_closing_the_window_stops_a_running_probe(qtbot, tmp_path, only_on_path,
         window.close()
     assert found.args == [[]]
     assert probe.process.state() == probe.process.ProcessState.NotRunning
+
+
+def test_a_staged_window_probes_once_it_is_filled(qtbot, tmp_path, only_on_path, monkeypatch):
+    # the probe is made after the window is on screen: it runs without waiting for a Show
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    only_on_path(tmp_path / "bin")
+    fake_nvidia_smi(tmp_path / "bin", f"echo '{H100}'")
+    window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
+                        recovery_dir=tmp_path / "rec", staged=True)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.started, timeout=5000):
+        window.show()
+    with qtbot.waitSignal(window.gpu_probe.finished, timeout=5000):
+        pass
+    labels = [text for text, _ in budget_items(window.totals)]
+    assert "NVIDIA H100 80GB HBM3 (79.6 GiB)" in labels

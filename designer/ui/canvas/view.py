@@ -25,7 +25,7 @@ from PySide6.QtGui import (
     QPalette,
     QPixmap,
 )
-from PySide6.QtWidgets import QGraphicsView
+from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from ...model.design_file import DesignFileError
 from ...model.layout import auto_layout
@@ -48,6 +48,10 @@ class CanvasView(QGraphicsView):
 
     def __init__(self, scene: CanvasScene, parent=None):
         super().__init__(scene, parent)
+        # A viewport made here, not Qt's own: the first QWidget that Qt made reaching Python
+        # makes PySide6 set up every widget class it might be (message boxes, wizards, file
+        # dialogs...: 20 ms of the start-up, in show_top's viewport()).
+        self.setViewport(QWidget())
         if scene.parent() is None:
             scene.setParent(self)  # the scene lives as long as the view showing it
         self.canvas = scene
@@ -452,7 +456,9 @@ class CanvasView(QGraphicsView):
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         pal = self.palette()
-        painter.fillRect(rect, pal.color(QPalette.ColorRole.Base))
+        # a brush, not a colour: fillRect(rect, QColor) makes PySide6 set up QGradient's
+        # enums (4 ms of the start) while it picks the overload
+        painter.fillRect(rect, pal.brush(QPalette.ColorRole.Base))
         if self.zoom() >= 0.45:
             painter.fillRect(rect, self._grid_brush())
 

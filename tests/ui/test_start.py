@@ -1,0 +1,147 @@
+"""Start-up: the staged window (a shell first, filled right after its first paint), `python
+main.py FILE` through app.main, and the work-around for PySide6's per-module source scan."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from designer.ui.main_window import MainWindow
+
+PRESETS = Path(__file__).resolve().parents[2] / "presets"
+LENET = PRESETS / "lenet5.convnet.json"
+
+
+def _menu_titles(window) -> list[str]:
+    return [a.text().replace("&", "") for a in window.menuBar().actions()]
+
+
+def _menu(window, title: str):
+    return next(a.menu() for a in window.menuBar().actions()
+                if a.text().replace("&", "") == title)
+
+
+@pytest.fixture
+def staged(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    window = MainWindow(settings=settings, recovery_dir=tmp_path / "rec", staged=True)
+    qtbot.addWidget(window)
+    return window
+
+
+def test_a_staged_window_is_a_shell_until_its_first_paint(staged, qtbot):
+    # the shell: menus, the file actions in the toolbar, the docks in their places
+    assert not staged.ready
+    assert not hasattr(staged, "doc") and not hasattr(staged, "view")
+    assert _menu_titles(staged) == ["File", "Edit", "View", "Insert", "Train", "Help"]
+    assert staged.toolbar.actions() == [staged.act_new, staged.act_open, staged.act_save]
+    assert set(staged.docks) >= {"palette", "inspector", "totals", "table", "issues", "hints",
+                                 "training"}
+    assert staged.windowTitle() == "ConvNet Designer"
+
+    with qtbot.waitSignal(staged.started, timeout=5000):
+        staged.show()
+    # filled: the design on the canvas, the panels in the docks, the actions on the design
+    assert staged.ready
+    assert staged.view.isVisibleTo(staged.centralWidget())
+    assert list(staged.scene.cards) == ["input"]
+    assert staged.table.table_model.rowCount() == 1
+    for name in ("palette", "inspector", "totals", "table", "issues"):
+        panel = getattr(staged, name)
+        assert panel.isVisibleTo(staged.docks[name]) and panel.parent() is not None
+    assert staged.docks["table"].isVisible() and not staged.docks["table"].visibleRegion().isEmpty()
+    assert staged.windowTitle().startswith("Untitled")
+    assert "parameters" in staged.statusBar().currentMessage()
+    view_menu = _menu(staged, "View").actions()
+    assert view_menu[0] is staged.view.actions_by_name["zoom_in"]
+    assert staged.docks["palette"].toggleViewAction() in view_menu
+    assert len(_menu(staged, "Insert").actions()) == 3
+    assert staged.act_undo in staged.toolbar.actions()
+    assert staged.act_layout in staged.toolbar.actions()
+    # the hints follow, and nothing heavy came with the start
+    qtbot.waitUntil(lambda: staged._hints is not None, timeout=5000)
+    assert staged._training is None
+
+
+def test_the_shell_fills_itself_before_an_action_runs(staged, qtbot, tmp_path):
+    # a shortcut pressed before the first paint: the window is filled first, then it acts
+    staged.open_path(str(LENET), ask=False)
+    assert staged.ready
+    assert staged.doc.network.name.startswith("LeNet")
+    assert staged.table.table_model.rowCount() == len(staged.doc.report.order)
+
+
+def test_a_shell_closes_without_asking(staged, qtbot, monkeypatch):
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or 0)
+    assert staged.close()
+    assert asked == [] and not staged.ready
+
+
+def test_main_puts_up_the_window_then_opens_the_file(qapp, qtbot, tmp_path, monkeypatch):
+    """`python main.py FILE`: the window is shown as a shell, filled, then FILE opens; the
+    recovery check comes after that."""
+    from designer import app as app_module
+    from designer.ui import main_window, recovery
+
+    ini = str(tmp_path / "settings.ini")
+    monkeypatch.setattr(main_window, "QSettings",
+                        lambda *a: QSettings(ini, QSettings.IniFormat))
+    checked = []
+    monkeypatch.setattr(recovery, "find_recoverable", lambda: checked.append(True) or [])
+    seen: dict = {}
+
+    def run_until_filled() -> int:  # the app's event loop, for as long as the test needs it
+        def window():
+            found = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+            return found[-1] if found else None
+
+        qtbot.waitUntil(lambda: window() is not None and window().ready and bool(checked),
+                        timeout=10_000)
+        w = window()
+        seen.update(name=w.doc.network.name, path=w.doc.path,
+                    rows=w.table.table_model.rowCount(), shown=w.isVisible())
+        w.close()
+        w.deleteLater()
+        return 0
+
+    # main() names the application (settings, data and cache folders follow the name): the
+    # tests after this one keep the test session's names
+    names = qapp.applicationName(), qapp.organizationName()
+    monkeypatch.setattr(qapp, "exec", run_until_filled)
+    try:
+        assert app_module.main([str(LENET)]) == 0
+    finally:
+        qapp.setApplicationName(names[0])
+        qapp.setOrganizationName(names[1])
+    assert seen["shown"] and seen["path"] == str(LENET)
+    assert seen["name"].startswith("LeNet") and seen["rows"] > 5
+    assert checked == [True]
+
+
+def test_quick_feature_scan_gives_pyside_s_own_answers():
+    from designer.ui import qt_start
+
+    feature = sys.modules.get(qt_start._FEATURE_MODULE)
+    if feature is None or not hasattr(feature, "_mod_uses_pyside"):
+        pytest.skip("this PySide6 has no per-module source scan")
+    assert qt_start.quick_feature_scan()
+    quick = feature._mod_uses_pyside
+    assert getattr(quick, "_quick", False)
+    assert qt_start.quick_feature_scan()  # once: replacing again keeps the same function
+    assert feature._mod_uses_pyside is quick
+
+    import json
+
+    import designer.model.layers
+    import designer.ui.canvas.items
+    import designer.ui.main_window
+
+    for module, uses in ((designer.ui.main_window, True), (designer.ui.canvas.items, True),
+                         (designer.model.layers, False), (json, False), (sys, False)):
+        assert quick(module) is uses, module.__name__
