@@ -456,9 +456,7 @@ class CanvasView(QGraphicsView):
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         pal = self.palette()
-        # a brush, not a colour: fillRect(rect, QColor) makes PySide6 set up QGradient's
-        # enums (4 ms of the start) while it picks the overload
-        painter.fillRect(rect, pal.brush(QPalette.ColorRole.Base))
+        painter.fillRect(rect, pal.color(QPalette.ColorRole.Base))
         if self.zoom() >= 0.45:
             painter.fillRect(rect, self._grid_brush())
 

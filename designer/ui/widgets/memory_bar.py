@@ -7,7 +7,7 @@ tooltip and in the legend beside it.
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 from ...model.analysis import MemoryEstimate
@@ -87,15 +87,12 @@ class MemoryBar(QWidget):
         bar = QRectF(0.5, 4.5, self.width() - 1.0, self.height() - 9.0)
         clip = QPainterPath()
         clip.addRoundedRect(bar, 3, 3)
-        # brushes, not colours: fillRect(rect, QColor) makes PySide6 set up QGradient's
-        # enums (4 ms of the start) while it picks the overload
-        p.fillPath(clip, pal.brush(QPalette.Base))
+        p.fillPath(clip, pal.color(QPalette.Base))
         p.save()
         p.setClipPath(clip)
         for name, a, b in self.segments():
             p.fillRect(QRectF(bar.left() + a * bar.width(), bar.top(),
-                              max((b - a) * bar.width(), 0.5), bar.height()),
-                       QBrush(part_colour(name)))
+                              max((b - a) * bar.width(), 0.5), bar.height()), part_colour(name))
         p.restore()
         p.setPen(QPen(pal.color(QPalette.Mid), 1))
         p.setBrush(Qt.NoBrush)
