@@ -1,5 +1,6 @@
 """How fast the window answers: an edit until every readout is repainted, opening ResNet-152,
-and process start until the window is shown, against a bare PySide6 window in the same run.
+and process start until the window is shown (and filled), against a bare PySide6 window in the
+same run.
 
     python benchmarks/bench_gui.py [--edits 30] [--opens 5] [--starts 5] [--json]
     python benchmarks/bench_gui.py --xvfb      # the real X11 platform (xcb) under xvfb-run
@@ -33,16 +34,21 @@ How each figure is measured:
   first of a session; VGG-16 is opened between samples so each open replaces a whole design.
 * process start to window shown: `python -c ...` children, the app and a bare window alternated.
   The app child runs designer.app.main() as `python main.py` does (QApplication, look, icon,
-  MainWindow with a new design, show, recovery check, exec); the bare child creates a
-  QApplication and a QMainWindow of the same size and shows it; a third, the floor, builds the
-  same kind of window from the Qt classes the app uses, empty, with no code of ours (PySide6
-  makes a class's Python enums when the class is first touched: the Qt namespace alone is
-  tens of milliseconds a bare window never pays). In all, QMainWindow.show is
-  wrapped to put an event filter on the window that notes time.time() at its first Paint event
-  (the window exposed and painted) and quits at once. The figure is that time minus the parent's
+  the window put up as a shell: menus, toolbar, the docks in their places; shown; after its
+  first paint it is filled with the document, the canvas and the panels, then the recovery
+  check runs); the bare child creates a QApplication and a QMainWindow of the same size and
+  shows it; a third, the floor, builds the same kind of window from the Qt classes the app
+  uses, empty, with no code of ours (PySide6 makes a class's Python enums when the class is
+  first touched: the Qt namespace alone is tens of milliseconds a bare window never pays). In
+  all, QMainWindow.show is wrapped to put an event filter on the window that notes time.time()
+  at its first Paint event (the window exposed and painted): "shown". For the app's window the
+  child also notes when a widget of each panel (the canvas's viewport, the palette's list, the
+  inspector, the memory bar, the layer table) has painted after the window was filled:
+  "filled", the window as a user works in it. The figures are those times minus the parent's
   time.time() just before spawning. The child also reports whether torch or pyqtgraph had been
-  imported by then (they must not be). Settings and recovery files go to a temporary
-  XDG_CONFIG_HOME / XDG_DATA_HOME so that no stored state changes what the children do.
+  imported by the time the window was filled (they must not be). Settings and recovery files go
+  to a temporary XDG_CONFIG_HOME / XDG_DATA_HOME so that no stored state changes what the
+  children do.
 """
 
 from __future__ import annotations
