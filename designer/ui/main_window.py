@@ -74,7 +74,8 @@ class MainWindow(QMainWindow):
         self.resize(1400, 880)
         self._document = document
         self._recovery_dir = recovery_dir
-        self.ready = False
+        self.ready = False  # True once finish_start() has filled the window
+        self._filling = False
 
         # The shell. The centre and each dock hold an empty widget that the canvas or the
         # panel goes into once it is made: the window's layout stays as it is.
@@ -114,9 +115,9 @@ class MainWindow(QMainWindow):
         actions on the design, the recovery autosave, the GPU probe, the hints. Once; the
         constructor calls it unless the window is `staged`, and anything that needs the
         document before then calls it first."""
-        if self.ready:
+        if self.ready or self._filling:
             return
-        self.ready = True
+        self._filling = True
         from .canvas.scene import CanvasScene
         from .canvas.view import CanvasView
         from .document import Document
@@ -154,13 +155,27 @@ class MainWindow(QMainWindow):
         self.gpu_probe = GpuProbe(self.totals, parent=self)
         # the design hints (and their markers on the cards) once the window has been shown
         QTimer.singleShot(150, self, lambda: self.hints)
+        self.ready = True
         self.started.emit()
+
+    def _finish_after_paint(self) -> None:
+        try:
+            self.finish_start()
+        except Exception as e:  # noqa: BLE001 - said, and the empty shell goes
+            import traceback
+
+            from PySide6.QtWidgets import QMessageBox
+
+            traceback.print_exc()
+            QMessageBox.critical(self, APP_NAME, f"{APP_NAME} could not start.\n\n"
+                                 f"{type(e).__name__}: {e}")
+            self.close()
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
         # a staged window: its first paint is on its way to the screen; the rest comes next
         if obj is self and event.type() == QEvent.Type.Paint:
             self.removeEventFilter(self)
-            QTimer.singleShot(0, self, self.finish_start)
+            QTimer.singleShot(0, self, self._finish_after_paint)
         return False
 
     # ----------------------------------------------------------------------------- layout

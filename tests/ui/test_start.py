@@ -145,3 +145,52 @@ def test_quick_feature_scan_gives_pyside_s_own_answers():
     for module, uses in ((designer.ui.main_window, True), (designer.ui.canvas.items, True),
                          (designer.model.layers, False), (json, False), (sys, False)):
         assert quick(module) is uses, module.__name__
+
+
+def test_a_failure_while_filling_is_said_and_the_shell_closes(staged, qtbot, monkeypatch):
+    from designer.ui import palette
+
+    def broken(*_a, **_k):
+        raise OSError("no room for the palette")
+
+    said = []
+    monkeypatch.setattr(palette, "LayerPalette", broken)
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: said.append(a[2]))
+    staged.show()
+    qtbot.waitUntil(lambda: bool(said), timeout=5000)
+    assert "could not start" in said[0] and "OSError: no room for the palette" in said[0]
+    qtbot.waitUntil(lambda: not staged.isVisible(), timeout=5000)
+    assert not staged.ready
+
+
+def test_main_with_a_malformed_file_says_why_and_keeps_a_new_design(qapp, qtbot, tmp_path,
+                                                                     monkeypatch):
+    from designer import app as app_module
+    from designer.ui import main_window, recovery
+
+    bad = tmp_path / "bad.convnet.json"
+    bad.write_text('{"format": "convnet-designer", "version": 1, "network": {"nodes": 3}}')
+    ini = str(tmp_path / "settings.ini")
+    monkeypatch.setattr(main_window, "QSettings", lambda *a: QSettings(ini, QSettings.IniFormat))
+    monkeypatch.setattr(recovery, "find_recoverable", lambda: [])
+    said: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: said.append(a[2]))
+    seen: dict = {}
+
+    def run_until_said() -> int:
+        qtbot.waitUntil(lambda: bool(said), timeout=10_000)
+        w = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+        seen.update(order=list(w.doc.report.order), path=w.doc.path)
+        w.close()
+        w.deleteLater()
+        return 0
+
+    names = qapp.applicationName(), qapp.organizationName()
+    monkeypatch.setattr(qapp, "exec", run_until_said)
+    try:
+        assert app_module.main([str(bad)]) == 0
+    finally:
+        qapp.setApplicationName(names[0])
+        qapp.setOrganizationName(names[1])
+    assert "Could not open the design" in said[0] and "bad.convnet.json" in said[0]
+    assert seen == {"order": ["input"], "path": None}
