@@ -45,11 +45,6 @@ BUDGET_PRESETS_GB = (3, 4, 6, 8, 12, 16, 24, 40, 48, 80)
 _CUSTOM = "custom"
 
 
-def _nbsp(text: str) -> str:
-    """Keep a figure and its unit on one line."""
-    return text.replace(" ", "\u00a0")
-
-
 class TotalsPanel(QWidget):
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -124,8 +119,21 @@ class TotalsPanel(QWidget):
         verdict_row = QHBoxLayout()
         verdict_row.addWidget(self.verdict, 1)
         verdict_row.addWidget(self.use_batch)
-        self.totals_line = QLabel()
-        self.totals_line.setWordWrap(True)
+        # the step's two totals, a short row each: plain text that does not wrap (a rich-text,
+        # wrapping label is laid out again, with the whole panel, on every edit)
+        self.book_total = QLabel()
+        self.peak_total = QLabel()
+        bold = self.book_total.font()
+        bold.setBold(True)
+        totals = QFormLayout()
+        totals.setLabelAlignment(Qt.AlignLeft)
+        totals.setHorizontalSpacing(12)
+        for title, label in (("Textbook total", self.book_total),
+                             ("PyTorch's peak", self.peak_total)):
+            label.setTextFormat(Qt.PlainText)
+            label.setFont(bold)
+            label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            totals.addRow(title, label)
 
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -139,7 +147,7 @@ class TotalsPanel(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.legend)
         layout.addLayout(verdict_row)
-        layout.addWidget(self.totals_line)
+        layout.addLayout(totals)
         layout.addStretch(1)
         scroll = QScrollArea()  # a short dock scrolls rather than squeezing the rows
         scroll.setWidgetResizable(True)
@@ -251,10 +259,9 @@ class TotalsPanel(QWidget):
             self._verdict_style(f"color: {severity_colour('error').name()};")
             self.use_batch.setText(f"Use batch {book.max_batch:,}")
             self.use_batch.setVisible(bool(book.max_batch))
-        self.totals_line.setText(
-            f"Textbook total <b>{_nbsp(format_bytes(book.total))}</b> at batch "
-            f"{book.batch:,}  ·  PyTorch's peak ≈ <b>{_nbsp(format_bytes(torch_est.total))}</b>")
-        self.totals_line.setToolTip(estimate_tooltip(
+        self.book_total.setText(f"{format_bytes(book.total)}  (batch {book.batch:,})")
+        self.peak_total.setText(f"≈ {format_bytes(torch_est.total)}")
+        self.peak_total.setToolTip(estimate_tooltip(
             torch_est, None, "PyTorch's peak in one training step on "
                              f"{report.device.upper()} (estimate: the tensors saved for backward "
                              "and still held, gradients in flight, scratch space, weights and "

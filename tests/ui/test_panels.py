@@ -312,7 +312,8 @@ def test_totals_show_parameters_and_memory(qtbot, doc):
     after = doc.report.textbook.part("activations")
     assert after == 2 * before
     assert f"activations {format_bytes(after)}" in totals.legend.text()
-    assert "PyTorch's peak ≈" in totals.totals_line.text()
+    assert totals.book_total.text() == f"{format_bytes(doc.report.textbook.total)}  (batch 64)"
+    assert totals.peak_total.text() == f"≈ {format_bytes(doc.report.pytorch.total)}"
 
 
 def test_budget_that_does_not_fit_names_the_largest_batch(qtbot, doc, monkeypatch):
