@@ -83,8 +83,8 @@ class MainWindow(QMainWindow):
         centre.setBackgroundRole(QPalette.ColorRole.Base)  # the canvas's colour, without cards
         centre.setAutoFillBackground(True)
         self.setCentralWidget(centre)
-        self._placeholders = {name: _holder() for name, _title, _area in self.PANELS}
-        self.docks = {name: self._dock(title, self._placeholders[name], area)
+        self._holders = {name: _holder() for name, _title, _area in self.PANELS}
+        self.docks = {name: self._dock(title, self._holders[name], area)
                       for name, title, area in self.PANELS}
         self.tabifyDockWidget(self.docks["table"], self.docks["issues"])
         # Docks that start as a tab behind another are built when first shown (start-up time)
@@ -138,7 +138,7 @@ class MainWindow(QMainWindow):
         self.issues = IssuesPanel(self.doc)
         for name, _title, _area in self.PANELS:
             # into the dock's widget, not in its place: the docks keep their sizes
-            _fill(self._placeholders[name], getattr(self, name))
+            _fill(self._holders[name], getattr(self, name))
 
         self.palette.layer_activated.connect(self.view.add_layer)
         self.palette.block_activated.connect(self.view.insert_block)
