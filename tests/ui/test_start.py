@@ -194,3 +194,11 @@ def test_main_with_a_malformed_file_says_why_and_keeps_a_new_design(qapp, qtbot,
         qapp.setOrganizationName(names[1])
     assert "Could not open the design" in said[0] and "bad.convnet.json" in said[0]
     assert seen == {"order": ["input"], "path": None}
+
+
+def test_the_window_s_file_suffix_is_the_design_file_s():
+    # main_window keeps its own copy so that the shell goes up before the model is imported
+    from designer.model.design_file import SUFFIX
+    from designer.ui import main_window
+
+    assert main_window.SUFFIX == SUFFIX
