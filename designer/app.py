@@ -66,24 +66,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from .ui.main_window import MainWindow
 
-    # the window goes up as a shell and is filled right after its first paint (main_window.py)
-    window = MainWindow(staged=True)
+    # The window goes up as a shell and is filled right after its first paint, with the file
+    # named on the command line (main_window.py); then what a crashed session left is offered.
     files = [a for a in argv if not a.startswith("-")]
-
-    def started() -> None:
-        QTimer.singleShot(0, window, lambda: _after_start(window, files))
-
-    window.started.connect(started)
+    window = MainWindow(staged=True, open_first=files[0] if files else None)
+    window.started.connect(lambda: QTimer.singleShot(0, window,
+                                                     lambda: _check_recovery(window)))
     window.show()
     return app.exec()
-
-
-def _after_start(window, files: list[str]) -> None:
-    """The window is filled: open the file named on the command line, then offer what a
-    crashed session left (recovery.py)."""
-    if files:
-        window.open_path(files[0], ask=False)
-    _check_recovery(window)
 
 
 def _check_recovery(window) -> None:

@@ -61,19 +61,23 @@ class MainWindow(QMainWindow):
               ("issues", "Warnings", Qt.BottomDockWidgetArea))
 
     def __init__(self, document: Document | None = None, settings: QSettings | None = None,
-                 recovery_dir: Path | None = None, *, staged: bool = False):
+                 recovery_dir: Path | None = None, *, staged: bool = False,
+                 open_first: str | None = None):
         """`staged`: the window is put up as a shell (menus, toolbar, the docks in their
         places) and finish_start() fills it right after its first paint: the document, the
         canvas with the design, the panels, the recovery autosave. app.main starts this way,
         so the window appears before the analysis, the canvas and the panels are even
         imported; `started` is emitted once they are there. Otherwise (the default) the
-        window is complete when the constructor returns."""
+        window is complete when the constructor returns. `open_first`: a design file opened
+        before the canvas and the panels are built (a bad one is said, and a new design
+        stays), so that they show it from their first paint."""
         super().__init__()
         self.settings = settings or QSettings("ConvNetDesigner", APP_NAME)
         self.setAcceptDrops(True)
         self.resize(1400, 880)
         self._document = document
         self._recovery_dir = recovery_dir
+        self._open_first = open_first
         self.ready = False  # True once finish_start() has filled the window
         self._filling = False
 
@@ -128,6 +132,8 @@ class MainWindow(QMainWindow):
         from .recovery import Recovery
 
         self.doc = self._document or Document()
+        if self._open_first is not None:
+            self.open_path(self._open_first, ask=False)
         self.scene = CanvasScene(self.doc)
         self.view = CanvasView(self.scene)
         _fill(self.centralWidget(), self.view)

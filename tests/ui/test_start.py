@@ -68,6 +68,27 @@ def test_a_staged_window_is_a_shell_until_its_first_paint(staged, qtbot):
     assert staged._training is None
 
 
+def test_a_file_to_open_first_is_what_the_panels_are_built_with(qtbot, tmp_path, monkeypatch):
+    # `python main.py FILE`: the canvas and the panels show FILE from their first paint (no
+    # new design drawn first)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    window = MainWindow(settings=settings, recovery_dir=tmp_path / "rec", staged=True,
+                        open_first=str(LENET))
+    qtbot.addWidget(window)
+    seen = {}
+    window.started.connect(lambda: seen.update(
+        cards=len(window.scene.cards), rows=window.table.table_model.rowCount(),
+        name=window.doc.network.name, path=window.doc.path))
+    with qtbot.waitSignal(window.started, timeout=5000):
+        window.show()
+    layers = len(window.doc.network.nodes)
+    assert seen == {"cards": layers, "rows": layers, "name": window.doc.network.name,
+                    "path": str(LENET)}
+    assert seen["name"].startswith("LeNet") and layers > 5
+    assert window.windowTitle().startswith("lenet5")
+
+
 def test_the_shell_fills_itself_before_an_action_runs(staged, qtbot, tmp_path):
     # a shortcut pressed before the first paint: the window is filled first, then it acts
     staged.open_path(str(LENET), ask=False)
