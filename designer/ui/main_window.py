@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
             self.docks[name].setWidget(build())
 
     def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None,
-                tip: str = "") -> QAction:
+                tip: str = "", needs_design: bool = True) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -225,7 +225,10 @@ class MainWindow(QMainWindow):
         if tip:
             action.setStatusTip(tip)
             action.setToolTip(tip)
-        action.triggered.connect(lambda _checked=False: self._after_start(slot))
+        if needs_design:
+            action.triggered.connect(lambda _checked=False: self._after_start(slot))
+        else:
+            action.triggered.connect(lambda _checked=False: slot())
         return action
 
     def _after_start(self, slot) -> None:
@@ -264,7 +267,7 @@ class MainWindow(QMainWindow):
         }
         export.addActions(list(self.export_actions.values()))
         file.addSeparator()
-        file.addAction(self._action("&Quit", self.close, QKeySequence.Quit))
+        file.addAction(self._action("&Quit", self.close, QKeySequence.Quit, needs_design=False))
 
         self.edit_menu = bar.addMenu("&Edit")
         self.view_menu = view = bar.addMenu("&View")
@@ -275,8 +278,9 @@ class MainWindow(QMainWindow):
         self._build_train_menu(bar)
 
         help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self._action("The cs231n notes on ConvNets", _open_notes))
-        help_menu.addAction(self._action("&About", self._about))
+        help_menu.addAction(self._action("The cs231n notes on ConvNets", _open_notes,
+                                         needs_design=False))
+        help_menu.addAction(self._action("&About", self._about, needs_design=False))
 
         tools.addActions([self.act_new, self.act_open, self.act_save])
 
