@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QStatusBar, QVBoxLayout, QWidget
 
 from . import export_actions, feature_maps
 from .icons import icon
@@ -102,6 +102,9 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self._size_docks()
+        # a status bar made here: no jump when it gets its first message, and QMainWindow's
+        # own statusBar() costs PySide6 8 ms of type lookup the first time
+        self.setStatusBar(QStatusBar())
         self._build_menus()
         # menus and docks of their own modules (each loads its heavy parts when first used);
         # before the window is shown, so that their tabs open behind the others
