@@ -14,7 +14,6 @@ from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QStatusBar, QVBoxLayout, QWidget
 
-from . import export_actions, feature_maps
 from .icons import icon
 
 if TYPE_CHECKING:
@@ -106,10 +105,6 @@ class MainWindow(QMainWindow):
         # own statusBar() costs PySide6 8 ms of type lookup the first time
         self.setStatusBar(QStatusBar())
         self._build_menus()
-        # menus and docks of their own modules (each loads its heavy parts when first used);
-        # before the window is shown, so that their tabs open behind the others
-        export_actions.install(self)  # Export project / ONNX / .pt2, Import, Compare
-        feature_maps.install(self)  # Inside the network: feature maps, filters, confusion
         self.docks["table"].raise_()  # the layer table in front of its tab group
         self.setWindowTitle(APP_NAME)
         if staged:
@@ -125,6 +120,7 @@ class MainWindow(QMainWindow):
         if self.ready or self._filling:
             return
         self._filling = True
+        from . import export_actions, feature_maps
         from .canvas.scene import CanvasScene
         from .canvas.view import CanvasView
         from .document import Document
@@ -156,6 +152,11 @@ class MainWindow(QMainWindow):
         self.doc.error.connect(lambda msg: self.statusBar().showMessage(msg, 6000))
         self.doc.changed.connect(self._show_totals_in_status)
         self._build_design_menus()
+        # menus and docks of their own modules (each loads its heavy parts when first used;
+        # a dock tabbed in now stays behind the tab in front)
+        export_actions.install(self)  # Export project / ONNX / .pt2, Import, Compare
+        feature_maps.install(self)  # Inside the network: feature maps, filters, confusion
+        self.docks["table"].raise_()
         self._update_title()
         self._show_totals_in_status(self.doc.report)
 

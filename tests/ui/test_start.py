@@ -65,7 +65,8 @@ def test_a_staged_window_is_a_shell_until_its_first_paint(staged, qtbot):
     assert staged.act_layout in staged.toolbar.actions()
     # the hints follow, and nothing heavy came with the start
     qtbot.waitUntil(lambda: staged._hints is not None, timeout=5000)
-    assert staged._training is None
+    assert staged._training is None and staged.inside.panel is None
+    assert staged.inside in staged.tabifiedDockWidgets(staged.docks["table"])
 
 
 def test_a_file_to_open_first_is_what_the_panels_are_built_with(qtbot, tmp_path, monkeypatch):
