@@ -25,13 +25,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from ..model.advisor import Hint, advise, ignored_keys
 from .document import Document
+from .widgets.decor import vertical_scroll
 
 KIND_TITLES = {"rule": "Rule of thumb", "compromise": "Compromise", "alternative": "Alternative"}
 KIND_COLOURS = {"rule": "#0d9488", "compromise": "#2563eb", "alternative": "#6b7280"}
@@ -290,11 +290,7 @@ class HintsPanel(QWidget):
         inner_layout = QVBoxLayout(inner)
         inner_layout.setContentsMargins(6, 0, 6, 6)
         inner_layout.addLayout(self._list)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(inner)
+        scroll = vertical_scroll(inner)
         head = QHBoxLayout()
         head.setContentsMargins(8, 0, 8, 0)
         head.addWidget(self.summary, 1)

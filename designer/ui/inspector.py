@@ -16,10 +16,8 @@ from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QApplication,
     QFormLayout,
-    QFrame,
     QLabel,
     QLineEdit,
-    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -29,7 +27,7 @@ from ..model.layers import Fix
 from ..model.units import format_bytes, format_count
 from . import commands
 from .document import Document
-from .widgets.decor import section
+from .widgets.decor import section, vertical_scroll
 from .widgets.formatting import activation_bytes, layer_title, receptive_field, volumes
 from .widgets.issues import IssueList
 from .widgets.params import make_editor
@@ -123,11 +121,7 @@ class Inspector(QWidget):
         layout.addWidget(section("Issues"))
         layout.addWidget(self.issues)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(content)
+        scroll = vertical_scroll(content)
         self.content = content
 
         self.stack = QStackedWidget()

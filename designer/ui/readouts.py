@@ -12,13 +12,11 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -29,7 +27,7 @@ from ..model.units import format_bytes, format_count, parse_size
 from . import commands
 from .document import Document
 from .theme import severity_colour
-from .widgets.decor import section
+from .widgets.decor import section, vertical_scroll
 from .widgets.issues import IssueList
 from .widgets.layer_table import COLUMNS, LayerTable, LayerTableModel
 from .widgets.memory_bar import MemoryBar, MemoryLegend, estimate_tooltip
@@ -149,11 +147,7 @@ class TotalsPanel(QWidget):
         layout.addLayout(verdict_row)
         layout.addLayout(totals)
         layout.addStretch(1)
-        scroll = QScrollArea()  # a short dock scrolls rather than squeezing the rows
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setWidget(content)
+        scroll = vertical_scroll(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
@@ -300,11 +294,7 @@ class IssuesPanel(QWidget):
         inner_layout = QVBoxLayout(inner)
         inner_layout.setContentsMargins(6, 0, 6, 6)
         inner_layout.addWidget(self.list)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(inner)
+        scroll = vertical_scroll(inner)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 6, 0, 0)
         layout.setSpacing(4)

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QSplitter,
@@ -54,7 +53,7 @@ from ..training.events import (
 from .document import Document
 from .theme import SEVERITY_COLOURS
 from .train_worker import Progress, TrainWorker
-from .widgets.decor import section
+from .widgets.decor import section, vertical_scroll
 
 DATASETS = (  # (name in DataConfig, what the user reads)
     ("synthetic", "Synthetic shapes"),
@@ -316,11 +315,7 @@ class TrainingPanel(QWidget):
         box.addLayout(grid)
         box.addStretch(1)
         self.settings_form = content
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setWidget(content)
+        scroll = vertical_scroll(content)
         scroll.setMinimumWidth(260)
         self.settings_area = scroll
 

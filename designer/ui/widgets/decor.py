@@ -1,11 +1,11 @@
-"""Small pieces of look shared by the panels: the category swatch beside a layer's name and the
-section headings."""
+"""Small pieces of look shared by the panels: the category swatch beside a layer's name, the
+section headings, and the scroll area a panel's content sits in."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QWidget
 
 from ..theme import category_colour
 
@@ -41,3 +41,14 @@ def section(title: str) -> QLabel:
     label.setEnabled(False)
     label.setContentsMargins(0, 8, 0, 0)
     return label
+
+
+def vertical_scroll(content: QWidget) -> QScrollArea:
+    """`content` in a frameless area that scrolls up and down only: a short dock scrolls its
+    rows rather than squeezing them, a narrow one wraps them."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    scroll.setWidget(content)
+    return scroll
