@@ -349,15 +349,7 @@ class Trainer:
         seen = 0
         step = 0
         last_sync = time.perf_counter()
-        it = iter(self._train_batches)
-        while True:
-            try:
-                x, y = next(it)
-            except StopIteration:
-                break
-            except Exception as e:  # noqa: BLE001
-                raise self._fault("data", e, epoch, step + 1, "loading the training data") from None
-            step += 1
+        for step, x, y in self._batches(self._train_batches, epoch, "training"):
             try:
                 out, loss = step_fn(x, y)
                 loss_sum += loss.detach()
@@ -427,18 +419,8 @@ class Trainer:
         loss_sum = torch.zeros((), device=dev)
         correct = torch.zeros((), dtype=torch.long, device=dev)
         n = 0
-        step = 0
-        it = iter(self._val_batches)
         with torch.no_grad():
-            while True:
-                try:
-                    x, y = next(it)
-                except StopIteration:
-                    break
-                except Exception as e:  # noqa: BLE001
-                    raise self._fault("data", e, epoch, step + 1,
-                                      "loading the validation data") from None
-                step += 1
+            for step, x, y in self._batches(self._val_batches, epoch, "validation"):
                 try:
                     with self._prec.autocast(dev):
                         out = model(x)
@@ -460,6 +442,22 @@ class Trainer:
         if n == 0:
             return math.nan, math.nan
         return loss_sum.item() / n, correct.item() / n
+
+    def _batches(self, batches, epoch: int, which: str):
+        """(step, x, y) for each batch, steps from 1; a batch that fails to load is a "data"
+        fault at its step."""
+        it = iter(batches)
+        step = 0
+        while True:
+            try:
+                x, y = next(it)
+            except StopIteration:
+                return
+            except Exception as e:  # noqa: BLE001
+                raise self._fault("data", e, epoch, step + 1,
+                                  f"loading the {which} data") from None
+            step += 1
+            yield step, x, y
 
     def _wait_paused(self, epoch: int | None = None, step: int | None = None) -> None:
         t = time.perf_counter()
