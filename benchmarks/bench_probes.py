@@ -27,7 +27,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -41,7 +40,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_train import EpochTimer, input_shape, load_design, make_data  # noqa: E402
+from bench_train import (  # noqa: E402
+    EpochTimer,
+    input_shape,
+    load_design,
+    make_data,
+    write_json,
+)
 from torch.utils.data import TensorDataset  # noqa: E402
 
 from designer.build.module import build_module  # noqa: E402
@@ -326,11 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nThe window, Inside the network shown vs hidden:", flush=True)
         out["window"] = gui_rows(args)
     if args.json:
-        text = json.dumps(out, indent=1)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n")
+        write_json(out, args.json)
     return 0
 
 

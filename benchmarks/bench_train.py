@@ -432,12 +432,17 @@ def main(argv: list[str] | None = None) -> int:
                                     args.optimizer, cudnn_modes=(True,))
     out["gui_latency"] = gui_latency(args)
     if args.json:
-        text = json.dumps(out, indent=1)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n")
+        write_json(out, args.json)
     return 0
+
+
+def write_json(figures: dict, dest: str) -> None:
+    """The figures as JSON, to stdout for "-", else to the file `dest`."""
+    text = json.dumps(figures, indent=1)
+    if dest == "-":
+        print(text)
+    else:
+        Path(dest).write_text(text + "\n")
 
 
 if __name__ == "__main__":
