@@ -109,42 +109,59 @@ def test_a_shell_closes_without_asking(staged, qtbot, monkeypatch):
     assert asked == [] and not staged.ready and not staged.isVisible()
 
 
-def test_main_puts_up_the_window_then_opens_the_file(qapp, qtbot, tmp_path, monkeypatch):
-    """`python main.py FILE`: the window is shown as a shell, filled, then FILE opens; the
-    recovery check comes after that."""
+def _app_window() -> MainWindow | None:
+    found = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+    return found[-1] if found else None
+
+
+@pytest.fixture
+def run_main(qapp, qtbot, tmp_path, monkeypatch):
+    """`run_main(argv, until, record)`: app.main(argv) as `python main.py` runs it, its event
+    loop kept until `until(window)` holds; gives what `record(window)` said, then the window
+    closes."""
     from designer import app as app_module
-    from designer.ui import main_window, recovery
+    from designer.ui import main_window
 
     ini = str(tmp_path / "settings.ini")
-    monkeypatch.setattr(main_window, "QSettings",
-                        lambda *a: QSettings(ini, QSettings.IniFormat))
+    monkeypatch.setattr(main_window, "QSettings", lambda *a: QSettings(ini, QSettings.IniFormat))
+
+    def run(argv: list[str], until, record) -> dict:
+        seen: dict = {}
+
+        def exec_until() -> int:  # the app's event loop, for as long as the test needs it
+            qtbot.waitUntil(lambda: _app_window() is not None and bool(until(_app_window())),
+                            timeout=10_000)
+            window = _app_window()
+            seen.update(record(window))
+            window.close()
+            window.deleteLater()
+            return 0
+
+        # main() names the application (settings, data and cache folders follow the name):
+        # the tests after this one keep the test session's names
+        names = qapp.applicationName(), qapp.organizationName()
+        monkeypatch.setattr(qapp, "exec", exec_until)
+        try:
+            assert app_module.main(argv) == 0
+        finally:
+            qapp.setApplicationName(names[0])
+            qapp.setOrganizationName(names[1])
+        return seen
+
+    return run
+
+
+def test_main_puts_up_the_window_then_opens_the_file(run_main, monkeypatch):
+    """`python main.py FILE`: the window is shown as a shell, filled, then FILE opens; the
+    recovery check comes after that."""
+    from designer.ui import recovery
+
     checked = []
     monkeypatch.setattr(recovery, "find_recoverable", lambda: checked.append(True) or [])
-    seen: dict = {}
-
-    def run_until_filled() -> int:  # the app's event loop, for as long as the test needs it
-        def window():
-            found = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-            return found[-1] if found else None
-
-        qtbot.waitUntil(lambda: window() is not None and window().ready and bool(checked),
-                        timeout=10_000)
-        w = window()
-        seen.update(name=w.doc.network.name, path=w.doc.path,
-                    rows=w.table.table_model.rowCount(), shown=w.isVisible())
-        w.close()
-        w.deleteLater()
-        return 0
-
-    # main() names the application (settings, data and cache folders follow the name): the
-    # tests after this one keep the test session's names
-    names = qapp.applicationName(), qapp.organizationName()
-    monkeypatch.setattr(qapp, "exec", run_until_filled)
-    try:
-        assert app_module.main([str(LENET)]) == 0
-    finally:
-        qapp.setApplicationName(names[0])
-        qapp.setOrganizationName(names[1])
+    seen = run_main([str(LENET)], until=lambda w: w.ready and bool(checked),
+                    record=lambda w: dict(name=w.doc.network.name, path=w.doc.path,
+                                          rows=w.table.table_model.rowCount(),
+                                          shown=w.isVisible()))
     assert seen["shown"] and seen["path"] == str(LENET)
     assert seen["name"].startswith("LeNet") and seen["rows"] > 5
     assert checked == [True]
@@ -189,35 +206,17 @@ def test_a_failure_while_filling_is_said_and_the_shell_closes(staged, qtbot, mon
     assert not staged.ready
 
 
-def test_main_with_a_malformed_file_says_why_and_keeps_a_new_design(qapp, qtbot, tmp_path,
+def test_main_with_a_malformed_file_says_why_and_keeps_a_new_design(run_main, tmp_path,
                                                                      monkeypatch):
-    from designer import app as app_module
-    from designer.ui import main_window, recovery
+    from designer.ui import recovery
 
     bad = tmp_path / "bad.convnet.json"
     bad.write_text('{"format": "convnet-designer", "version": 1, "network": {"nodes": 3}}')
-    ini = str(tmp_path / "settings.ini")
-    monkeypatch.setattr(main_window, "QSettings", lambda *a: QSettings(ini, QSettings.IniFormat))
     monkeypatch.setattr(recovery, "find_recoverable", lambda: [])
     said: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: said.append(a[2]))
-    seen: dict = {}
-
-    def run_until_said() -> int:
-        qtbot.waitUntil(lambda: bool(said), timeout=10_000)
-        w = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
-        seen.update(order=list(w.doc.report.order), path=w.doc.path)
-        w.close()
-        w.deleteLater()
-        return 0
-
-    names = qapp.applicationName(), qapp.organizationName()
-    monkeypatch.setattr(qapp, "exec", run_until_said)
-    try:
-        assert app_module.main([str(bad)]) == 0
-    finally:
-        qapp.setApplicationName(names[0])
-        qapp.setOrganizationName(names[1])
+    seen = run_main([str(bad)], until=lambda w: bool(said),
+                    record=lambda w: dict(order=list(w.doc.report.order), path=w.doc.path))
     assert "Could not open the design" in said[0] and "bad.convnet.json" in said[0]
     assert seen == {"order": ["input"], "path": None}
 
