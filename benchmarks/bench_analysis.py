@@ -69,7 +69,7 @@ def main() -> None:
     import torch
     from torchinfo import summary
 
-    from designer.build.module import build_module
+    from designer.bridge.module import build_module
 
     report = analyze(net)
     model = build_module(net, report)

@@ -1,8 +1,8 @@
 """Memory of one training step: the analysis's estimates against a measured step.
 
-For each network and batch size (the ones tests/build/test_memory_estimate.py checks) it prints,
+For each network and batch size (the ones tests/bridge/test_memory_estimate.py checks) it prints,
 part by part, the estimate of what PyTorch holds (Report.held), what a real step held
-(designer.build.memory.measure_training_step) and the difference, then the notes' textbook
+(designer.bridge.memory.measure_training_step) and the difference, then the notes' textbook
 figure (Report.textbook) and the estimated peak of the step (Report.pytorch) beside the totals.
 On a CUDA device it adds the caching allocator's peak during the step (over what stays allocated
 between steps: cuBLAS's workspace), the figure the estimated peak is meant to match. A summary

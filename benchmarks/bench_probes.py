@@ -49,7 +49,7 @@ from bench_train import (  # noqa: E402
 )
 from torch.utils.data import TensorDataset  # noqa: E402
 
-from designer.build.module import build_module  # noqa: E402
+from designer.bridge.module import build_module  # noqa: E402
 from designer.model.analysis import analyze  # noqa: E402
 from designer.training.events import ProbeRequest, TrainConfig  # noqa: E402
 from designer.training.probes import Collector, Prober  # noqa: E402
@@ -249,8 +249,8 @@ def window_run(app, name: str, data, cfg: TrainConfig, dock: bool) -> tuple[floa
 
     from PySide6.QtCore import QSettings, Qt
 
-    from designer.ui import feature_maps
     from designer.ui.main_window import MainWindow
+    from designer.ui.panels.inside import dock as feature_maps
 
     (xt, yt), (xv, yv) = data
     tmp = Path(tempfile.mkdtemp(prefix="bench-probes-"))

@@ -15,7 +15,7 @@
    On CUDA: torch.cuda.max_memory_allocated during a real step (reset_peak_memory_stats before;
    what stays allocated from earlier, cuBLAS's workspace, is subtracted); with --memory-table
    for several designs × batches × {fp32, bf16 autocast} × cudnn.benchmark {False, True}. On the
-   CPU: the bytes designer.build.memory.measure_training_step holds (autograd's saved tensors,
+   CPU: the bytes designer.bridge.memory.measure_training_step holds (autograd's saved tensors,
    weights, gradients, optimizer state, buffers, data) against the same parts of the estimate.
 3. GUI event-loop latency while training, with --gui: a 10 ms QTimer probe in the window while
    its TrainWorker trains (benchmarks/bench_train_gui.py, which also runs alone).
@@ -43,8 +43,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from designer.build.memory import measure_training_step  # noqa: E402
-from designer.build.module import build_module  # noqa: E402
+from designer.bridge.memory import measure_training_step  # noqa: E402
+from designer.bridge.module import build_module  # noqa: E402
 from designer.model import design_file  # noqa: E402
 from designer.model.analysis import analyze  # noqa: E402
 from designer.model.network import Network  # noqa: E402

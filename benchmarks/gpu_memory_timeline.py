@@ -38,7 +38,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from designer.build.module import build_module  # noqa: E402
+from designer.bridge.module import build_module  # noqa: E402
 from designer.model import design_file  # noqa: E402
 from designer.model.analysis import analyze  # noqa: E402
 

@@ -126,7 +126,7 @@ def _refuse(error: Exception, what: str) -> _Refused:
 
 
 def _export_code(design, out: Path, class_name: str | None) -> str:
-    from .build.codegen import BuildError, export_code
+    from .bridge.codegen import BuildError, export_code
 
     try:
         text = export_code(design.network, class_name)
@@ -137,7 +137,7 @@ def _export_code(design, out: Path, class_name: str | None) -> str:
 
 
 def _export_project(design, out: Path, force: bool, class_name: str | None) -> str:
-    from .build.project import BuildError, ProjectError, export_project
+    from .bridge.project import BuildError, ProjectError, export_project
 
     try:
         result = export_project(design, out, force=force, class_name=class_name)
@@ -166,7 +166,7 @@ def _weights(path: str):
 def _export_onnx(design, out: Path, weights, opset, exporter: str) -> str:
     import torch
 
-    from .build.onnx import BuildError, OnnxExportError, check_outputs, export_onnx
+    from .bridge.onnx import BuildError, OnnxExportError, check_outputs, export_onnx
     from .model.analysis import analyze
 
     try:
@@ -187,7 +187,7 @@ def _export_onnx(design, out: Path, weights, opset, exporter: str) -> str:
 
 
 def _export_pt2(design, out: Path, weights) -> str:
-    from .build.pt2 import BuildError, Pt2ExportError, export_pt2
+    from .bridge.pt2 import BuildError, Pt2ExportError, export_pt2
 
     try:
         export_pt2(design.network, out, weights=weights)
@@ -208,7 +208,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def import_(args: argparse.Namespace) -> int:
-    from .build.importer import ModelImportError, import_model
+    from .bridge.importer import ModelImportError, import_model
     from .model.analysis import analyze
     from .model.design_file import save
 

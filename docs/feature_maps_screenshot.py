@@ -17,8 +17,8 @@ sys.path.insert(0, str(ROOT))
 
 from designer.app import _apply_look  # noqa: E402
 from designer.training.events import DataConfig, TrainConfig  # noqa: E402
-from designer.ui import feature_maps  # noqa: E402
 from designer.ui.main_window import MainWindow  # noqa: E402
+from designer.ui.panels.inside import dock as feature_maps  # noqa: E402
 
 SHOT_AFTER_EPOCHS = 4
 SAMPLE = 3  # a cross (synthetic class 3): its edges make clear feature maps

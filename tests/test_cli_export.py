@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from designer.__main__ import main
-from designer.build.module import build_module
+from designer.bridge.module import build_module
 from designer.model import Network, analyze
 from designer.model.design_file import Design, load, save
 from designer.training.runtime import save_checkpoint

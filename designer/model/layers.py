@@ -3,7 +3,7 @@
 Each record holds everything the rest of the program needs to know about a kind: its parameters
 (type, default, range), its shape rule, parameter count, MACs, receptive-field step and what
 PyTorch keeps for backward. Adding a kind means adding one record here (and its torch mapping in
-designer/build/module.py). Shapes are (C, H, W) for volumes and (F,) for flat vectors; the UI
+designer/bridge/module.py). Shapes are (C, H, W) for volumes and (F,) for flat vectors; the UI
 writes them the notes' way, W×H×D.
 
 Pure Python: no Qt, no torch.

@@ -24,7 +24,7 @@ autocast.
 
 Pure Python: no Qt, no torch. The figures are checked against torch.cuda.max_memory_allocated
 (benchmarks/gpu_memory_timeline.py, BENCHMARKS.md) and, for what is held, against the tensors a
-real CPU step keeps (tests/build/test_memory_estimate.py).
+real CPU step keeps (tests/bridge/test_memory_estimate.py).
 """
 
 from __future__ import annotations

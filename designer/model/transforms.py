@@ -8,7 +8,7 @@ block's output. They use only the Network API, so a template is one more series 
 that looks at a W×H×D volume is the same function as a CONV layer with an F = W filter and no
 padding, and every FC after it is a 1×1 CONV. The converted network slides over a larger image and
 gives a map of class scores, as if the original had been evaluated at many positions at once.
-The weights are carried over by designer/build/convert.py (it needs torch).
+The weights are carried over by designer/bridge/convert.py (it needs torch).
 
 Pure Python: no Qt, no torch.
 """
@@ -232,7 +232,7 @@ def fc_to_conv(net: Network) -> Network:
     An FC layer that sees a W×H×D volume (directly, or through a Flatten, which is removed)
     becomes a CONV with F = W filter, stride 1, no padding and out_features filters; an FC that
     sees the output of an earlier FC (through RELUs, Dropouts, ...) becomes a 1×1 CONV. Layers in
-    between stay. Layer ids, labels and positions are kept, so designer.build.convert can carry
+    between stay. Layer ids, labels and positions are kept, so designer.bridge.convert can carry
     the weights over. Raises ValueError where a volume is not square, or where an FC's input is a
     flat vector that no FC made (nothing to slide over).
     """

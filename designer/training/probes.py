@@ -542,7 +542,7 @@ def _device(model: nn.Module) -> torch.device:
 
 def _modules_by_id(model: nn.Module) -> dict[str, nn.Module]:
     """Layer id -> its torch module: the last part of each name in the module tree (layers are
-    attributes named by their ids, runs of them nn.Sequential blocks; see build/module.py)."""
+    attributes named by their ids, runs of them nn.Sequential blocks; see bridge/module.py)."""
     out = {}
     for name, module in model.named_modules():
         if name and not any(True for _ in module.children()):

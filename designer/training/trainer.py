@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..build.module import BuildError, build_module
+from ..bridge.module import BuildError, build_module
 from ..model.analysis import analyze
 from ..model.network import Network
 from .batches import make_batches

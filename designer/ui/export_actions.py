@@ -2,13 +2,13 @@
 File → Import model…, File → Compare with a file… / with the last saved version.
 
 `install(window)` adds them to the window's menus (the File menu and its Export sub-menu, found
-by their titles, made where missing). The work is done by designer.build (project.py, onnx.py,
+by their titles, made where missing). The work is done by designer.bridge (project.py, onnx.py,
 pt2.py, importer.py) and designer.model.compare; exports and imports run in a background thread
 (torch and onnx are imported there, never when the app starts), the window shows the outcome in
 the status bar or, for a failure, in a message that names what and where.
 
-Importing a Python file runs its code: the Import dialog (import_dialog.py) says so. Pickled
-models are refused.
+Importing a Python file runs its code: the Import dialog (dialogs/import_options.py) says so.
+Pickled models are refused.
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ class ExportActions(QObject):
         design = loads(self.doc.text(), "<design>")  # a copy: editing goes on meanwhile
 
         def work():
-            from ..build.project import export_project
+            from ..bridge.project import export_project
 
             return export_project(design, target, force=force)
 
@@ -280,13 +280,13 @@ class ExportActions(QObject):
 
                 weights, _ = load_checkpoint(weights_path)
             if kind == "pt2":
-                from ..build.pt2 import export_pt2
+                from ..bridge.pt2 import export_pt2
 
                 export_pt2(network, path, weights=weights)
                 return f"Exported {path} (torch.export, dynamic batch)"
             import torch
 
-            from ..build.onnx import check_outputs, export_onnx
+            from ..bridge.onnx import check_outputs, export_onnx
             from ..model.analysis import analyze
 
             result = export_onnx(network, path, weights=weights)
@@ -310,7 +310,7 @@ class ExportActions(QObject):
         import fails)."""
         from PySide6.QtWidgets import QFileDialog
 
-        from .import_dialog import ImportOptions
+        from .dialogs.import_options import ImportOptions
 
         if spec is None:
             path, _ = QFileDialog.getOpenFileName(self.window, "Import model", self._start_dir(),
@@ -330,7 +330,7 @@ class ExportActions(QObject):
             return False
 
         def work():
-            from ..build.importer import import_model
+            from ..bridge.importer import import_model
             from ..model.design_file import dumps
 
             design = import_model(spec, shape)
@@ -344,7 +344,7 @@ class ExportActions(QObject):
 
         def failed(error) -> bool:
             """A graph without a fixed input size: ask for it and try again."""
-            from ..build.importer import ModelImportError
+            from ..bridge.importer import ModelImportError
 
             if isinstance(error, ModelImportError) and "give the input shape" in str(error):
                 options = ImportOptions.ask(self.window, spec, shape_only=True, why=str(error))
@@ -380,7 +380,7 @@ class ExportActions(QObject):
         from ..model.analysis import analyze
         from ..model.compare import compare
         from ..model.design_file import DesignFileError, load
-        from .compare_dialog import CompareDialog
+        from .dialogs.compare import CompareDialog
 
         try:
             other = load(path)

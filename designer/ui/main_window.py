@@ -21,12 +21,12 @@ if TYPE_CHECKING:
     from .canvas.view import CanvasView
     from .document import Document
     from .gpu_probe import GpuProbe
-    from .hints_panel import HintsModel, HintsPanel
-    from .inspector import Inspector
-    from .palette import LayerPalette
-    from .readouts import IssuesPanel, LayerTable, TotalsPanel
+    from .panels.hints import HintsModel, HintsPanel
+    from .panels.inspector import Inspector
+    from .panels.palette import LayerPalette
+    from .panels.readouts import IssuesPanel, LayerTable, TotalsPanel
+    from .panels.training import TrainingPanel
     from .recovery import Recovery
-    from .training_panel import TrainingPanel
 
 # design_file.SUFFIX, not imported from there: the shell goes up before the model is loaded
 SUFFIX = ".convnet.json"
@@ -120,14 +120,15 @@ class MainWindow(QMainWindow):
         if self.ready or self._filling:
             return
         self._filling = True
-        from . import export_actions, feature_maps
+        from . import export_actions
         from .canvas.scene import CanvasScene
         from .canvas.view import CanvasView
         from .document import Document
         from .gpu_probe import GpuProbe
-        from .inspector import Inspector
-        from .palette import LayerPalette
-        from .readouts import IssuesPanel, LayerTable, TotalsPanel
+        from .panels.inside import dock as feature_maps
+        from .panels.inspector import Inspector
+        from .panels.palette import LayerPalette
+        from .panels.readouts import IssuesPanel, LayerTable, TotalsPanel
         from .recovery import Recovery
 
         self.doc = self._document or Document()
@@ -323,13 +324,13 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------------------- hints
     # The Hints dock (tabbed with the warnings) and the markers on the canvas cards; the
-    # HintsModel (hints_panel.py) keeps the advisor's hints for the document.
+    # HintsModel (panels/hints.py) keeps the advisor's hints for the document.
 
     @property
     def hints(self) -> HintsModel:
         self.finish_start()
         if self._hints is None:
-            from .hints_panel import HintsModel
+            from .panels.hints import HintsModel
 
             self._hints = HintsModel(self.doc, parent=self)
             self.scene.set_hints(self._hints)
@@ -341,7 +342,7 @@ class MainWindow(QMainWindow):
         return self._hints_panel
 
     def _build_hints_panel(self) -> QWidget:
-        from .hints_panel import HintsPanel
+        from .panels.hints import HintsPanel
 
         self._hints_panel = HintsPanel(self.hints)
         return self._hints_panel
@@ -460,7 +461,7 @@ class MainWindow(QMainWindow):
 
         net, report = self.doc.network, self.doc.report
         if kind == "code":
-            from ..build.codegen import export_code
+            from ..bridge.codegen import export_code
 
             return export_code(net)
         if kind == "markdown":
@@ -556,7 +557,7 @@ class MainWindow(QMainWindow):
         return self._training
 
     def _build_training_panel(self) -> QWidget:
-        from .training_panel import TrainingPanel
+        from .panels.training import TrainingPanel
 
         panel = self._training = TrainingPanel(self.doc)
         panel.status_message.connect(lambda msg: self.statusBar().showMessage(msg, 8000))

@@ -1,7 +1,7 @@
 """Block templates (Inception, ResNet basic and bottleneck), FC→CONV and a new input size.
 
 The templates must give the published shapes and parameter counts; FC→CONV must compute the same
-scores as the original at its input size (weights carried over by designer.build.convert) and, on
+scores as the original at its input size (weights carried over by designer.bridge.convert) and, on
 a larger image, the score map the notes describe, of the size the analysis predicts.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from designer.build.convert import convert_fc_weights
-from designer.build.module import build_module
+from designer.bridge.convert import convert_fc_weights
+from designer.bridge.module import build_module
 from designer.model.analysis import analyze
 from designer.model.network import Network, NetworkError
 from designer.model.transforms import (

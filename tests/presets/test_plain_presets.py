@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from designer.build.module import build_module
+from designer.bridge.module import build_module
 from designer.model.analysis import analyze
 from designer.model.design_file import load
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from designer.build.module import build_module
+from designer.bridge.module import build_module
 from designer.model.network import Network
 from designer.training.data.common import DatasetError
 from designer.training.events import ProbeRequest, TrainConfig

@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from designer.__main__ import main
-from designer.build.module import build_module
+from designer.bridge.module import build_module
 from designer.model import design_file
 from designer.model.network import Network
 from designer.training.events import OPTIMIZERS, DataConfig, RunResult, TrainConfig

@@ -14,10 +14,11 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from designer.build.codegen import export_code
+from designer.bridge.codegen import export_code
 from designer.model import Network
 from designer.model.design_file import Design, load, save
-from designer.ui import export_actions, import_dialog
+from designer.ui import export_actions
+from designer.ui.dialogs import import_options as import_dialog
 from designer.ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]

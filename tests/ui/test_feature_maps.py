@@ -20,8 +20,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from designer.training.events import DataConfig, ProbeRequest, TrainConfig
 from designer.training.probes import ProbeReport
-from designer.ui import feature_maps, inside_panel, train_worker
+from designer.ui import train_worker
 from designer.ui.main_window import MainWindow
+from designer.ui.panels.inside import dock as feature_maps
+from designer.ui.panels.inside import panel as inside_panel
 
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = ROOT / "presets"
@@ -297,7 +299,7 @@ def test_the_window_starts_without_numpy_pyqtgraph_or_torch(tmp_path):
         "from PySide6.QtCore import QSettings\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication([])\n"
-        "from designer.ui import feature_maps\n"
+        "from designer.ui.panels.inside import dock as feature_maps\n"
         "from designer.ui.main_window import MainWindow\n"
         f"w = MainWindow(settings=QSettings({str(tmp_path / 's.ini')!r}, QSettings.IniFormat), "
         f"recovery_dir=Path({str(tmp_path / 'rec')!r}))\n"

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 from designer.ui.document import Document
 from designer.ui.gpu_probe import GpuProbe, parse_gpus
 from designer.ui.main_window import MainWindow
-from designer.ui.readouts import TotalsPanel
+from designer.ui.panels.readouts import TotalsPanel
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the fake tool is a shell script")
 

@@ -14,8 +14,8 @@ from designer.model.design_file import Design, load, to_dict
 from designer.model.network import Network
 from designer.ui.canvas.scene import CanvasScene
 from designer.ui.document import Document
-from designer.ui.hints_panel import HintsModel, HintsPanel
 from designer.ui.main_window import MainWindow
+from designer.ui.panels.hints import HintsModel, HintsPanel
 
 PRESETS = Path(__file__).resolve().parents[2] / "presets"
 

@@ -70,7 +70,7 @@ def test_drag_a_conv_from_the_palette_onto_a_wire_and_the_readouts_change(window
     assert table_text(window, "pool", 2) == "16×16×12"
     params_before = window.doc.report.totals.params
     # the palette's own drag payload, dropped where the user lets go: on the relu → pool wire
-    from designer.ui.palette import layer_mime_data
+    from designer.ui.panels.palette import layer_mime_data
 
     scene = window.scene
     relu, pool = scene.position_of("relu"), scene.position_of("pool")

@@ -12,9 +12,9 @@ from designer.model.layers import CATALOGUE
 from designer.model.units import format_bytes
 from designer.ui import commands
 from designer.ui.document import Document
-from designer.ui.inspector import Inspector
-from designer.ui.palette import BLOCK_MIME, LAYER_MIME, LayerPalette, layer_mime_data
-from designer.ui.readouts import IssuesPanel, LayerTable, TotalsPanel
+from designer.ui.panels.inspector import Inspector
+from designer.ui.panels.palette import BLOCK_MIME, LAYER_MIME, LayerPalette, layer_mime_data
+from designer.ui.panels.readouts import IssuesPanel, LayerTable, TotalsPanel
 from designer.ui.theme import severity_colour
 
 CIFAR = Path(__file__).resolve().parents[2] / "presets" / "cifar10_example.convnet.json"

@@ -191,7 +191,7 @@ def test_quick_feature_scan_gives_pyside_s_own_answers():
 
 
 def test_a_failure_while_filling_is_said_and_the_shell_closes(staged, qtbot, monkeypatch):
-    from designer.ui import palette
+    from designer.ui.panels import palette
 
     def broken(*_a, **_k):
         raise OSError("no room for the palette")

@@ -342,7 +342,7 @@ class CanvasScene(QGraphicsScene):
 
     def set_hints(self, hints) -> None:
         """Mark the cards of layers that have design hints. `hints` is a HintsModel
-        (ui/hints_panel.py): it emits `changed` and says which layers have which hints."""
+        (ui/panels/hints.py): it emits `changed` and says which layers have which hints."""
         self.hints = hints
         hints.changed.connect(self.sync_hint_markers)
         self.sync_hint_markers()

@@ -22,15 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..model.analysis import DTYPE_BYTES, OPTIMIZER_STATE, Report
-from ..model.units import format_bytes, format_count, parse_size
-from . import commands
-from .document import Document
-from .theme import severity_colour
-from .widgets.decor import section, vertical_scroll
-from .widgets.issues import IssueList
-from .widgets.layer_table import COLUMNS, LayerTable, LayerTableModel
-from .widgets.memory_bar import MemoryBar, MemoryLegend, estimate_tooltip
+from ...model.analysis import DTYPE_BYTES, OPTIMIZER_STATE, Report
+from ...model.units import format_bytes, format_count, parse_size
+from .. import commands
+from ..document import Document
+from ..theme import severity_colour
+from ..widgets.decor import section, vertical_scroll
+from ..widgets.issues import IssueList
+from ..widgets.layer_table import COLUMNS, LayerTable, LayerTableModel
+from ..widgets.memory_bar import MemoryBar, MemoryLegend, estimate_tooltip
 
 __all__ = ["COLUMNS", "IssuesPanel", "LayerTable", "LayerTableModel", "TotalsPanel"]
 

@@ -1,6 +1,6 @@
 """The analysis's training-step peak against what an H100 really allocated.
 
-tests/build/data/h100_step_peaks.json holds torch.cuda.max_memory_allocated during one training
+tests/bridge/data/h100_step_peaks.json holds torch.cuda.max_memory_allocated during one training
 step (after two warm-up steps) and the bytes autograd saved, for the case studies × batch sizes
 × fp32 / bf16 / fp16 autocast × SGD / Adam × cudnn.benchmark, as measured on an NVIDIA H100 by
 benchmarks/gpu_memory_timeline.py (which writes the op-by-op timeline the model was fitted to).

@@ -1,5 +1,5 @@
-"""The panel of the "Inside the network" dock (feature_maps.py makes it when the dock is first
-shown): a sample picker, the four views in tabs (inspect_views.py), Refresh and Export PNG.
+"""The panel of the "Inside the network" dock (dock.py makes it when the dock is first
+shown): a sample picker, the four views in tabs (views.py), Refresh and Export PNG.
 
 Where the pictures come from:
 - while training, the TrainWorker's probes: the Trainer probes its model on its own thread at
@@ -35,10 +35,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..model.analysis import analyze
-from ..model.network import Network
-from ..training.events import ProbeRequest, TrainConfig
-from . import inspect_views as views
+from ....model.analysis import analyze
+from ....model.network import Network
+from ....training.events import ProbeRequest, TrainConfig
+from . import views
 
 RENDER_MS = 100  # reports that come faster are drawn at most this often (the latest wins)
 WRONG = 24  # thumbnails of the most confidently wrong samples
@@ -538,8 +538,8 @@ def _probe_job(network: Network, config: TrainConfig, datasets, request: ProbeRe
 def _fresh_prober(network: Network, config: TrainConfig, datasets, cache: dict):
     import torch
 
-    from ..build.module import build_module
-    from ..training.probes import Prober
+    from ....bridge.module import build_module
+    from ....training.probes import Prober
 
     report = analyze(network)
     error = report.first_error()
@@ -564,8 +564,8 @@ def _validation_data(report, config: TrainConfig, datasets, cache: dict):
     shape = tuple(report.layers[inputs[0]].shape)
     key = (repr(sorted(config.data.__dict__.items())), shape)
     if key not in cache:
-        from ..training.datasets import load_datasets
-        from ..training.events import DataConfig
+        from ....training.datasets import load_datasets
+        from ....training.events import DataConfig
 
         data = DataConfig(**{**config.data.__dict__, "download": False})  # training downloads
         try:

@@ -1,4 +1,4 @@
-"""The views of the "Inside the network" dock (feature_maps.py builds them when the dock is
+"""The views of the "Inside the network" dock (dock.py builds them when the dock is
 first shown): a layer's feature maps as a grid of tiles, the input sample, the first CONV's
 filters, the confusion matrix with the samples of a cell, and the most confidently wrong samples.
 
@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..model.layers import CATALOGUE
-from .theme import is_dark
+from ....model.layers import CATALOGUE
+from ...theme import is_dark
 
 COLOUR_MAP = "viridis"
 GAP = 1  # pixels between tiles
@@ -437,7 +437,7 @@ class InputView(QWidget):
         layout.addWidget(self.caption)
 
     def show_sample(self, sample, class_names: Sequence[str], mean=None, std=None) -> None:
-        from ..training.probes import display_image
+        from ....training.probes import display_image
 
         if sample is None:
             self.picture = None
@@ -546,7 +546,7 @@ class SampleGallery(QListWidget):
         self.itemActivated.connect(self._clicked)
 
     def set_samples(self, samples: Sequence, names: Sequence[str], mean=None, std=None) -> None:
-        from ..training.probes import display_image
+        from ....training.probes import display_image
 
         self.clear()
         for s in samples:
@@ -742,7 +742,7 @@ def _short(name: str, limit: int = 9) -> str:
 
 def _read_samples(report, indices, evaluation) -> list:
     """Thumbnails of validation samples, read from the split the report came with."""
-    from ..training.probes import Sample, thumbnail
+    from ....training.probes import Sample, thumbnail
 
     data = report.data
     out = []

@@ -2,9 +2,9 @@
 the validation set's confusion matrix and the samples the network gets most confidently wrong.
 
 `install(window)` adds the dock (tabbed with the Training dock), a View-menu toggle and a
-Train-menu action. This module is all the window imports at start: the panel (inside_panel.py)
+Train-menu action. This module is all the window imports at start: the panel (panel.py)
 is made the first time the dock is shown, and only then are numpy and pyqtgraph imported (the
-views are in inspect_views.py), torch only in a background thread or by the training thread.
+views are in views.py), torch only in a background thread or by the training thread.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class InsideDock(QDockWidget):
 
     def ensure_panel(self):
         if self.panel is None:
-            from .inside_panel import InsidePanel
+            from .panel import InsidePanel
 
             finish = getattr(self.main_window, "finish_start", None)
             if finish is not None:  # a window put up as a shell gets its document first

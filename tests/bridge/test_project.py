@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from designer.build.module import BuildError, build_module
-from designer.build.project import ProjectError, export_project
+from designer.bridge.module import BuildError, build_module
+from designer.bridge.project import ProjectError, export_project
 from designer.model import Network
 from designer.model.design_file import Design, load
 from designer.training.datasets import load_datasets

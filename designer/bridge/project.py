@@ -1,7 +1,7 @@
 """A design as a standalone training project: a folder that trains the network without the
 designer, on one device or on many with torch.distributed.
 
-    OUT/model.py            the readable code export (designer.build.codegen)
+    OUT/model.py            the readable code export (designer.bridge.codegen)
     OUT/train.py            the training script (project_train.py, copied as it is): the app's
                             data sets and settings, DistributedDataParallel under torchrun with a
                             DistributedSampler, logging and checkpoints on process 0

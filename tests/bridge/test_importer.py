@@ -14,15 +14,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from designer.build.codegen import export_code
-from designer.build.importer import (
+from designer.bridge.codegen import export_code
+from designer.bridge.importer import (
     ModelImportError,
     import_model,
     import_module,
     import_pt2,
     parse_input_shape,
 )
-from designer.build.pt2 import export_pt2
+from designer.bridge.pt2 import export_pt2
 from designer.model import Network, analyze
 from designer.model.design_file import dumps, load, loads
 

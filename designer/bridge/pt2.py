@@ -3,7 +3,7 @@
 The program is the design's module in eval mode (fresh weights, or a state_dict you pass) traced
 by torch.export with a dynamic batch axis; it runs without the designer or any Python class of
 it: `torch.export.load(path).module()(x)`. The file can be read back as a design
-(designer.build.importer), since torch.export keeps each operation's module path, and the module
+(designer.bridge.importer), since torch.export keeps each operation's module path, and the module
 paths are the design's layer ids.
 
 TORCH, no Qt.

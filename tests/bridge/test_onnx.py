@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from designer.build.importer import import_onnx
-from designer.build.onnx import OnnxExportError, check_outputs, export_onnx, require_onnx
+from designer.bridge.importer import import_onnx
+from designer.bridge.onnx import OnnxExportError, check_outputs, export_onnx, require_onnx
 from designer.model import Network, analyze
 from designer.model.design_file import load
 
@@ -45,7 +45,7 @@ def test_the_small_presets_are_the_ones_a_cpu_runs():
 
 def randomized(network: Network) -> dict[str, torch.Tensor]:
     """Weights with BatchNorm statistics away from 0 and 1, so a misplaced one would show."""
-    from designer.build.module import build_module
+    from designer.bridge.module import build_module
 
     torch.manual_seed(0)
     model = build_module(network)

@@ -5,7 +5,7 @@ e.g. from a training checkpoint), puts it in eval mode and writes an ONNX graph 
 batch axis: input "input" (N, C, H, W), output "output". The graph mirrors the design: one node
 per layer, BatchNorm kept as BatchNormalization (not folded into the CONV before it), LRN as the
 ONNX LRN operator (PyTorch would otherwise spell it out as a dozen elementwise nodes), so the file
-can be read back as the same design (designer.build.importer). Dropout is the identity at
+can be read back as the same design (designer.bridge.importer). Dropout is the identity at
 inference and leaves no node.
 
 The file is checked with onnx.checker; check_outputs() compares onnxruntime's outputs with

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..model.compare import (
+from ...model.compare import (
     ROW_HEADERS,
     TOTAL_HEADERS,
     Comparison,

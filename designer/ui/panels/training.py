@@ -38,9 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..model.analysis import analyze
-from ..model.units import format_bytes
-from ..training.events import (
+from ...model.analysis import analyze
+from ...model.units import format_bytes
+from ...training.events import (
     DEVICES,
     OPTIMIZERS,
     PRECISIONS,
@@ -50,10 +50,10 @@ from ..training.events import (
     StartEvent,
     TrainConfig,
 )
-from .document import Document
-from .theme import SEVERITY_COLOURS
-from .train_worker import Progress, TrainWorker
-from .widgets.decor import section, vertical_scroll
+from ..document import Document
+from ..theme import SEVERITY_COLOURS
+from ..train_worker import Progress, TrainWorker
+from ..widgets.decor import section, vertical_scroll
 
 DATASETS = (  # (name in DataConfig, what the user reads)
     ("synthetic", "Synthetic shapes"),

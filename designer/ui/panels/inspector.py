@@ -23,14 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..model.layers import Fix
-from ..model.units import format_bytes, format_count
-from . import commands
-from .document import Document
-from .widgets.decor import section, vertical_scroll
-from .widgets.formatting import activation_bytes, layer_title, receptive_field, volumes
-from .widgets.issues import IssueList
-from .widgets.params import make_editor
+from ...model.layers import Fix
+from ...model.units import format_bytes, format_count
+from .. import commands
+from ..document import Document
+from ..widgets.decor import section, vertical_scroll
+from ..widgets.formatting import activation_bytes, layer_title, receptive_field, volumes
+from ..widgets.issues import IssueList
+from ..widgets.params import make_editor
 
 _HINT = "Select a layer"
 

@@ -1,7 +1,7 @@
 """The analysis's estimate of what PyTorch holds in a training step, checked against a real step.
 
 For each network, batch size and optimizer: build the module, run one training step with
-designer.build.memory.measure_training_step, and compare part by part with what analyze() says
+designer.bridge.memory.measure_training_step, and compare part by part with what analyze() says
 a step holds (Report.held; Report.pytorch is the step's highest point, checked against CUDA
 measurements in test_peak_calibration.py). The target (DESIGN.md, "memory estimate vs
 measured") is 10%.
@@ -18,8 +18,8 @@ import pytest
 import torch
 from torch import nn
 
-from designer.build.memory import PARTS, measure_training_step
-from designer.build.module import build_module
+from designer.bridge.memory import PARTS, measure_training_step
+from designer.bridge.module import build_module
 from designer.model import design_file
 from designer.model.analysis import Report, analyze
 from designer.model.network import Network

@@ -1,4 +1,4 @@
-"""Import an ONNX file as an editable design: the ONNX front end of designer.build.importer.
+"""Import an ONNX file as an editable design: the ONNX front end of designer.bridge.importer.
 
 The graph is parsed as a protobuf (no code runs; external weight files are not read), each node
 mapped to a layer of the catalogue through the parameter helpers the torch front end uses too,

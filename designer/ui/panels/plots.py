@@ -21,8 +21,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
 
-from ..training.events import EpochEvent
-from .theme import is_dark
+from ...training.events import EpochEvent
+from ..theme import is_dark
 
 TRAIN = "#2563eb"
 VALIDATION = "#ea580c"

@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..model.advisor import Hint, advise, ignored_keys
-from .document import Document
-from .widgets.decor import vertical_scroll
+from ...model.advisor import Hint, advise, ignored_keys
+from ..document import Document
+from ..widgets.decor import vertical_scroll
 
 KIND_TITLES = {"rule": "Rule of thumb", "compromise": "Compromise", "alternative": "Alternative"}
 KIND_COLOURS = {"rule": "#0d9488", "compromise": "#2563eb", "alternative": "#6b7280"}

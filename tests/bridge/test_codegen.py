@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from designer.build import codegen
-from designer.build.codegen import class_name_for, export_code
-from designer.build.module import BuildError, build_module
+from designer.bridge import codegen
+from designer.bridge.codegen import class_name_for, export_code
+from designer.bridge.module import BuildError, build_module
 from designer.model import Network, analyze
 from designer.model.design_file import dumps, load, loads
 

@@ -10,7 +10,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from designer.build.module import BuildError, build_module
+from designer.bridge.module import BuildError, build_module
 from designer.model import Network, analyze
 
 SMALL = st.integers(1, 6)

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..model.layers import CATALOGUE
-from .widgets.decor import category_icon
-from .widgets.formatting import layer_title
+from ...model.layers import CATALOGUE
+from ..widgets.decor import category_icon
+from ..widgets.formatting import layer_title
 
 LAYER_MIME = "application/x-convnet-layer"
 BLOCK_MIME = "application/x-convnet-block"
