@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from designer.__main__ import main
+from designer.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CIFAR = ROOT / "presets" / "cifar10_example.convnet.json"
@@ -66,7 +66,7 @@ def test_bad_budget_is_refused(capsys):
 
 
 def test_runs_as_a_module_without_importing_torch_or_qt():
-    code = ("import sys; import designer.__main__ as m; "
+    code = ("import sys; import designer.cli as m; "
             f"m.main(['summary', {str(CIFAR)!r}]); "
             "print('torch' in sys.modules, 'PySide6' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from designer.__main__ import main
 from designer.bridge.module import build_module
+from designer.cli import main
 from designer.model import Network, analyze
 from designer.model.design_file import Design, load, save
 from designer.training.runtime import save_checkpoint
@@ -171,8 +171,8 @@ def test_compare_three_3x3_with_one_7x7(tmp_path, capsys):
 
 
 def test_the_command_line_does_not_import_torch_until_a_command_runs():
-    code = ("import sys; from designer.__main__ import _parser; "
-            "_parser().parse_args(['export', 'x', '--to', 'onnx', 'y']); "
+    code = ("import sys; from designer.cli import parser; "
+            "parser().parse_args(['export', 'x', '--to', 'onnx', 'y']); "
             "print('torch' in sys.modules, 'onnx' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)

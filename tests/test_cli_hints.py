@@ -4,7 +4,7 @@ them); hints the design file ignores are left out."""
 import json
 from pathlib import Path
 
-from designer.__main__ import main
+from designer.cli import main
 from designer.model.design_file import load, save
 
 PRESETS = Path(__file__).resolve().parent.parent / "presets"

@@ -457,7 +457,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _export_text(self, kind: str) -> str:
-        from .. import summary
+        from ..cli import report_text as summary
 
         net, report = self.doc.network, self.doc.report
         if kind == "code":

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from designer.__main__ import main
 from designer.bridge.module import build_module
+from designer.cli import main
 from designer.model import design_file
 from designer.model.network import Network
 from designer.training.events import OPTIMIZERS, DataConfig, RunResult, TrainConfig

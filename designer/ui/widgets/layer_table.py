@@ -1,7 +1,7 @@
 """The per-layer table, like torchinfo's summary: layer, type, output volume, parameters, MACs,
 receptive field, the layer's activation memory for the chosen batch and dtype, and its issues.
 
-Rows are summary.layer_row (the CLI's table) written lazily: a refresh after an edit only tells
+Rows are report_text.layer_row (the CLI's table) written lazily: a refresh after an edit only tells
 the view its cells changed (or resets it when layers came or went), and the rows are formatted the
 first time the view asks for one, each layer's only when its node or report changed. Selection
 follows the Document both ways.
@@ -13,10 +13,10 @@ from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionMo
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QTableView, QWidget
 
+from ...cli.report_text import layer_row
 from ...model.analysis import DTYPE_BYTES, Report
 from ...model.layers import CATALOGUE
 from ...model.units import format_bytes
-from ...summary import layer_row
 from ..document import Document
 from ..theme import severity_colour
 from .decor import category_icon
@@ -24,7 +24,7 @@ from .formatting import activation_bytes, worst
 
 COLUMNS = ("layer", "type", "output W×H×D", "params", "MACs", "receptive field", "memory",
            "notes")
-_ROW_FIELD = (1, 2, 3, 4, 5, 6, None, 7)  # column -> summary.layer_rows field
+_ROW_FIELD = (1, 2, 3, 4, 5, 6, None, 7)  # column -> report_text.layer_rows field
 _HEADER_TIPS = {
     2: "The output volume, W×H×D, as the notes write it",
     3: "Trainable parameters (weights and biases)",

@@ -10,9 +10,9 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
+from ...cli.report_text import memory_rows
 from ...model.analysis import MemoryEstimate
 from ...model.units import format_bytes
-from ...summary import memory_rows
 
 PART_COLOURS: dict[str, str] = {
     "activations": "#2563eb",

@@ -11,13 +11,13 @@ import textwrap
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from .model.analysis import DTYPE_BYTES, MemoryEstimate, Report
-from .model.layers import fmt_shape
-from .model.network import Network
+from ..model.analysis import DTYPE_BYTES, MemoryEstimate, Report
+from ..model.layers import fmt_shape
+from ..model.network import Network
 
 if TYPE_CHECKING:  # the advisor is imported when hints are asked for (the window's start-up)
-    from .model.advisor import Hint
-from .model.units import format_bytes, format_count
+    from ..model.advisor import Hint
+from ..model.units import format_bytes, format_count
 
 COLUMNS = ("#", "layer", "type", "output W×H×D", "params", "MACs", "receptive field", "notes")
 
@@ -116,7 +116,7 @@ def render_text(network: Network, report: Report, hints: list[Hint] | None = Non
 def design_hints(design, report: Report) -> tuple[list[Hint], int]:
     """The advisor's hints for a design, without those its file says to ignore; and how many
     were left out."""
-    from .model.advisor import advise, ignored_keys
+    from ..model.advisor import advise, ignored_keys
 
     hidden = ignored_keys(design.hints)
     every = advise(design.network, report)

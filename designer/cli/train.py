@@ -4,7 +4,7 @@
 Exit codes: 0 finished, 1 the run failed (the fault's message and advice on stderr), 2 the design
 file or an option is bad, 130 stopped with Ctrl+C (a second Ctrl+C kills).
 
-Importing this module does not import torch; train() does.
+Importing this module does not import torch; run() does.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .events import (
+from ..training.events import (
     DEVICES,
     OPTIMIZERS,
     PRECISIONS,
@@ -94,7 +94,7 @@ def config_from(args: argparse.Namespace, saved: dict[str, Any]) -> TrainConfig:
     return cfg
 
 
-def train(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..model.analysis import analyze
     from ..model.design_file import DesignFileError, load
 
@@ -115,7 +115,7 @@ def train(args: argparse.Namespace) -> int:
             print(f"error: {what} must be ≥ 1, got {value}", file=sys.stderr)
             return 2
 
-    from .trainer import Trainer
+    from ..training.trainer import Trainer
 
     bar = ProgressBar(sys.stderr, cfg.epochs, design.network.name or args.file)
     trainer = Trainer(design.network, cfg, bar)

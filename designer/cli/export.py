@@ -1,0 +1,158 @@
+"""`python -m designer export FILE --to code|project|onnx|pt2 OUT`: the design as PyTorch code, a
+training project (torchrun-ready), an ONNX file or a torch.export program.
+
+Exit codes: 0 done, 1 the export itself failed, 2 the file, a model or an option cannot be used
+(the message names it). An existing output is kept unless --force.
+
+Importing this module does not import torch; the command does.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .common import Refused, error
+
+KINDS = ("code", "project", "onnx", "pt2")
+SUFFIXES = {"code": ".py", "onnx": ".onnx", "pt2": ".pt2"}
+
+
+def add_parser(sub: Any) -> None:
+    e = sub.add_parser("export", help="the design as code, a training project, ONNX or .pt2",
+                       description="Export a design: readable PyTorch code, a standalone "
+                                   "training project (python train.py, or torchrun "
+                                   "--nproc_per_node=N train.py), an ONNX file or a "
+                                   "torch.export program (.pt2).")
+    e.add_argument("file", help="a .convnet.json design")
+    e.add_argument("--to", choices=KINDS, required=True, dest="kind")
+    e.add_argument("out", help="the file to write (a folder for --to project)")
+    e.add_argument("--weights", metavar="CKPT",
+                   help="onnx, pt2: trained weights, a checkpoint of the app or of train.py "
+                        "(read with weights_only=True)")
+    e.add_argument("--class-name", help="code, project: the model class's name")
+    e.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"), default="auto",
+                   help="onnx: which torch.onnx exporter (auto: TorchScript, else dynamo)")
+    e.add_argument("--opset", type=int, default=None, help="onnx: the opset (default 17, 20 "
+                                                           "with GELU)")
+    e.add_argument("--force", action="store_true", help="replace an existing output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..model.design_file import DesignFileError, load
+
+    try:
+        design = load(args.file)
+    except DesignFileError as e:
+        return error(str(e))
+    out = Path(args.out)
+    if args.kind != "project" and out.exists() and not args.force:
+        return error(f"{out} exists: choose another name or add --force")
+    if args.kind != "project" and out.is_dir():
+        return error(f"{out} is a folder: give a file name")
+    if args.weights and args.kind not in ("onnx", "pt2"):
+        return error("--weights goes with --to onnx or --to pt2")
+    try:
+        if args.kind == "code":
+            line = _export_code(design, out, args.class_name)
+        elif args.kind == "project":
+            line = _export_project(design, out, args.force, args.class_name)
+        else:
+            weights = _weights(args.weights) if args.weights else None
+            line = (_export_onnx(design, out, weights, args.opset, args.exporter)
+                    if args.kind == "onnx" else _export_pt2(design, out, weights))
+    except Refused as e:
+        return error(str(e))
+    except (OSError, RuntimeError) as e:
+        return error(f"{args.file}: the {args.kind} export failed: {e}", 1)
+    print(line)
+    return 0
+
+
+def _refuse(error: Exception, what: str) -> Refused:
+    return Refused(f"{what}: {error}")
+
+
+def _export_code(design, out: Path, class_name: str | None) -> str:
+    from ..bridge.codegen import BuildError, export_code
+
+    try:
+        text = export_code(design.network, class_name)
+    except (BuildError, ValueError) as e:
+        raise _refuse(e, "the design cannot be exported") from None
+    _write(out, text)
+    return f"wrote {out}: the PyTorch code of {design.network.name}"
+
+
+def _export_project(design, out: Path, force: bool, class_name: str | None) -> str:
+    from ..bridge.project import BuildError, ProjectError, export_project
+
+    try:
+        result = export_project(design, out, force=force, class_name=class_name)
+    except BuildError as e:
+        raise _refuse(e, "the design cannot be exported") from None
+    except ProjectError as e:
+        raise Refused(str(e)) from None
+    names = ", ".join(p.name for p in result.files)
+    return (f"wrote the training project {out} ({names}); run it with: cd {out} && python "
+            f"train.py   (or: torchrun --nproc_per_node=N train.py)")
+
+
+def _weights(path: str):
+    from ..training.runtime import load_checkpoint
+
+    try:
+        state, _ = load_checkpoint(path)
+    except FileNotFoundError:
+        raise Refused(f"{path}: no such file") from None
+    except Exception as e:  # noqa: BLE001 - torch.load's many errors for a foreign file
+        raise Refused(f"{path}: not a checkpoint of ConvNet Designer or train.py ({e})") \
+            from None
+    return state
+
+
+def _export_onnx(design, out: Path, weights, opset, exporter: str) -> str:
+    import torch
+
+    from ..bridge.onnx import BuildError, OnnxExportError, check_outputs, export_onnx
+    from ..model.analysis import analyze
+
+    try:
+        result = export_onnx(design.network, out, weights=weights, opset=opset,
+                             exporter=exporter)
+    except BuildError as e:
+        raise _refuse(e, "the design cannot be exported") from None
+    except OnnxExportError as e:
+        if "not installed" in str(e) or "do not fit" in str(e):
+            raise Refused(str(e)) from None
+        raise
+    shape = analyze(design.network).layers[result.model.input_id].shape
+    diff = check_outputs(out, result.model, torch.randn(2, *shape))
+    agree = ("onnxruntime not installed: outputs not compared" if diff is None
+             else f"onnxruntime's outputs match torch's within {diff:.1g}")
+    return (f"wrote {out}: ONNX opset {result.opset}, {result.nodes} nodes "
+            f"({', '.join(result.operators)}); onnx.checker passed; {agree}")
+
+
+def _export_pt2(design, out: Path, weights) -> str:
+    from ..bridge.pt2 import BuildError, Pt2ExportError, export_pt2
+
+    try:
+        export_pt2(design.network, out, weights=weights)
+    except BuildError as e:
+        raise _refuse(e, "the design cannot be exported") from None
+    except Pt2ExportError as e:
+        if "do not fit" in str(e):
+            raise Refused(str(e)) from None
+        raise
+    return (f"wrote {out}: a torch.export program (dynamic batch); load it with "
+            f"torch.export.load({str(out)!r}).module()")
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
