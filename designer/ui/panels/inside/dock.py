@@ -4,7 +4,8 @@ the validation set's confusion matrix and the samples the network gets most conf
 `install(window)` adds the dock (tabbed with the Training dock), a View-menu toggle and a
 Train-menu action. This module is all the window imports at start: the panel (panel.py)
 is made the first time the dock is shown, and only then are numpy and pyqtgraph imported (the
-views are in views.py), torch only in a background thread or by the training thread.
+views are in maps.py, filters.py, confusion.py and mistakes.py), torch only in a background
+thread or by the training thread.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The panel of the "Inside the network" dock (dock.py makes it when the dock is first
-shown): a sample picker, the four views in tabs (views.py), Refresh and Export PNG.
+shown): a sample picker, the four views in tabs (maps.py, filters.py, confusion.py,
+mistakes.py), Refresh and Export PNG.
 
 Where the pictures come from:
 - while training, the TrainWorker's probes: the Trainer probes its model on its own thread at
@@ -38,7 +39,12 @@ from PySide6.QtWidgets import (
 from ....model.analysis import analyze
 from ....model.network import Network
 from ....training.events import ProbeRequest, TrainConfig
-from . import views
+from .confusion import ConfusionView
+from .filters import FiltersView
+from .maps import FeatureMapView, InputView
+from .mistakes import MisclassifiedView
+from .text import layer_kind, sample_text
+from .tiles import picture_pixels
 
 RENDER_MS = 100  # reports that come faster are drawn at most this often (the latest wins)
 WRONG = 24  # thumbnails of the most confidently wrong samples
@@ -56,7 +62,6 @@ class InsidePanel(QWidget):
 
     def __init__(self, window: QMainWindow, parent: QWidget | None = None):
         super().__init__(parent)
-        self.views = views
         self.main_window = window
         self.doc = window.doc
         self.training = getattr(window, "training", None)
@@ -97,7 +102,6 @@ class InsidePanel(QWidget):
     # ----------------------------------------------------------------------------- building
 
     def _build(self) -> None:
-        v = self.views
         self.sample = QSpinBox()
         self.sample.setRange(0, 999_999)  # until the data set says how many
         self.sample.setPrefix("sample ")
@@ -129,7 +133,7 @@ class InsidePanel(QWidget):
         bar.addWidget(self.refresh_button)
         bar.addWidget(self.export_button)
 
-        self.input_view = v.InputView()
+        self.input_view = InputView()
         self.layer_list = QListWidget()
         self.layer_list.setToolTip("The layer whose maps are shown (or select it on the canvas)")
         self.layer_list.currentItemChanged.connect(self._list_selected)
@@ -137,17 +141,17 @@ class InsidePanel(QWidget):
         left.addWidget(self.input_view)
         left.addWidget(self.layer_list)
         left.setSizes([200, 260])
-        self.maps_view = v.FeatureMapView()
+        self.maps_view = FeatureMapView()
         maps_page = QSplitter(Qt.Horizontal)
         maps_page.addWidget(left)
         maps_page.addWidget(self.maps_view)
         maps_page.setStretchFactor(1, 1)
         maps_page.setSizes([240, 900])
-        self.filters_view = v.FiltersView()
-        self.confusion_view = v.ConfusionView()
+        self.filters_view = FiltersView()
+        self.confusion_view = ConfusionView()
         self.confusion_view.sample_chosen.connect(self.show_sample)
         self.confusion_view.evaluate_requested.connect(self.evaluate)
-        self.wrong_view = v.MisclassifiedView()
+        self.wrong_view = MisclassifiedView()
         self.wrong_view.sample_chosen.connect(self.show_sample)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -214,7 +218,7 @@ class InsidePanel(QWidget):
         if image.isNull():
             self._say(f"Could not read the image {path}: not a picture Qt can open.", error=True)
             return False
-        self._image = self.views.picture_pixels(image)
+        self._image = picture_pixels(image)
         self._image_name = Path(path).name
         self.refresh()
         return True
@@ -406,7 +410,7 @@ class InsidePanel(QWidget):
             blocked = self.layer_list.blockSignals(True)
             self.layer_list.clear()
             for nid, fm in report.maps.items():
-                item = QListWidgetItem(f"{nid}  ·  {self.views.layer_kind(fm.type)}  ·  "
+                item = QListWidgetItem(f"{nid}  ·  {layer_kind(fm.type)}  ·  "
                                        f"{fm.whd}")
                 item.setData(Qt.UserRole, nid)
                 self.layer_list.addItem(item)
@@ -437,7 +441,7 @@ class InsidePanel(QWidget):
         if report.weights:
             parts.append(report.weights)
         if report.sample is not None:
-            parts.append(self.views.sample_text(report.sample, report.class_names))
+            parts.append(sample_text(report.sample, report.class_names))
         if report.seconds:
             parts.append(f"probed in {1000 * report.seconds:.0f} ms")
         if self._report_key is not None and self._report_key != _network_key(self.doc.network):
