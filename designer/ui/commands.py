@@ -4,25 +4,43 @@ and swaps them back and forth. MoveNodes carries canvas positions and merges the
 drag into one undo step.
 
 The helpers at the bottom are the edits the views ask for, each one undoable step.
+
+The commands know a document only as an EditableDocument: the few things they use of it (the
+Document implements them). This module imports nothing from document.py, so the dependency
+points one way: the Document uses the commands, never the reverse.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
+from PySide6.QtCore import SignalInstance
 from PySide6.QtGui import QUndoCommand
 
 from ..model.network import Network, Node
 
-if TYPE_CHECKING:
-    from .document import Document
+
+class EditableDocument(Protocol):
+    """What the commands use of a document: its network, `edit` (one undoable change, see
+    the helpers below), `refresh` (re-analyse and tell the views) and the `moved` signal (the
+    ids of layers whose canvas position changed)."""
+
+    @property
+    def network(self) -> Network: ...
+
+    @property
+    def moved(self) -> SignalInstance: ...
+
+    def edit(self, text: str, change: Callable[[Network], Any], merge_key: Any = None) -> Any: ...
+
+    def refresh(self) -> object: ...
 
 
 class _DocumentCommand(QUndoCommand):
     @property
-    def doc(self) -> Document:
+    def doc(self) -> EditableDocument:
         return self._doc()
 
 
@@ -32,8 +50,8 @@ class NetworkEdit(_DocumentCommand):
 
     MERGEABLE = 1002
 
-    def __init__(self, doc: Document, text: str, before: dict[str, Node], after: dict[str, Node],
-                 merge_key: Any = None):
+    def __init__(self, doc: EditableDocument, text: str, before: dict[str, Node],
+                 after: dict[str, Node], merge_key: Any = None):
         super().__init__(text)
         # weak: the document owns the undo stack that owns this command; a strong reference
         # would make a cycle that the garbage collector may tear down in the wrong order
@@ -72,7 +90,7 @@ class MoveNodes(_DocumentCommand):
     """New canvas positions. The canvas pushes one per finished drag (however many cards it
     moved), so moves never merge: two drags are two undo steps."""
 
-    def __init__(self, doc: Document, text: str, old: dict, new: dict):
+    def __init__(self, doc: EditableDocument, text: str, old: dict, new: dict):
         super().__init__(text)
         # weak: the document owns the undo stack that owns this command; a strong reference
         # would make a cycle that the garbage collector may tear down in the wrong order
@@ -103,7 +121,7 @@ def _label(type_name: str) -> str:
     return layer.alias if layer and layer.alias else type_name
 
 
-def add_layer(doc: Document, type_name: str, params: Mapping[str, Any] | None = None,
+def add_layer(doc: EditableDocument, type_name: str, params: Mapping[str, Any] | None = None,
               pos: tuple[float, float] | None = None, after: str | None = None) -> str | None:
     """Add a layer, unconnected, or appended after `after`'s output (its consumers then read
     the new layer, so a stack stays a stack)."""
@@ -118,14 +136,14 @@ def add_layer(doc: Document, type_name: str, params: Mapping[str, Any] | None = 
     return doc.edit(f"Add {_label(type_name)}", change)
 
 
-def insert_on_edge(doc: Document, src: str, dst: str, type_name: str,
+def insert_on_edge(doc: EditableDocument, src: str, dst: str, type_name: str,
                    params: Mapping[str, Any] | None = None,
                    pos: tuple[float, float] | None = None) -> str | None:
     return doc.edit(f"Insert {_label(type_name)}",
                     lambda net: net.insert_on_edge(src, dst, type_name, params, pos=pos))
 
 
-def remove_layers(doc: Document, ids: Iterable[str]) -> None:
+def remove_layers(doc: EditableDocument, ids: Iterable[str]) -> None:
     ids = [i for i in ids if i in doc.network.nodes]
     if not ids:
         return
@@ -137,15 +155,15 @@ def remove_layers(doc: Document, ids: Iterable[str]) -> None:
     doc.edit("Delete" if len(ids) > 1 else f"Delete {ids[0]}", change)
 
 
-def connect(doc: Document, src: str, dst: str) -> None:
+def connect(doc: EditableDocument, src: str, dst: str) -> None:
     doc.edit(f"Connect {src} → {dst}", lambda net: net.connect(src, dst))
 
 
-def disconnect(doc: Document, src: str, dst: str) -> None:
+def disconnect(doc: EditableDocument, src: str, dst: str) -> None:
     doc.edit(f"Disconnect {src} → {dst}", lambda net: net.disconnect(src, dst))
 
 
-def set_params(doc: Document, nid: str, text: str | None = None, **changes: Any) -> None:
+def set_params(doc: EditableDocument, nid: str, text: str | None = None, **changes: Any) -> None:
     """Change parameters; repeated changes of the same parameters of one layer merge into one
     undo step (a spin box's arrow held down)."""
     key = None if text else ("params", nid, tuple(sorted(changes)))
@@ -153,15 +171,15 @@ def set_params(doc: Document, nid: str, text: str | None = None, **changes: Any)
              lambda net: net.set_params(nid, **changes), merge_key=key)
 
 
-def rename(doc: Document, old: str, new: str) -> None:
+def rename(doc: EditableDocument, old: str, new: str) -> None:
     doc.edit(f"Rename {old} → {new}", lambda net: net.rename(old, new))
 
 
-def apply_fix(doc: Document, nid: str, fix) -> None:
+def apply_fix(doc: EditableDocument, nid: str, fix) -> None:
     set_params(doc, nid, f"Fix {nid}: {fix.label}", **dict(fix.params))
 
 
-def paste(doc: Document, nodes: list[Node],
+def paste(doc: EditableDocument, nodes: list[Node],
           offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
     """Add copies of `nodes` with fresh ids; wires among them are kept, others dropped."""
     def change(net: Network) -> list[str]:
