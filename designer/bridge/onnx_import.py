@@ -17,23 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..model.design_file import Design
-from .importer import (
-    ModelImportError,
-    _adaptive,
-    _avg_pool,
-    _bn,
-    _build,
-    _conv,
-    _design,
-    _first_line,
-    _Graph,
-    _lrn,
-    _max_pool,
-    _NoLayer,
-    _Op,
-    _stem,
-    parse_input_shape,
-)
+from .import_build import _build, _design, _stem
+from .import_graph import ModelImportError, _first_line, _Graph, _NoLayer, _Op, parse_input_shape
+from .import_layers import _adaptive, _avg_pool, _bn, _conv, _lrn, _max_pool
 
 __all__ = ["import_onnx"]
 
