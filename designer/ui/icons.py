@@ -1,20 +1,20 @@
-"""Icons from resources/icons (SVG), tinted for dark themes."""
+"""Icons from resources/icons (SVG; designer.assets finds them in any install), tinted for dark
+themes."""
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-ICONS = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
+from ..assets import icon_file
 
 
 @cache
 def icon(name: str) -> QIcon:
     from .theme import is_dark
 
-    path = ICONS / f"{name}.svg"
+    path = icon_file(name)
     if not path.exists():
         return QIcon()
     if not is_dark():

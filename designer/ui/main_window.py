@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QStatusBar, QVBoxLayout, QWidget
 
+from ..assets import presets_dir
 from .icons import icon
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 # design_file.SUFFIX, not imported from there: the shell goes up before the model is loaded
 SUFFIX = ".convnet.json"
-PRESETS = Path(__file__).resolve().parent.parent.parent / "presets"
+PRESETS = presets_dir()  # presets/ in a checkout, designer/presets in a wheel
 APP_NAME = "ConvNet Designer"
 FILE_FILTER = f"ConvNet designs (*{SUFFIX});;All files (*)"
 MAX_RECENT = 10
