@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 _DARK = {"Window": "#1f2329", "WindowText": "#e5e7eb", "Base": "#16191d",
          "AlternateBase": "#23272e", "Text": "#e5e7eb", "Button": "#2a2f36",
@@ -61,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     _apply_look(app)
     if app.platformName() == "offscreen":  # its clipboard crashes at exit if it holds data
         app.aboutToQuit.connect(lambda: app.clipboard().clear())
-    app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "resources" / "icons"
-                                / "app.svg")))
+    from .assets import icon_file
+
+    app.setWindowIcon(QIcon(str(icon_file("app"))))
 
     from .ui.main_window import MainWindow
 

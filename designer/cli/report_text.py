@@ -55,7 +55,8 @@ def _budget_line(est: MemoryEstimate) -> str:
     if est.budget is None:
         return ""
     verdict = "fits" if est.fits else "does NOT fit"
-    largest = ("not even a batch of 1 fits" if est.max_batch == 0
+    largest = ("the largest batch that fits is unknown (the design has no INPUT or an error)"
+               if est.max_batch is None else "not even a batch of 1 fits" if est.max_batch == 0
                else f"largest batch that fits: {est.max_batch:,}")
     return f"  budget {format_bytes(est.budget)}: batch {est.batch} {verdict}; {largest}"
 

@@ -18,18 +18,19 @@ import time
 from typing import Any, TextIO
 
 from ..training.events import (
+    DATASETS,
     DEVICES,
     OPTIMIZERS,
     PRECISIONS,
     SCHEDULES,
     BatchEvent,
+    ConfigError,
     EpochEvent,
     RunResult,
     StartEvent,
     TrainConfig,
 )
 
-DATASET_NAMES = ("synthetic", "mnist", "fashion-mnist", "cifar10", "cifar100", "folder", "npz")
 REDRAW_S = 0.1
 
 
@@ -37,7 +38,7 @@ def add_parser(sub: Any) -> None:
     t = sub.add_parser("train", help="train a design (no window): progress bar, metrics line",
                        description="Train a design on a data set without the window.")
     t.add_argument("file", help="a .convnet.json design")
-    t.add_argument("--dataset", choices=DATASET_NAMES, default=None,
+    t.add_argument("--dataset", choices=DATASETS, default=None,
                    help="the data set (default: the design's saved setting, else synthetic)")
     t.add_argument("--data-path", default=None,
                    help="folder of the standard files, an image folder, or a .npz file")
@@ -65,33 +66,51 @@ def add_parser(sub: Any) -> None:
 
 
 def config_from(args: argparse.Namespace, saved: dict[str, Any]) -> TrainConfig:
-    """The design's saved settings (if they read as a TrainConfig), with the options on top."""
+    """The design's saved settings with the options on top, every value checked. Raises
+    ConfigError: `FILE: training.config.epochs: ...` for the file, `--lr: ...` for an option.
+    What reaches the disk or the machine unseen (checkpoint folder, workers) is taken from the
+    options only, never from the file."""
     try:
-        cfg = TrainConfig.from_dict(saved) if saved else TrainConfig()
-    except (TypeError, ValueError):
-        cfg = TrainConfig()
-    d = cfg.data
-    for attr, value in (("name", args.dataset), ("path", args.data_path),
-                        ("train_size", args.train_size), ("val_size", args.val_size)):
+        values = TrainConfig.from_dict(saved, from_file=True).to_dict() if saved else \
+            TrainConfig().to_dict()
+    except ConfigError as e:
+        raise ConfigError(f"{args.file}: training.config.{e}") from None
+    d = values["data"]
+    options = []
+    for key, attr, value in (("name", "--dataset", args.dataset),
+                             ("path", "--data-path", args.data_path),
+                             ("train_size", "--train-size", args.train_size),
+                             ("val_size", "--val-size", args.val_size),
+                             ("seed", "--seed", args.seed)):
         if value is not None:
-            setattr(d, attr, value)
+            d[key] = value
+            options.append(("data." + key, attr))
     if args.download:
-        d.download = True
+        d["download"] = True
     if args.no_augment:
-        d.augment = False
-    for attr, value in (("epochs", args.epochs), ("batch_size", args.batch),
-                        ("optimizer", args.optimizer), ("lr", args.lr),
-                        ("momentum", args.momentum), ("weight_decay", args.weight_decay),
-                        ("schedule", args.schedule), ("device", args.device),
-                        ("precision", args.precision), ("seed", args.seed),
-                        ("num_workers", args.workers), ("checkpoint_dir", args.checkpoints)):
+        d["augment"] = False
+    for key, attr, value in (("epochs", "--epochs", args.epochs),
+                             ("batch_size", "--batch", args.batch),
+                             ("optimizer", "--optimizer", args.optimizer), ("lr", "--lr", args.lr),
+                             ("momentum", "--momentum", args.momentum),
+                             ("weight_decay", "--weight-decay", args.weight_decay),
+                             ("schedule", "--schedule", args.schedule),
+                             ("device", "--device", args.device),
+                             ("precision", "--precision", args.precision),
+                             ("seed", "--seed", args.seed),
+                             ("num_workers", "--workers", args.workers),
+                             ("checkpoint_dir", "--checkpoints", args.checkpoints)):
         if value is not None:
-            setattr(cfg, attr, value)
+            values[key] = value
+            options.append((key, attr))
     if args.channels_last:
-        cfg.channels_last = True
-    if args.seed is not None:
-        d.seed = args.seed
-    return cfg
+        values["channels_last"] = True
+    try:
+        return TrainConfig.from_dict(values)
+    except ConfigError as e:
+        key, _, problem = str(e).partition(": ")
+        option = dict(options).get(key)
+        raise ConfigError(f"{option}: {problem}" if option else str(e)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,11 +128,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.file}: the design cannot be trained ({first})", file=sys.stderr)
         return 2
     saved = design.training.get("config") if isinstance(design.training, dict) else None
-    cfg = config_from(args, saved if isinstance(saved, dict) else {})
-    for what, value in (("--epochs", cfg.epochs), ("--batch", cfg.batch_size)):
-        if value < 1:
-            print(f"error: {what} must be ≥ 1, got {value}", file=sys.stderr)
-            return 2
+    try:
+        cfg = config_from(args, saved or {})
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     from ..training.trainer import Trainer
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,11 @@ FORMAT = "convnet-designer"
 VERSION = 1
 SUFFIX = ".convnet.json"
 _MAX_BYTES = 64 * 1024 * 1024
+# the largest whole number a design holds (2**53: a float's exact range, ~9·10¹⁵); bigger ones
+# are a damaged file, and would overflow where they meet a float (a position, a parameter)
+MAX_INT = 2**53
+MAX_BATCH = 65_536  # the readouts' batch box allows as much
+_SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, always a lone half of a UTF-16 pair
 
 
 class DesignFileError(ValueError):
@@ -79,7 +85,10 @@ def to_dict(design: Design) -> dict[str, Any]:
 
 
 def dumps(design: Design) -> str:
-    return json.dumps(to_dict(design), indent=1, ensure_ascii=False) + "\n"
+    """The file's text; valid UTF-8 whatever the design holds (a lone surrogate that reached a
+    name becomes U+FFFD rather than making the file unwritable)."""
+    text = json.dumps(to_dict(design), indent=1, ensure_ascii=False) + "\n"
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def save(design: Design, path: str | os.PathLike[str]) -> None:
@@ -166,8 +175,41 @@ def _expect(value: Any, types: tuple[type, ...], path: str, what: str) -> Any:
     return value
 
 
+def _check_values(data: Any) -> None:
+    """Every value of the parsed file is one a design can hold: finite numbers of at most
+    MAX_INT, text that is valid Unicode (a lone surrogate, "\\ud800" in JSON, could never be
+    saved again). Walks without recursion; the path names the first bad value."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                here = f"{path}.{key}" if path else str(key)
+                _check_text(key, here)
+                stack.append((here, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, path)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise _FieldError(path or "(top level)", "a number too large to hold (or not finite)")
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise _FieldError(path or "(top level)",
+                              f"the number has {len(str(abs(value)))} digits, too large to hold "
+                              f"(at most {MAX_INT:,})")
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _FieldError(path or "(top level)", "the text holds an invalid character (a lone "
+                                                 "UTF-16 surrogate)") from None
+
+
 def from_dict(data: Any) -> Design:
     _expect(data, (dict,), "(top level)", "an object")
+    _check_values(data)
     if data.get("format") != FORMAT:
         raise _FieldError("format", f'expected "{FORMAT}" (this is not a ConvNet Designer design), '
                                     f"got {json.dumps(data.get('format'))[:60]}")
@@ -261,14 +303,15 @@ def _analysis(value: Any) -> dict[str, Any]:
     for key, v in value.items():
         path = f"analysis.{key}"
         if key == "batch":
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise _FieldError(path, f"expected a whole number ≥ 1, got {json.dumps(v)[:40]}")
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_BATCH:
+                raise _FieldError(path, f"expected a whole number from 1 to {MAX_BATCH:,}, got "
+                                        f"{json.dumps(v)[:40]}")
         elif key == "dtype":
-            if v not in DTYPE_BYTES:
+            if not isinstance(v, str) or v not in DTYPE_BYTES:
                 raise _FieldError(path, f"expected one of {', '.join(DTYPE_BYTES)}, got "
                                         f"{json.dumps(v)[:40]}")
         elif key == "optimizer":
-            if v not in OPTIMIZER_STATE:
+            if not isinstance(v, str) or v not in OPTIMIZER_STATE:
                 raise _FieldError(path, f"expected one of {', '.join(OPTIMIZER_STATE)}, got "
                                         f"{json.dumps(v)[:40]}")
         elif key == "budget":

@@ -23,7 +23,7 @@ class NetworkError(ValueError):
     """An edit that would make the design invalid (a cycle, an unknown node, a bad parameter)."""
 
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch: "fc\n" is no name
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +249,8 @@ class Network:
     # ----------------------------------------------------------------------------- internals
 
     def _check_new_id(self, node_id: str) -> None:
-        if not isinstance(node_id, str) or not _IDENT.match(node_id) or keyword.iskeyword(node_id):
+        if (not isinstance(node_id, str) or not _IDENT.fullmatch(node_id)
+                or keyword.iskeyword(node_id)):
             raise NetworkError(
                 f"{node_id!r} is not a valid layer name (letters, digits and _, not starting "
                 "with a digit)"

@@ -254,7 +254,9 @@ def fc_to_conv(net: Network) -> Network:
 
     for nid, node in nodes.items():
         if nid not in removed and node.inputs:
-            out.set_inputs(nid, tuple(source(s) for s in node.inputs))
+            # the wires of a DAG with some nodes bypassed: no cycle can appear, and checking
+            # each wire would walk the network once per layer (minutes for 8,000 layers)
+            out.set_inputs(nid, tuple(source(s) for s in node.inputs), check_cycles=False)
     return out
 
 
@@ -278,14 +280,19 @@ def fc_to_conv_plan(net: Network, report: Report | None = None
     removed: dict[str, str] = {}  # Flatten id -> the id of its input
     for nid in linears:
         node = nodes[nid]
+        if not node.inputs:
+            raise ValueError(f"{nid}: the FC layer is not connected: wire its input first")
         src = node.inputs[0]
         path = []
-        while nodes[src].type in _PASS_THROUGH and len(report.layers[src].shape or ()) == 1:
+        while (nodes[src].type in _PASS_THROUGH and len(report.layers[src].shape or ()) == 1
+               and nodes[src].inputs):
             path.append(src)
             src = nodes[src].inputs[0]
         kind = nodes[src].type
         shape = report.layers[src].shape
         if kind == "Flatten":
+            if not nodes[src].inputs:
+                raise ValueError(f"{src}: the Flatten is not connected: wire its input first")
             removed[src] = nodes[src].inputs[0]
             shape = report.layers[nodes[src].inputs[0]].shape
         if shape is not None and len(shape) == 3:

@@ -5,6 +5,7 @@ and read results without importing torch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -12,6 +13,10 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagra
 SCHEDULES = ("none", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("fp32", "bf16", "fp16")  # bf16 / fp16: mixed precision (autocast) on CUDA
+DATASETS = ("synthetic", "mnist", "fashion-mnist", "cifar10", "cifar100", "folder", "npz")
+# settings that reach the disk or the machine without being shown in the Training panel: a design
+# file does not choose them (its copy is ignored); the command line's options and the app do
+MACHINE_SETTINGS = ("checkpoint_dir", "num_workers")
 
 
 @dataclass
@@ -50,10 +55,89 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        data = dict(data)
-        data["data"] = DataConfig(**data.get("data", {}))
-        return cls(**data)
+    def from_dict(cls, data: Any, from_file: bool = False) -> TrainConfig:
+        """Settings as saved by to_dict(), each checked: a ConfigError names the first one that
+        is wrong (`epochs: expected a whole number ≥ 1, got "3"`). `from_file`: the settings
+        come from a design file, so those that reach the disk or the machine unseen
+        (MACHINE_SETTINGS) are ignored."""
+        values = _checked(data, _TRAIN_RULES, "")
+        if from_file:
+            for key in MACHINE_SETTINGS:
+                values.pop(key, None)
+        values["data"] = DataConfig(**_checked(values.get("data", {}), _DATA_RULES, "data."))
+        return cls(**values)
+
+
+class ConfigError(ValueError):
+    """Training settings that cannot be used; the message names the setting."""
+
+
+def _whole(low: int, high: int | None = None, none: bool = False):
+    def check(v: Any) -> str | None:
+        if v is None and none:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int) or v < low or (
+                high is not None and v > high):
+            top = f" and ≤ {high:,}" if high is not None else ""
+            return f"expected a whole number ≥ {low}{top}" + (" or null" if none else "")
+        return None
+    return check
+
+
+def _real(low: float, above: bool = False, high: float = math.inf):
+    def check(v: Any) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (
+                v <= low if above else v < low) or v > high:
+            top = f" and ≤ {high:g}" if math.isfinite(high) else ""
+            return f"expected a finite number {'>' if above else '≥'} {low:g}{top}"
+        return None
+    return check
+
+
+def _one_of(choices: tuple[str, ...]):
+    def check(v: Any) -> str | None:
+        return None if isinstance(v, str) and v in choices else f"expected one of " \
+            f"{', '.join(choices)}"
+    return check
+
+
+def _flag(v: Any) -> str | None:
+    return None if isinstance(v, bool) else "expected true or false"
+
+
+def _text(v: Any) -> str | None:
+    return None if v is None or (isinstance(v, str) and len(v) < 4096 and "\0" not in v) else \
+        "expected a path (text) or null"
+
+
+_SEED = _whole(0, 2**32 - 1)
+_DATA_RULES = {"name": _one_of(DATASETS), "path": _text, "download": _flag,
+               "train_size": _whole(1, 10**9, none=True), "val_size": _whole(0, 10**9, none=True),
+               "augment": _flag, "seed": _SEED}
+_TRAIN_RULES = {"data": None, "epochs": _whole(1, 100_000), "batch_size": _whole(1, 65_536),
+                "optimizer": _one_of(OPTIMIZERS), "lr": _real(0, above=True),
+                "momentum": _real(0, high=1), "weight_decay": _real(0),
+                "schedule": _one_of(SCHEDULES), "step_size": _whole(1, 100_000),
+                "gamma": _real(0, above=True), "device": _one_of(DEVICES),
+                "precision": _one_of(PRECISIONS), "channels_last": _flag, "seed": _SEED,
+                "num_workers": _whole(0, 256), "checkpoint_dir": _text}
+
+
+def _checked(data: Any, rules: dict[str, Any], prefix: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'the training settings'}: expected an object")
+    out = {}
+    for key, value in data.items():
+        if key not in rules:
+            raise ConfigError(f"{prefix}{key}: unknown setting (known: {', '.join(rules)})")
+        check = rules[key]
+        problem = check(value) if check is not None else None
+        if problem:
+            shown = repr(value) if not isinstance(value, str) else '"' + value[:40] + '"'
+            raise ConfigError(f"{prefix}{key}: {problem}, got {shown[:60]}")
+        out[key] = value
+    return out
+
 
 
 @dataclass

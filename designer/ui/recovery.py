@@ -69,7 +69,8 @@ class Recovery(QObject):
             self.directory.mkdir(parents=True, exist_ok=True)
             f = QSaveFile(str(self.file))
             if f.open(QSaveFile.WriteOnly):
-                f.write(json.dumps(data, ensure_ascii=False).encode("utf-8"))
+                # "replace": a lone surrogate in a name must not stop the autosave
+                f.write(json.dumps(data, ensure_ascii=False).encode("utf-8", "replace"))
                 f.commit()
         except OSError:
             pass  # recovery is best effort; it must never disturb editing
@@ -95,9 +96,12 @@ def find_recoverable(directory: Path | None = None, skip_own: bool = True) -> li
                 continue
             design = from_dict(data["design"])
             text = json.dumps(data["design"], ensure_ascii=False)
+            saved_at = data.get("saved_at", 0)
+            if isinstance(saved_at, bool) or not isinstance(saved_at, (int, float)) or not (
+                    0 <= saved_at < 2**33):  # (a time before 2242; beyond, localtime raises)
+                saved_at = file.stat().st_mtime  # a damaged time: the file's own
         except Exception:  # noqa: BLE001 - a damaged recovery file is skipped, never fatal
             continue
         path = data.get("path") if isinstance(data.get("path"), str) else None
-        found.append(Recovered(file, path, design.network.name,
-                               float(data.get("saved_at", 0) or 0), text))
+        found.append(Recovered(file, path, design.network.name, float(saved_at), text))
     return sorted(found, key=lambda r: -r.saved_at)

@@ -450,3 +450,45 @@ def test_every_hint_predicts_exactly_what_its_edit_does(size, depth, body, head,
         if hint.applicable and report.ok:
             after = assert_exact(net, report, hint)
             assert hint.safe == (after.totals.errors == 0)
+
+
+# ------------------------------------------------------------------ designs that crashed hints
+
+
+def test_input_size_hint_offers_no_size_past_the_input_limit():
+    net = Network("deep")
+    prev = net.add("Input", {"channels": 1, "height": 8000, "width": 8000})
+    for _ in range(14):  # a jump of 16,384: the next multiple up would be 16,384 > 8,192
+        prev = net.add("Conv2d", {"out_channels": 1, "kernel_size": 1, "stride": 2},
+                       inputs=[prev])
+    hints = advise(net, analyze(net))
+    for h in hints:
+        for op in h.edit or ():
+            assert getattr(op, "params", {}).get("height", 0) <= 8192
+        h.effect()
+
+
+def test_an_unwired_fc_gives_no_hint_and_no_crash():
+    net = Network("loose")
+    i = net.add("Input", {"channels": 3, "height": 8, "width": 8})
+    c = net.add("Conv2d", {"out_channels": 4, "kernel_size": 3}, inputs=[i])
+    f = net.add("Flatten", inputs=[c])
+    net.add("Linear", {"out_features": 10}, inputs=[f])
+    net.add("Linear", {"out_features": 10})  # dropped here, not wired yet
+    assert not [h for h in advise(net, analyze(net)) if h.key.startswith("fc2conv")]
+
+
+def test_fc_to_conv_checks_no_wire_for_cycles(monkeypatch):
+    """Rebuilding a DAG cannot make a cycle; checking each wire walked the network once per
+    layer (8,000 FC layers: over 20 s to summarise)."""
+    from designer.model import transforms
+
+    net = Network("fcs")
+    prev = net.add("Input", {"channels": 3, "height": 4, "width": 4})
+    prev = net.add("Flatten", inputs=[prev])
+    for _ in range(50):
+        prev = net.add("Linear", {"out_features": 8}, inputs=[prev])
+    walks = []
+    monkeypatch.setattr(Network, "_reaches", lambda self, a, b: walks.append(a) or False)
+    out = transforms.fc_to_conv(net)
+    assert walks == [] and len(out.nodes) == 51

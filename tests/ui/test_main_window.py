@@ -254,3 +254,34 @@ def test_saved_file_and_a_clean_close_leave_no_recovery_file(window, tmp_path, m
     window.save()
     assert not window.recovery.file.exists()
     assert load(target).network["conv"].params["out_channels"] == 9
+
+
+@pytest.mark.parametrize("saved_at", ["yesterday", None, [1], 1e300, -5, True])
+def test_a_recovery_file_with_a_damaged_time_is_still_offered(tmp_path, saved_at):
+    import time
+
+    from designer.model.design_file import to_dict
+    from designer.ui.recovery import FORMAT
+
+    rec = tmp_path / "recovery"
+    rec.mkdir()
+    design = to_dict(load(CIFAR))
+    (rec / "1-a.json").write_text(json.dumps({"format": FORMAT, "path": None,
+                                              "saved_at": saved_at, "design": design}))
+    found = find_recoverable(rec, skip_own=False)
+    assert len(found) == 1 and found[0].name == "CIFAR-10 example"
+    time.strftime("%Y-%m-%d %H:%M", time.localtime(found[0].saved_at))  # what the offer shows
+
+
+def test_a_lone_surrogate_in_a_name_neither_stops_the_autosave_nor_the_save(window, tmp_path):
+    from designer.ui import commands
+
+    commands.set_params(window.doc, "conv", out_channels=9)
+    window.doc.network.name = "bad \ud800 name"
+    window.recovery.write()
+    assert window.recovery.file.exists()
+    assert "bad \ufffd name" in window.recovery.file.read_text(encoding="utf-8") or \
+        "bad ? name" in window.recovery.file.read_text(encoding="utf-8")
+    target = tmp_path / "x.convnet.json"
+    window.doc.save(str(target))
+    assert load(target).network.name == "bad \ufffd name"

@@ -20,13 +20,17 @@ def fc_to_conv(view: DesignView) -> list[Hint]:
         return []
     fcs = [nid for nid in view.report.order if view.nodes[nid].type == "Linear"]
     first = None
+    def first_input(nid: str) -> str | None:  # None where a layer is not wired yet
+        inputs = view.nodes[nid].inputs
+        return inputs[0] if inputs else None
+
     for nid in fcs:
-        src = view.nodes[nid].inputs[0] if view.nodes[nid].inputs else None
+        src = first_input(nid)
         while (src is not None and view.nodes[src].type in _PASS_THROUGH
                and len(view.layers[src].shape or ()) == 1):
-            src = view.nodes[src].inputs[0]
+            src = first_input(src)
         if src is not None and view.nodes[src].type == "Flatten":
-            src = view.nodes[src].inputs[0]
+            src = first_input(src)
         shape = view.layers[src].shape if src is not None else None
         if shape is not None and len(shape) == 3 and shape[1] * shape[2] > 1:
             first = (nid, shape)

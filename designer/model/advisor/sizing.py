@@ -35,7 +35,10 @@ def input_size(view: DesignView) -> list[Hint]:
         if min(ch, cw) < 1:
             continue
         trial = view.net.copy()
-        trial.set_params(view.input_id, height=ch, width=cw)
+        try:
+            trial.set_params(view.input_id, height=ch, width=cw)
+        except ValueError:  # past the INPUT's limits (8,192): no size to offer that way
+            continue
         r = analyze(trial)
         if r.totals.errors:
             continue

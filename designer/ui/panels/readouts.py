@@ -248,10 +248,12 @@ class TotalsPanel(QWidget):
             self.use_batch.hide()
         else:
             self.verdict.setText(f"✗ does NOT fit in {format_bytes(book.budget)} — "
-                                 + ("not even a batch of 1 fits" if book.max_batch == 0 else
+                                 + ("the largest batch that fits is unknown"
+                                    if book.max_batch is None else
+                                    "not even a batch of 1 fits" if book.max_batch == 0 else
                                     f"largest batch that fits: {book.max_batch:,}"))
             self._verdict_style(f"color: {severity_colour('error').name()};")
-            self.use_batch.setText(f"Use batch {book.max_batch:,}")
+            self.use_batch.setText(f"Use batch {book.max_batch or 0:,}")
             self.use_batch.setVisible(bool(book.max_batch))
         self.book_total.setText(f"{format_bytes(book.total)}  (batch {book.batch:,})")
         self.peak_total.setText(f"≈ {format_bytes(torch_est.total)}")

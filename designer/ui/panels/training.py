@@ -331,8 +331,9 @@ class TrainingPanel(QWidget):
             return
         self._design = self.doc.design
         try:
-            self._config = TrainConfig.from_dict(self._design.training.get("config") or {})
-        except (TypeError, ValueError):
+            self._config = TrainConfig.from_dict(self._design.training.get("config") or {},
+                                                 from_file=True)
+        except ValueError:
             self._config = TrainConfig()  # a hand-edited file: start from the defaults
         self._show_config()
         if self.plots is not None and not self.running:
