@@ -7,6 +7,11 @@ form allows. TORCH, no Qt.
   DataLoader whose items are whole batches (one indexing, normalisation and augmentation each);
 - any other map-style Dataset: a DataLoader, pinned memory and non_blocking copies on CUDA.
 Batches a GPU gets from the host are made one thread ahead (Prefetch) unless loader workers do.
+
+Several processes (torch.distributed) share each batch: ``share=(rank, world)`` gives process
+``rank`` every ``world``-th sample of the batch one process would take, so N processes take the
+same steps as one. An exported training project copies this file (``convlib/batches.py``): it
+imports the standard library, torch and ``.basics`` only.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ from torch.utils.data import (
     DataLoader,
     Dataset,
     RandomSampler,
+    Sampler,
     SequentialSampler,
     Subset,
     TensorDataset,
 )
 
-from .runtime import seed_worker
+from .basics import seed_worker
 
 RESIDENT_MAX = 4 * 1024**3  # an in-memory data set up to this size is copied to the GPU once
 PREFETCH_POLL_S = 0.1
@@ -177,21 +183,54 @@ class Prefetch:
 
 
 def make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator | None,
-                 device: torch.device, channels_last: bool, num_workers: int):
+                 device: torch.device, channels_last: bool, num_workers: int,
+                 share: tuple[int, int] = (0, 1)):
     """An iterable of (x, y) batches on `device` with len() = batches per epoch, and the bytes
     it copied onto the device for good (a GPU-resident data set). Batches made on the host for
-    a GPU (no loader workers) are prepared in a background thread (Prefetch)."""
+    a GPU (no loader workers) are prepared in a background thread (Prefetch). ``share`` =
+    (rank, world): this process's share of every batch of ``batch`` samples (see Share)."""
     batches, resident = _make_batches(ds, batch, train, generator, device, channels_last,
-                                      num_workers)
+                                      num_workers, share)
     if device.type in PREFETCH_DEVICES and num_workers == 0 and not resident:
         batches = Prefetch(batches)
     return batches, resident
 
 
-def _make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator | None,
-                  device: torch.device, channels_last: bool, num_workers: int):
+class Share(Sampler):
+    """Process ``rank``'s share of each batch of indices: every ``world``-th one, starting at
+    ``rank`` (a process whose share of the last, smaller batch is empty skips it)."""
+
+    def __init__(self, batches: BatchSampler, rank: int, world: int):
+        super().__init__()
+        self.batches, self.rank, self.world = batches, rank, world
+
+    def __iter__(self):
+        for indices in self.batches:
+            mine = indices[self.rank::self.world]
+            if mine:
+                yield mine
+
+    def __len__(self) -> int:
+        b = self.batches
+        n = len(b)
+        last = len(b.sampler) % b.batch_size
+        return n - 1 if not b.drop_last and last and last <= self.rank else n
+
+
+def batch_order(ds: Any, batch: int, train: bool, generator: torch.Generator | None,
+                share: tuple[int, int] = (0, 1)) -> Sampler:
+    """The batches of indices of an epoch: shuffled with `generator` for training (a new order
+    every epoch, the lone small batch at the end dropped), in order for validation."""
     drop_last = train and len(ds) >= batch  # no lone small batch (BatchNorm needs two)
-    pair = tensor_pair(ds)
+    order = RandomSampler(ds, generator=generator) if train else SequentialSampler(ds)
+    batches = BatchSampler(order, batch, drop_last)
+    return batches if tuple(share) == (0, 1) else Share(batches, *share)
+
+
+def _make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator | None,
+                  device: torch.device, channels_last: bool, num_workers: int,
+                  share: tuple[int, int]):
+    pair = tensor_pair(ds) if tuple(share) == (0, 1) else None
     if pair is not None:
         x, y = pair
         if not x.is_floating_point():
@@ -202,6 +241,7 @@ def _make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator |
         if device.type != "cpu" and _fits_resident(x, y, device):
             x, y = x.to(device), y.to(device)
             resident = x.nbytes + y.nbytes
+        drop_last = train and len(ds) >= batch
         return _TensorBatches(x, y, batch, train, drop_last, generator, device,
                               channels_last), resident
     # set_epoch (a new augmentation per epoch) reaches workers made per epoch only
@@ -209,13 +249,12 @@ def _make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator |
     common = dict(num_workers=num_workers, pin_memory=device.type == "cuda",
                   persistent_workers=persistent,
                   worker_init_fn=seed_worker if num_workers else None)
+    order = batch_order(ds, batch, train, generator, share)
     if callable(getattr(ds, "get_batch", None)):
-        order = RandomSampler(ds, generator=generator) if train else SequentialSampler(ds)
-        loader = DataLoader(_WholeBatches(ds), batch_size=None,
-                            sampler=BatchSampler(order, batch, drop_last), **common)
+        loader = DataLoader(_WholeBatches(ds), batch_size=None, sampler=order, **common)
     else:
-        loader = DataLoader(ds, batch_size=batch, shuffle=train, drop_last=drop_last,
-                            generator=generator, **common)
+        # the generator as before: the loader draws its workers' base seed from it
+        loader = DataLoader(ds, batch_sampler=order, generator=generator, **common)
     return _LoaderBatches(loader, device, channels_last), 0
 
 

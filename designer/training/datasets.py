@@ -18,32 +18,15 @@ synthetic shapes, where a flip makes a different picture (a mirrored "diagonal" 
 Call ``train.set_epoch(epoch)`` each epoch to draw new crops; ``train.get_batch(indices)`` reads
 a whole batch at once (the same values as item by item, faster).
 
-Nothing here imports Qt; nothing here unpickles a file.
+Nothing here imports Qt; nothing here unpickles a file. The code is in data/ (load_datasets in
+data/sets.py), which an exported training project copies: this module only re-exports it.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from pathlib import Path
-
-import torch
-
-from .data import files, standard, synthetic
-from .data.common import (
-    EAGER_LIMIT_BYTES,
-    AdaptedSource,
-    Adapter,
-    Augment,
-    DatasetError,
-    DatasetInfo,
-    ImageDataset,
-    adapt_all,
-    channel_stats,
-    shape_text,
-    subset,
-)
+from .data.common import DatasetError, DatasetInfo, ImageDataset
 from .data.download import BASE_URLS, FILES, MIRROR_ENV, default_cache_dir, download
+from .data.sets import DATASETS, dataset_name, load_datasets
 from .events import DataConfig
 
 __all__ = [
@@ -51,134 +34,12 @@ __all__ = [
     "DATASETS",
     "FILES",
     "MIRROR_ENV",
+    "DataConfig",
     "DatasetError",
     "DatasetInfo",
     "ImageDataset",
+    "dataset_name",
     "default_cache_dir",
     "download",
     "load_datasets",
 ]
-
-DATASETS = ("synthetic", "mnist", "fashion-mnist", "cifar10", "cifar100", "folder", "npz")
-STANDARD = ("mnist", "fashion-mnist", "cifar10", "cifar100")
-NO_FLIP = ("synthetic", "mnist", "fashion-mnist")
-SYNTHETIC_DEFAULT = (5000, 1000)
-SYNTHETIC_EAGER_BYTES = 512 << 20
-_ALIASES = {"cifar-10": "cifar10", "cifar-100": "cifar100", "fashion_mnist": "fashion-mnist",
-            "fashionmnist": "fashion-mnist", "image-folder": "folder", "imagefolder": "folder",
-            "images": "folder"}
-
-
-def dataset_name(name: str) -> str:
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key not in DATASETS:
-        raise DatasetError(f"unknown data set {name!r}: choose one of {', '.join(DATASETS)}")
-    return key
-
-
-def load_datasets(config: DataConfig, input_shape: Sequence[int], progress=None,
-                  cache_dir: str | os.PathLike | None = None
-                  ) -> tuple[ImageDataset, ImageDataset, DatasetInfo]:
-    """The training and validation splits of ``config``'s data set, shaped to ``input_shape``
-    (C, H, W), and what was done to them. ``progress(done_bytes, total_bytes_or_None, message)``
-    hears about downloads and may raise to cancel one. ``DatasetError`` says what is wrong."""
-    shape = tuple(int(v) for v in input_shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise DatasetError(f"the design's input {tuple(input_shape)} is not a (C, H, W) image "
-                           f"shape: the data sets here are images")
-    name = dataset_name(config.name)
-    for what, value in (("train_size", config.train_size), ("val_size", config.val_size)):
-        if value is not None and value < 1:
-            raise DatasetError(f"{what} is {value}: ask for at least 1 sample")
-    if name == "synthetic":
-        return _synthetic(config, shape)
-    if name in STANDARD:
-        folder = (Path(config.path).expanduser() if config.path
-                  else Path(cache_dir or default_cache_dir()) / name)
-        if config.download and not standard.present(name, folder):
-            download(name, progress=progress, folder=folder)
-        raw = standard.read(name, folder)
-        return _finish(name, config, shape, raw.train_x, raw.train_y, raw.val_x, raw.val_y,
-                       raw.class_names, tuple(raw.train_x.shape[1:]), [], raw.files)
-    if not config.path:
-        raise DatasetError(f"the {name} data set needs a path: "
-                           + ("an image folder" if name == "folder" else "a .npz file"))
-    path = Path(config.path).expanduser()
-    if name == "folder":
-        user = files.read_folder(path, shape, config.val_size, config.seed, EAGER_LIMIT_BYTES)
-        note = "" if tuple(user.source_shape) == shape else (
-            f"resized from images such as {shape_text(user.source_shape)} to "
-            f"{shape_text(shape)} ({'grey' if shape[0] == 1 else 'RGB'})")
-        return _finish(name, config, shape, user.train_x, user.train_y, user.val_x, user.val_y,
-                       user.class_names, user.source_shape, [note, *user.notes], [str(path)],
-                       adapted=True)
-    user = files.read_npz(path, config.val_size, config.seed)
-    return _finish(name, config, shape, user.train_x, user.train_y, user.val_x, user.val_y,
-                   user.class_names, user.source_shape, user.notes, [str(path)])
-
-
-def _synthetic(config: DataConfig, shape: tuple[int, int, int]):
-    sizes = (config.train_size or SYNTHETIC_DEFAULT[0], config.val_size or SYNTHETIC_DEFAULT[1])
-    splits = []
-    for split, n in zip(("train", "val"), sizes):
-        source = synthetic.SyntheticSource(config.seed, split, n, shape)
-        eager = n * shape[0] * shape[1] * shape[2] <= SYNTHETIC_EAGER_BYTES
-        splits.append((source(range(n)) if eager else source, source.labels()))
-    (train_x, train_y), (val_x, val_y) = splits
-    mean, std = channel_stats(train_x, sizes[0], config.seed, sample=512)
-    augment = Augment(sizes[0], shape, config.seed, flip=False) if config.augment else None
-    train = ImageDataset(train_x, train_y, mean, std, augment)
-    val = ImageDataset(val_x, val_y, mean, std)
-    lazily = "" if isinstance(train_x, torch.Tensor) else "; generated as they are read"
-    info = DatasetInfo(
-        name="synthetic", classes=synthetic.CLASSES, class_names=list(synthetic.CLASS_NAMES),
-        train_size=sizes[0], val_size=sizes[1], source_shape=shape, mean=mean, std=std,
-        note=f"generated at the design's input size {shape_text(shape)} from seed "
-             f"{config.seed}{lazily}",
-        input_shape=shape, augmentation=train.augment.describe() if train.augment else "off")
-    return train, val, info
-
-
-def _finish(name, config: DataConfig, shape, train_x, train_y, val_x, val_y, class_names,
-            source_shape, notes: list[str], where: list[str], adapted: bool = False):
-    """Subsets, adaptation to the input, statistics and the two Datasets."""
-    notes = [n for n in notes if n]
-    if not adapted:
-        adapter = Adapter(source_shape, shape, f"the {name} data")
-        if not adapter.identity:
-            notes.insert(0, adapter.describe())
-    for split, wanted, seed in (("train", config.train_size, config.seed),
-                                ("val", config.val_size, config.seed + 1)):
-        x, y = (train_x, train_y) if split == "train" else (val_x, val_y)
-        picks = subset(len(y), wanted, seed)
-        if picks is None:
-            continue
-        notes.append(f"{'training' if split == 'train' else 'validation'}: a seeded random "
-                     f"{len(picks)} of the {len(y)} samples")
-        x = x[picks] if isinstance(x, torch.Tensor) else files.FolderSource(
-            [x.files[i] for i in picks], x.shape)
-        if split == "train":
-            train_x, train_y = x, y[picks]
-        else:
-            val_x, val_y = x, y[picks]
-    if not adapted:
-        train_x, val_x = _adapt(train_x, adapter), _adapt(val_x, adapter)
-    mean, std = channel_stats(train_x, len(train_y), config.seed)
-    augment = (Augment(len(train_y), shape, config.seed, flip=name not in NO_FLIP)
-               if config.augment else None)
-    train = ImageDataset(train_x, train_y, mean, std, augment)
-    val = ImageDataset(val_x, val_y, mean, std)
-    info = DatasetInfo(
-        name=name, classes=len(class_names), class_names=list(class_names),
-        train_size=len(train), val_size=len(val),
-        source_shape=tuple(int(v) for v in source_shape), mean=mean, std=std,
-        note="; ".join(notes), input_shape=shape,
-        augmentation=train.augment.describe() if train.augment else "off", files=list(where))
-    return train, val, info
-
-
-def _adapt(x: torch.Tensor, adapter: Adapter):
-    if adapter.output_bytes(len(x), x.dtype) <= EAGER_LIMIT_BYTES:
-        return adapt_all(x, adapter)
-    return AdaptedSource(x, adapter)

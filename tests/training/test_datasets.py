@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import torch
 
-from designer.training import datasets
 from designer.training.data import download as download_module
 from designer.training.data import png, safe_pickle
+from designer.training.data import sets as datasets  # load_datasets and its limits
 from designer.training.datasets import DataConfig, DatasetError, load_datasets
 
 
