@@ -2,16 +2,24 @@
 designer, on one device or on many with torch.distributed.
 
     OUT/model.py            the readable code export (designer.bridge.codegen)
-    OUT/train.py            the training script (project_train.py, copied as it is): the app's
-                            data sets and settings, DistributedDataParallel under torchrun with a
-                            DistributedSampler, logging and checkpoints on process 0
+    OUT/train.py            the training script (project_train.py, copied as it is): its options,
+                            DistributedDataParallel under torchrun (each process a share of every
+                            batch), the loop, logging and checkpoints on process 0
+    OUT/convlib/            the app's own data and runtime code, copied file for file from
+                            designer/training (the same modules the Trainer uses, so a fix lands
+                            once): events.py (the settings' records), basics.py (device,
+                            precision, optimizer, schedule, seeds, checkpoint files), batches.py
+                            (the batches, their order, a process's share), data/ (the data sets:
+                            reading, download with checksums, adaptation, normalisation,
+                            augmentation)
     OUT/config.json         the design's training settings (what the Training panel saved), the
                             model class and its input; train.py's options override them
     OUT/README.md           how to run it
     OUT/requirements.txt    torch, numpy
     OUT/NAME.convnet.json   the design, to open again in ConvNet Designer
 
-Nothing in the folder imports designer. TORCH (through codegen's name check), no Qt.
+Nothing in the folder imports designer: the copied modules import the standard library, numpy,
+torch and each other (relatively) only. TORCH (through codegen's name check), no Qt.
 """
 
 from __future__ import annotations
@@ -33,7 +41,15 @@ from .plan import BuildError
 __all__ = ["BuildError", "ProjectError", "ProjectResult", "export_project", "train_script"]
 
 TEMPLATE = Path(__file__).with_name("project_train.py")
-FILES = ("model.py", "train.py", "config.json", "README.md", "requirements.txt")
+TRAINING = Path(__file__).resolve().parents[1] / "training"  # designer/training
+LIBRARY = "convlib"  # the copied modules' package in the project
+LIBRARY_MODULES = ("events.py", "basics.py", "batches.py")  # and every module of data/
+FILES = ("model.py", "train.py", "config.json", "README.md", "requirements.txt", LIBRARY)
+LIBRARY_INIT = (
+    '"""ConvNet Designer\'s data and runtime code, copied from its designer/training package when\n'
+    "this project was exported: the modules the app's Trainer itself uses, file for file (each\n"
+    "says which file it came from). train.py imports them; they need PyTorch and NumPy only.\n"
+    '"""\n')
 
 
 class ProjectError(ValueError):
@@ -50,6 +66,20 @@ class ProjectResult:
 def train_script() -> str:
     """The text of train.py (the same for every design)."""
     return TEMPLATE.read_text(encoding="utf-8")
+
+
+def library_files() -> dict[str, str]:
+    """The project's convlib/ package: path in the project -> text (the same for every design):
+    designer/training's LIBRARY_MODULES and data/ package, each under a line naming its source."""
+    sources = [TRAINING / name for name in LIBRARY_MODULES]
+    sources += sorted((TRAINING / "data").glob("*.py"))
+    texts = {f"{LIBRARY}/__init__.py": LIBRARY_INIT}
+    for path in sources:
+        where = path.relative_to(TRAINING).as_posix()
+        header = f"# Copied from ConvNet Designer's designer/training/{where} when this project " \
+                 "was exported.\n"
+        texts[f"{LIBRARY}/{where}"] = header + path.read_text(encoding="utf-8")
+    return texts
 
 
 def _config(design: Design, class_name: str) -> dict:
@@ -102,6 +132,7 @@ def export_project(design: Design, folder: str | os.PathLike[str], *, force: boo
     texts = {
         "model.py": code,
         "train.py": train_script(),
+        **library_files(),
         "config.json": json.dumps(config, indent=1, ensure_ascii=False) + "\n",
         "README.md": _readme(design, config, design_file),
         "requirements.txt": "torch>=2.2\nnumpy>=1.24\n# pillow  (for an image folder)\n",
@@ -110,8 +141,9 @@ def export_project(design: Design, folder: str | os.PathLike[str], *, force: boo
     written = []
     for name, text in texts.items():
         path = folder / name
-        tmp = path.with_name(f".{name}.tmp")
+        tmp = path.with_name(f".{path.name}.tmp")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
         except OSError as e:
@@ -140,7 +172,11 @@ requirements.txt`), not the designer.
 {chr(10) + description + chr(10) if description else ""}
 - `model.py`: the network, class `{config['model_class']}`: input {w}×{h}×{c} (W×H×D), output
   {config['outputs']} scores; {t.params:,} parameters, {format_count(t.macs)} MACs per image.
-- `train.py`: trains it on the app's data sets with the app's settings.
+- `train.py`: trains it with the app's settings: its options, the processes, the loop.
+- `convlib/`: ConvNet Designer's own data and runtime code, copied from the app file for file:
+  the data sets (reading, download, normalisation, augmentation), the order of the batches, the
+  optimizer, the schedule, the seeds and the checkpoint files. With the same seed, one process
+  trains on the same batches as the app.
 - `config.json`: the settings ({settings}). Options of `train.py` override them.
 - `{design_file}`: the design, to open in ConvNet Designer again.
 
@@ -154,7 +190,7 @@ python train.py --dataset cifar10 --download --epochs 30 --batch 128 --lr 0.05 -
 python train.py --help                            # every option
 ```
 
-Under `torchrun` each process trains on its share of every batch (a `DistributedSampler`),
+Under `torchrun` each process trains on its share of every batch (every N-th sample of it),
 gradients are averaged across processes (`DistributedDataParallel`, NCCL on GPUs, gloo on
 CPUs), and `--batch` is the batch of all processes together: N processes take the same steps as
 one process with the same batch. BatchNorm normalises each process's share, except on CUDA with
@@ -167,11 +203,12 @@ Process 0 prints the progress and writes the checkpoints.
 model's input size, the same images for the same seed. `mnist`, `fashion-mnist`, `cifar10` and
 `cifar100` read their standard files from `--data-path` or from the app's cache folder
 (`~/.cache/convnet-designer/datasets/NAME` on Linux); `--download` fetches them there (checked
-against the published MD5 sums). `folder` reads one sub-folder of images per class (with
-`train/` and `val/` where present; needs Pillow), `npz` a file with arrays `x` and `y` (or
-`x_train`, `y_train`, `x_test`, `y_test`). Images are resized and their channels adapted to the
-input; the training images are augmented with random crops (and flips where a flip keeps the
-class) unless `--no-augment`.
+against the published MD5 sums; under `torchrun` process 0 fetches them while the others
+wait). `folder` reads one sub-folder of images per class (with `train/` and `val/` where
+present; PNG files are read without Pillow, other formats need it), `npz` a file with arrays `x`
+and `y` (or `x_train`, `y_train`, `x_test`, `y_test`). Images are resized and their channels
+adapted to the input; the training images are augmented with random crops (and flips where a
+flip keeps the class) unless `--no-augment`.
 
 ## Checkpoints
 
