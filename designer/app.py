@@ -43,6 +43,12 @@ def _apply_look(app) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .display import display_problem
+
+    problem = display_problem()
+    if problem is not None:  # Qt would print its own text and abort (exit 134)
+        print(f"convnet-designer: {problem}", file=sys.stderr)
+        return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication

@@ -72,3 +72,35 @@ def test_runs_as_a_module_without_importing_torch_or_qt():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout
     assert out.strip().endswith("False False")
+
+
+def test_output_cut_off_by_a_pipe_is_no_error():
+    """`summary --json | head` ended in a BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "designer", "summary",
+                             str(ROOT / "presets" / "resnet152.convnet.json"), "--json"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # what head does after its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_every_command_has_a_description():
+    from designer.cli import COMMANDS, parser
+
+    p = parser()
+    sub = next(a for a in p._actions if a.dest == "command")
+    for command in COMMANDS:
+        assert sub.choices[command].description, command
+
+
+def test_largest_batch_is_a_whole_number(capsys):
+    assert main(["summary", str(ROOT / "presets" / "vgg16.convnet.json"), "--budget", "12GB",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for kind in ("textbook", "pytorch"):
+        assert isinstance(data["memory"][kind]["max_batch"], int)
+    assert main(["summary", str(ROOT / "presets" / "vgg16.convnet.json"), "--budget",
+                 "12GB"]) == 0
+    assert "largest batch that fits: 155\n" in capsys.readouterr().out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sys
 
 # command -> module in this package, in the order `--help` lists them
 COMMANDS = {"gui": "gui", "summary": "summary", "train": "train", "export": "export",
@@ -32,4 +34,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the window when none is named."""
     args = parser().parse_args(argv)
-    return _module(args.command or "gui").run(args)
+    try:
+        return _module(args.command or "gui").run(args)
+    except BrokenPipeError:  # `... --json | head`: the reader has gone, which is no error
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would fail
+        except (OSError, ValueError):
+            pass
+        return 141  # 128 + SIGPIPE, what a shell reports for a command cut off this way

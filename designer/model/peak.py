@@ -96,7 +96,7 @@ class StepMemory:
             if fix > budget:
                 return 0
             if per:
-                n = (budget - fix) // per
+                n = int((budget - fix) // per)  # per may be a float: the batch is whole
                 if best is None or n < best:
                     best = n
         return max(best if best is not None else 1 << 40, 0)

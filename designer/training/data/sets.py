@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ..events import DATASETS
 from . import files, standard, synthetic
 from .common import (
     EAGER_LIMIT_BYTES,
@@ -35,7 +36,6 @@ from .download import default_cache_dir, download
 if TYPE_CHECKING:
     from ..events import DataConfig
 
-DATASETS = ("synthetic", "mnist", "fashion-mnist", "cifar10", "cifar100", "folder", "npz")
 STANDARD = ("mnist", "fashion-mnist", "cifar10", "cifar100")
 NO_FLIP = ("synthetic", "mnist", "fashion-mnist")
 SYNTHETIC_DEFAULT = (5000, 1000)
