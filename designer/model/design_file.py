@@ -17,11 +17,11 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_text
 from .analysis import DTYPE_BYTES, OPTIMIZER_STATE
 from .layers import CATALOGUE, ParamError
 from .network import Network, NetworkError
@@ -92,33 +92,10 @@ def dumps(design: Design) -> str:
 
 
 def save(design: Design, path: str | os.PathLike[str]) -> None:
-    """Write atomically: a temporary file beside the target, flushed, then renamed over it."""
-    path = Path(path)
-    text = dumps(design)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        os.chmod(tmp, _mode_for(path))
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _mode_for(path: Path) -> int:
-    """The replaced file's permissions, or what the umask gives a new file (mkstemp's is 0600)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    """Write atomically (designer.atomic): a temporary file of our own beside the target,
+    flushed, then renamed over it, with the replaced file's permissions; the temporary files a
+    killed save left for this target (an hour old) are removed."""
+    write_text(path, dumps(design))
 
 
 def load(path: str | os.PathLike[str]) -> Design:
