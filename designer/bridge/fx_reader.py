@@ -30,10 +30,11 @@ class _FxReader:
     """Turns a torch.fx GraphModule (a symbolic trace, or an ExportedProgram's module) into
     operation records, with every value's shape from running the graph on a zero input."""
 
-    def __init__(self, gm, input_shape: tuple[int, int, int], source: str):
+    def __init__(self, gm, input_shape: tuple[int, int, int], source: str, batch: int = 1):
         self.gm = gm
         self.source = source
         self.input_shape = input_shape
+        self.batch = batch  # a torch.export program made for a fixed batch runs with that one
         self.functions = _python_functions()
 
     def read(self) -> _Graph:
@@ -44,10 +45,11 @@ class _FxReader:
         first = next(iter(gm.parameters()), None)  # a model on the meta device runs there
         device = first.device if first is not None else torch.device("cpu")
         try:
-            ShapeProp(gm).propagate(torch.zeros(1, *self.input_shape, device=device))
+            ShapeProp(gm).propagate(torch.zeros(self.batch, *self.input_shape, device=device))
         except Exception as e:  # noqa: BLE001 - the model's own error, reported with the shape
             raise ModelImportError(
-                f"{self.source}: running the model on a 1×{'×'.join(map(str, self.input_shape))}"
+                f"{self.source}: running the model on a "
+                f"{'×'.join(map(str, (self.batch, *self.input_shape)))}"
                 f" (N×C×H×W) input failed: {type(e).__name__}: {_first_line(e)}; is the input "
                 f"shape right?") from None
         nodes = list(gm.graph.nodes)

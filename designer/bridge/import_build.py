@@ -39,8 +39,12 @@ def _build(graph: _Graph, name: str) -> Network:
     """The design of an operation list; ModelImportError listing what does not map."""
     net = Network(name)
     c, h, w = graph.input_shape
-    value: dict[Any, str | None] = {graph.input_key: net.add(
-        "Input", {"channels": c, "height": h, "width": w}, id="input")}
+    try:
+        value: dict[Any, str | None] = {graph.input_key: net.add(
+            "Input", {"channels": c, "height": h, "width": w}, id="input")}
+    except NetworkError as e:
+        raise ModelImportError(f"{graph.source}: the input {c}×{h}×{w} (C×H×W) cannot be a "
+                               f"design's: {str(e).split(': ', 1)[-1]}") from None
     problems: dict[str, list[str]] = {}
     made: dict[str, _Op] = {}
     # a hint's last part names the layer where no other hint ends the same way

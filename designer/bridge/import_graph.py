@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model.layers import fmt_shape
+from ..model.layers import CATALOGUE, fmt_shape
 
 __all__ = ["SUPPORTED", "ModelImportError", "parse_input_shape"]
 
@@ -81,6 +81,18 @@ def parse_input_shape(text: str | Sequence[int] | None) -> tuple[int, int, int] 
         raise ModelImportError(f"the input shape {text!r} is not C,H,W (three whole numbers "
                                f"≥ 1, e.g. 3,32,32)")
     return values  # type: ignore[return-value]
+
+
+def _check_input_size(shape: tuple[int, int, int], source: str) -> None:
+    """ModelImportError where a model's input (C, H, W) is past what a design's Input takes
+    (checked before any shape is worked out: a hostile file's sizes go no further)."""
+    for spec, value in zip(CATALOGUE["Input"].params, shape):
+        low, high = spec.minimum, spec.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            limits = ", ".join(f"{s.name} {s.minimum:g}–{s.maximum:g}"
+                               for s in CATALOGUE["Input"].params)
+            raise ModelImportError(f"{source}: the input {'×'.join(map(str, shape))} (C×H×W) "
+                                   f"is past what a design takes ({limits})")
 
 
 def _first_line(e: BaseException) -> str:

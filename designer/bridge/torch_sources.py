@@ -1,7 +1,8 @@
 """Where a torch model for the importer comes from: the nn.Module that a Python file or module
 names (load_python_model: imports, so runs, that code, which is what the person asks for), or a
-torch.export program saved as .pt2 (import_pt2: read with every torch.load inside it held to
-weights_only=True, so a file that would need to unpickle objects is refused).
+torch.export program saved as .pt2 (import_pt2: only the program's JSON graph is read from the
+archive, fx_pt2.py; nothing in it is unpickled and torch.export.load is never called, as that
+runs pickle.loads on the archive's constants).
 
 An nn.Module goes on to fx_reader.import_module; a .pt2 program is read by the same torch.fx
 reader directly.
@@ -97,46 +98,21 @@ def load_python_model(spec: str):
 
 
 def import_pt2(path: str | os.PathLike[str], name: str | None = None) -> Design:
-    """A design with the structure of a torch.export program saved as .pt2."""
-    import zipfile
-    from unittest import mock
-
-    import torch
+    """A design with the structure of a torch.export program saved as .pt2, read from the
+    program's JSON graph in the archive (fx_pt2.py): nothing in the file is unpickled, and
+    torch.export.load is never called (it would unpickle constants with pickle.loads)."""
+    from .fx_pt2 import read_pt2
 
     path = Path(path)
     if not path.is_file():
         raise ModelImportError(f"{path}: no such file")
-    if not zipfile.is_zipfile(path):
-        raise ModelImportError(f"{path}: not a torch.export (.pt2) archive")
-    real_load = torch.load
-
-    def weights_only_load(*args, **kwargs):
-        kwargs["weights_only"] = True
-        return real_load(*args, **kwargs)
-
-    try:
-        with mock.patch.object(torch, "load", weights_only_load):
-            program = torch.export.load(str(path))
-    except Exception as e:  # noqa: BLE001 - a corrupt or foreign archive
-        raise ModelImportError(f"{path}: cannot be read as a torch.export program "
-                               f"({type(e).__name__}: {_first_line(e)}); files that need "
-                               "unpickling are refused") from None
-    user_inputs = [s for s in program.graph_signature.input_specs
-                   if s.kind.name == "USER_INPUT"]
-    if len(user_inputs) != 1:
-        raise ModelImportError(f"{path}: the program takes {len(user_inputs)} inputs; a design "
-                               "takes one image batch")
-    ph = next(n for n in program.graph.nodes if n.op == "placeholder"
-              and n.name == user_inputs[0].arg.name)
-    val = ph.meta.get("val")
-    dims = tuple(getattr(val, "shape", ()))
-    if len(dims) != 4:
-        raise ModelImportError(f"{path}: the program's input has shape {dims}, not N×C×H×W")
-    try:
-        shape = tuple(int(d) for d in dims[1:])
-    except (TypeError, ValueError):
-        raise ModelImportError(f"{path}: the program's input size {dims} is not fixed") from None
-    gm = program.module()
+    holder, shape, batch = read_pt2(path)
     label = path.name
-    graph = _FxReader(gm, shape, label).read()
+    try:
+        graph = _FxReader(holder, shape, label, batch).read()
+    except ModelImportError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a graph no exporter writes: say so, never crash
+        raise ModelImportError(f"{path}: its torch.export graph cannot be read "
+                               f"({type(e).__name__}: {_first_line(e)})") from None
     return _design(_build(graph, name or _stem(path)), label)
