@@ -93,22 +93,30 @@ def _check_recovery(window) -> None:
 
 
 def _offer_recovery(window, found, QMessageBox) -> None:  # noqa: N803
+    """Offer each design that crashed sessions left, newest first. A file is deleted once its
+    question is answered; one whose recovery was cancelled (the design in the window was not
+    to be replaced) stays, and is offered again at the next start."""
     import time
 
-    for rec in found[:1]:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.saved_at))
-        answer = QMessageBox.question(
-            window, "Recover unsaved changes?",
-            f"ConvNet Designer did not close normally. Unsaved changes to “{rec.name}” from "
-            f"{when} can be recovered.\n\nRecover them?",
-            QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
-        if answer == QMessageBox.Yes:
-            window.doc.open_text(rec.text, rec.path)
-    for rec in found:
-        try:
-            rec.file.unlink()
-        except OSError:
-            pass
+    try:
+        for i, rec in enumerate(found):
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.saved_at))
+            which = (f"\n\n(Session {i + 1} of {len(found)} that did not close normally.)"
+                     if len(found) > 1 else "")
+            answer = QMessageBox.question(
+                window, "Recover unsaved changes?",
+                f"ConvNet Designer did not close normally. Unsaved changes to “{rec.name}” "
+                f"from {when} can be recovered.{which}\n\nRecover them?",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+            if answer == QMessageBox.Yes:
+                # a design recovered just before (or edited since) is saved or discarded first
+                if not window.maybe_save():
+                    continue
+                window.doc.open_text(rec.text, rec.path)
+            rec.discard()
+    finally:
+        for rec in found:
+            rec.release()  # the ones left: this instance lets go of their locks
 
 
 if __name__ == "__main__":

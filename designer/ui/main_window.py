@@ -544,8 +544,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
-        self.recovery.timer.stop()
-        self.recovery.discard()
+        self.recovery.close()
         event.accept()
 
     # ----------------------------------------------------------------------------- training

@@ -230,7 +230,9 @@ def test_recovery_after_a_crash_restores_the_edits(make_window, tmp_path, monkey
     commands.set_params(first.doc, "conv", out_channels=42)
     first.recovery.write()  # what the timer does a few seconds after the edit
     edited = first.doc.text()
-    # the app "crashes": no closeEvent, the recovery file stays behind
+    # the app "crashes": no closeEvent, the recovery file stays behind, and its lock is no
+    # longer held (test_recovery.py kills real processes)
+    first.recovery.lock.unlock()
     found = find_recoverable(rec, skip_own=False)
     assert len(found) == 1 and found[0].name == "CIFAR-10 example"
 
