@@ -62,6 +62,56 @@ def test_existing_outputs_are_kept_unless_forced(tmp_path, capsys):
     assert design.read_text(encoding="utf-8") == "{}"
 
 
+def test_a_failed_forced_export_keeps_the_previous_output(tmp_path, capsys, monkeypatch):
+    """--force over a good file, and the write fails midway: the good file is as it was, no
+    temporary file is left, and the error is one line."""
+    import os
+
+    pytest.importorskip("onnx")
+    code, model = tmp_path / "model.py", tmp_path / "m.onnx"
+    assert main(["export", str(CIFAR), "--to", "code", str(code)]) == 0
+    assert main(["export", str(CIFAR), "--to", "onnx", str(model)]) == 0
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in (code, model)}
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    assert main(["export", str(CIFAR), "--to", "code", str(code), "--force"]) == 1
+    assert capsys.readouterr().err == (f"error: {CIFAR}: the code export failed: cannot write "
+                                       f"{code}: No space left on device\n")
+
+    def killed(*a, **k):
+        raise RuntimeError("killed")
+
+    monkeypatch.undo()
+    monkeypatch.setattr(torch.onnx, "export", killed)
+    assert main(["export", str(CIFAR), "--to", "onnx", str(model), "--force"]) == 1
+    assert "the ONNX export failed (torchscript: RuntimeError: killed" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in (code, model)} == before
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx", "model.py"]
+
+
+def test_onnxruntime_failing_is_one_line_saying_the_file_is_written(tmp_path, capsys,
+                                                                     monkeypatch):
+    ort = pytest.importorskip("onnxruntime")
+    out = tmp_path / "m.onnx"
+
+    def broken(*a, **k):
+        raise ort.capi.onnxruntime_pybind11_state.Fail("[ONNXRuntimeError] : 1 : FAIL : no")
+
+    monkeypatch.setattr(ort, "InferenceSession", broken)
+    assert main(["export", str(CIFAR), "--to", "onnx", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"error: wrote {out}: ONNX opset 17, 5 nodes (Conv, Flatten, Gemm, MaxPool, Relu); "
+        "onnx.checker passed; but its outputs could not be compared with torch's: onnxruntime "
+        "could not run it (Fail: [ONNXRuntimeError] : 1 : FAIL : no)\n")
+    assert out.stat().st_size > 100_000
+
+
 def test_export_project_writes_a_runnable_folder(tmp_path, capsys):
     folder = tmp_path / "proj"
     assert main(["export", str(CIFAR), "--to", "project", str(folder)]) == 0

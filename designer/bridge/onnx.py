@@ -8,9 +8,14 @@ ONNX LRN operator (PyTorch would otherwise spell it out as a dozen elementwise n
 can be read back as the same design (designer.bridge.importer). Dropout is the identity at
 inference and leaves no node.
 
-The file is checked with onnx.checker; check_outputs() compares onnxruntime's outputs with
-torch's where onnxruntime is installed. The TorchScript-based exporter is used (fast, needs only
-onnx); where it is missing (a future PyTorch) the torch.export-based one (needs onnxscript).
+The file is written in a private folder beside the target, checked with onnx.checker there and
+then renamed into place (designer.atomic): a failure leaves the previous file as it was and
+nothing behind, a kill the previous file and a `.NAME.<random>.tmp` folder that a later export
+to the same name removes. A model over 2 GB has its weights in NAME.data beside it, moved into
+place the same way (before the file). check_outputs() compares onnxruntime's outputs with
+torch's where onnxruntime is installed (OutputCheckError where onnxruntime fails). The
+TorchScript-based exporter is used (fast, needs only onnx); where it is missing (a future
+PyTorch) the torch.export-based one (needs onnxscript).
 
 TORCH, no Qt; onnx is imported when an export runs, never at start-up.
 """
@@ -18,6 +23,7 @@ TORCH, no Qt; onnx is imported when an export runs, never at start-up.
 from __future__ import annotations
 
 import os
+import shutil
 import types
 import warnings
 from collections.abc import Mapping
@@ -28,12 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..atomic import commit, staging
 from ..model.analysis import Report, analyze
 from ..model.network import Network
 from .module import BuildError, DesignModule, build_module
 
-__all__ = ["BuildError", "OnnxExportError", "OnnxResult", "check_outputs", "export_onnx",
-           "require_onnx"]
+__all__ = ["BuildError", "OnnxExportError", "OnnxResult", "OutputCheckError", "check_outputs",
+           "export_onnx", "require_onnx"]
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -44,6 +51,15 @@ INSTALL_HINT = "pip install 'convnet-designer[onnx]' (or: pip install onnx onnxs
 
 class OnnxExportError(RuntimeError):
     """The export could not be done; the message says why and what to install or change."""
+
+
+class OutputCheckError(OnnxExportError):
+    """The file is written (and passed onnx.checker), but onnxruntime could not load or run it
+    to compare its outputs with torch's; the message says why (`why`: the reason alone)."""
+
+    def __init__(self, path: str | os.PathLike[str], why: str):
+        super().__init__(f"{path} is written, but its outputs could not be checked: {why}")
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -130,26 +146,99 @@ def export_onnx(network: Network, path: str | os.PathLike[str], *,
     path = Path(path)
     tried = []
     order = ["torchscript", "dynamo"] if exporter == "auto" else [exporter]
-    for kind in order:
+    # everything is written in a private folder beside the target (the file, a big model's
+    # external data, whatever an exporter leaves), checked there, then renamed into place: a
+    # failure or a kill never leaves a half-written file at `path`, nor anything in the working
+    # directory, and the folder goes however the export ends
+    with staging(path) as folder:
+        staged = folder / path.name
+        for kind in order:
+            _empty(folder)  # what a failed exporter left goes before the next one tries
+            try:
+                written = _export(model, x, staged, opset, kind)
+            except OnnxExportError:
+                raise
+            except Exception as e:  # noqa: BLE001 - reported with the exporter's reason
+                tried.append(f"{kind}: {_reason(e)}")
+                continue
+            used = kind
+            break
+        else:
+            raise OnnxExportError("the ONNX export failed (" + "; ".join(tried) + ")")
+        _gather_external_data(onnx, staged)
         try:
-            written = _export(model, x, path, opset, kind)
-        except OnnxExportError:
-            raise
-        except Exception as e:  # noqa: BLE001 - reported with the exporter's reason
-            tried.append(f"{kind}: {type(e).__name__}: {str(e).strip().splitlines()[0][:300]}")
+            onnx.checker.check_model(str(staged), full_check=True)
+        except Exception as e:  # noqa: BLE001 - the checker's own exception types vary by version
+            raise OnnxExportError(f"{path}: the exported graph does not pass onnx.checker: "
+                                  f"{e}") from None
+        graph = onnx.load(str(staged), load_external_data=False).graph
+        ops = tuple(sorted({n.op_type for n in graph.node}))
+        nodes = len(graph.node)
+        _publish(onnx, staged, path)
+    return OnnxResult(model, path, written, used, nodes, ops)
+
+
+def _empty(folder: Path, keep: tuple[Path, ...] = ()) -> None:
+    """Remove what is in the staging folder (but `keep`); links are removed, never followed."""
+    for entry in folder.iterdir():
+        if entry in keep:
             continue
-        used = kind
-        break
-    else:
-        raise OnnxExportError("the ONNX export failed (" + "; ".join(tried) + ")")
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _data_name(path: Path) -> str:
+    """The one external data file a model over 2 GB has: NAME.data beside it (the name the
+    torch.export-based exporter gives it)."""
+    return path.name + ".data"
+
+
+def _gather_external_data(onnx, staged: Path) -> None:
+    """Put the weights of a model over 2 GB that the TorchScript exporter wrote as one file per
+    tensor into the one file NAME.data, so that there are two files to move into place."""
+    data = staged.with_name(_data_name(staged))
+    others = [p for p in staged.parent.iterdir() if p not in (staged, data)]
+    if not others:
+        return
+    model = onnx.load(str(staged))  # with its external data
+    if data.exists():
+        data.unlink()  # save_model appends to an existing data file
+    onnx.save_model(model, str(staged), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location=data.name, size_threshold=1024)
+    del model
+    _empty(staged.parent, keep=(staged, data))
+
+
+def _external_locations(onnx, path: Path) -> set[str]:
+    """The external data files an ONNX file reads (nothing where it cannot be read)."""
     try:
-        onnx.checker.check_model(str(path), full_check=True)
-    except Exception as e:  # noqa: BLE001 - the checker's own exception types vary by version
-        raise OnnxExportError(f"{path}: the exported graph does not pass onnx.checker: {e}") \
-            from None
-    graph = onnx.load(str(path), load_external_data=False).graph
-    ops = tuple(sorted({n.op_type for n in graph.node}))
-    return OnnxResult(model, path, written, used, len(graph.node), ops)
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # noqa: BLE001 - not an ONNX file (any more): it reads nothing
+        return set()
+    return {entry.value for t in graph.initializer for entry in t.external_data
+            if entry.key == "location"}
+
+
+def _publish(onnx, staged: Path, path: Path) -> None:
+    """Move the checked file (and its external data) over the target. The data goes first, so
+    the new file never points at data it lacks; the previous export's NAME.data goes when the
+    new file no longer reads it."""
+    data = staged.with_name(_data_name(staged))
+    target_data = path.with_name(_data_name(path))
+    if data.exists():
+        commit(data, target_data)
+        commit(staged, path)
+        return
+    stale = (target_data.is_file() and not target_data.is_symlink()
+             and target_data.name in _external_locations(onnx, path))
+    commit(staged, path)
+    if stale:
+        try:
+            target_data.unlink()
+        except OSError:
+            pass
 
 
 def _export(model: nn.Module, x: torch.Tensor, path: Path, opset: int, kind: str) -> int:
@@ -180,14 +269,26 @@ def _export(model: nn.Module, x: torch.Tensor, path: Path, opset: int, kind: str
 def check_outputs(path: str | os.PathLike[str], model: nn.Module,
                   x: torch.Tensor) -> float | None:
     """The largest absolute difference between onnxruntime's output for `x` and the model's
-    (None where onnxruntime is not installed)."""
+    (None where onnxruntime is not installed). OutputCheckError where onnxruntime cannot load
+    or run the file (the file itself stays as written)."""
     try:
         import onnxruntime as ort
     except ImportError:
         return None
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    (got,) = session.run(None, {name: x.detach().cpu().numpy()})
+    except Exception as e:  # noqa: BLE001 - a broken install: its own error types
+        raise OutputCheckError(path, f"onnxruntime cannot be loaded ({_reason(e)})") from None
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        (got,) = session.run(None, {name: x.detach().cpu().numpy()})
+    except Exception as e:  # noqa: BLE001 - onnxruntime's error types (Fail, InvalidGraph, ...)
+        raise OutputCheckError(path, f"onnxruntime could not run it ({_reason(e)})") from None
     with torch.no_grad():
         want = model(x)
     return float((torch.from_numpy(got) - want).abs().max())
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip()
+    first = text.splitlines()[0][:300] if text else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__

@@ -4,7 +4,8 @@ The program is the design's module in eval mode (fresh weights, or a state_dict 
 by torch.export with a dynamic batch axis; it runs without the designer or any Python class of
 it: `torch.export.load(path).module()(x)`. The file can be read back as a design
 (designer.bridge.importer), since torch.export keeps each operation's module path, and the module
-paths are the design's layer ids.
+paths are the design's layer ids. The file is written atomically (designer.atomic): a kill or a
+failure leaves the previous file as it was.
 
 TORCH, no Qt.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..atomic import replacing
 from ..model.analysis import analyze
 from ..model.network import Network
 from .module import BuildError, build_module
@@ -63,5 +65,6 @@ def export_pt2(network: Network, path: str | os.PathLike[str], *,
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise Pt2ExportError(f"torch.export failed: {type(e).__name__}: {first[:300]}") from None
     path = Path(path)
-    torch.export.save(program, str(path))
+    with replacing(path) as tmp:  # a kill or a failure never leaves half a file at `path`
+        torch.export.save(program, str(tmp))
     return Pt2Result(model, path, program)

@@ -1,7 +1,8 @@
 """`python -m designer export FILE --to code|project|onnx|pt2 OUT`: the design as PyTorch code, a
 training project (torchrun-ready), an ONNX file or a torch.export program.
 
-Exit codes: 0 done, 1 the export itself failed, 2 the file, a model or an option cannot be used
+Exit codes: 0 done, 1 the export itself failed (or, for ONNX, the file is written but onnxruntime
+could not check its outputs: the message says so), 2 the file, a model or an option cannot be used
 (the message names it). An existing output is kept unless --force.
 
 Importing this module does not import torch; the command does.
@@ -64,10 +65,16 @@ def run(args: argparse.Namespace) -> int:
                     if args.kind == "onnx" else _export_pt2(design, out, weights))
     except Refused as e:
         return error(str(e))
+    except Unchecked as e:
+        return error(str(e), 1)
     except (OSError, RuntimeError) as e:
         return error(f"{args.file}: the {args.kind} export failed: {e}", 1)
     print(line)
     return 0
+
+
+class Unchecked(Exception):
+    """The output is written but could not be checked (exit code 1; the message says why)."""
 
 
 def _refuse(error: Exception, what: str) -> Refused:
@@ -115,7 +122,13 @@ def _weights(path: str):
 def _export_onnx(design, out: Path, weights, opset, exporter: str) -> str:
     import torch
 
-    from ..bridge.onnx import BuildError, OnnxExportError, check_outputs, export_onnx
+    from ..bridge.onnx import (
+        BuildError,
+        OnnxExportError,
+        OutputCheckError,
+        check_outputs,
+        export_onnx,
+    )
     from ..model.analysis import analyze
 
     try:
@@ -128,11 +141,16 @@ def _export_onnx(design, out: Path, weights, opset, exporter: str) -> str:
             raise Refused(str(e)) from None
         raise
     shape = analyze(design.network).layers[result.model.input_id].shape
-    diff = check_outputs(out, result.model, torch.randn(2, *shape))
+    wrote = (f"wrote {out}: ONNX opset {result.opset}, {result.nodes} nodes "
+             f"({', '.join(result.operators)}); onnx.checker passed")
+    try:
+        diff = check_outputs(out, result.model, torch.randn(2, *shape))
+    except OutputCheckError as e:  # the file is there: say so, and why it is unchecked
+        raise Unchecked(f"{wrote}; but its outputs could not be compared with torch's: "
+                        f"{e.why}") from None
     agree = ("onnxruntime not installed: outputs not compared" if diff is None
              else f"onnxruntime's outputs match torch's within {diff:.1g}")
-    return (f"wrote {out}: ONNX opset {result.opset}, {result.nodes} nodes "
-            f"({', '.join(result.operators)}); onnx.checker passed; {agree}")
+    return f"{wrote}; {agree}"
 
 
 def _export_pt2(design, out: Path, weights) -> str:
@@ -151,8 +169,13 @@ def _export_pt2(design, out: Path, weights) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """Atomically: a temporary file of our own beside it (never a fixed name a planted
+    symlink could sit at), flushed and renamed over it."""
+    from ..atomic import write_text
+
+    try:
+        write_text(path, text)
+    except OSError as e:
+        raise OSError(f"cannot write {path}: {e.strerror or e}") from None
 
 

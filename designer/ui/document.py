@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from ..atomic import clean_stale
 from ..model.analysis import Report, analyze
 from ..model.design_file import Design, DesignFileError, dumps, load, loads
 from ..model.network import Network, NetworkError
@@ -138,8 +139,9 @@ class Document(QObject):
         if not f.open(QSaveFile.WriteOnly):
             raise OSError(f"cannot write {target}: {f.errorString()}")
         f.write(dumps(self.design).encode("utf-8"))
-        if not f.commit():
+        if not f.commit():  # QSaveFile: an exclusive temporary file, flushed, renamed over it
             raise OSError(f"cannot write {target}: {f.errorString()}")
+        clean_stale(target)  # what a killed save of ours (designer.atomic) left beside it
         self._path = str(target)
         self._settings_dirty = False
         self.undo_stack.setClean()

@@ -297,9 +297,19 @@ class ExportActions(QObject):
             return (f"Exported {path} (ONNX opset {result.opset}, {result.nodes} nodes; "
                     f"onnx.checker passed{agree})")
 
+        def unchecked(error) -> bool:
+            """The file is written, but onnxruntime could not check it: say both."""
+            if type(error).__name__ != "OutputCheckError":
+                return False
+            self._status(f"Exported {path}; its outputs could not be checked", 8000)
+            self._warn(f"Exported {path}, but its outputs could not be compared with "
+                       f"PyTorch's.\n\n{error}")
+            self.finished.emit(f"Exported {path}; outputs not checked")
+            return True
+
         self._run(f"Exporting {label}", work,
                   lambda message: message + (" with the weights of " + Path(weights_path).name
-                                             if weights_path else ""))
+                                             if weights_path else ""), unchecked)
         return True
 
     # ----------------------------------------------------------------------------- import

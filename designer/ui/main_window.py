@@ -667,11 +667,10 @@ def _file_stem(name: str) -> str:
 
 
 def _write_text(path: str, text: str) -> None:
-    from PySide6.QtCore import QSaveFile
+    """Atomically (designer.atomic: a temporary file of our own beside it, renamed over it)."""
+    from ..atomic import write_text
 
-    f = QSaveFile(path)
-    if not f.open(QSaveFile.WriteOnly):
-        raise OSError(f"cannot write {path}: {f.errorString()}")
-    f.write(text.encode("utf-8"))
-    if not f.commit():
-        raise OSError(f"cannot write {path}: {f.errorString()}")
+    try:
+        write_text(path, text)
+    except OSError as e:
+        raise OSError(f"cannot write {path}: {e.strerror or e}") from None

@@ -4,6 +4,7 @@ computes (onnxruntime); every layer of the catalogue exports; the files import b
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -213,3 +214,125 @@ def test_weights_that_do_not_fit_are_refused(tmp_path):
     net = load(PRESETS / "cifar10_example.convnet.json").network
     with pytest.raises(OnnxExportError, match="the weights do not fit the design"):
         export_onnx(net, tmp_path / "x.onnx", weights={"conv.weight": torch.zeros(1)})
+
+
+# ------------------------------------------------------------------------------ atomic writes
+
+
+def tiny() -> Network:
+    net = Network("tiny")
+    x = net.add("Input", {"channels": 2, "height": 6, "width": 6}, id="input")
+    x = net.add("Conv2d", {"out_channels": 4, "kernel_size": 3}, inputs=[x])
+    x = net.add("Flatten", inputs=[x])
+    net.add("Linear", {"out_features": 10}, inputs=[x])  # 2,560 bytes of weights
+    return net
+
+
+def previous(folder: Path) -> tuple[Path, bytes]:
+    """A good earlier export in `folder`: (its path, its bytes)."""
+    out = folder / "m.onnx"
+    export_onnx(tiny(), out)
+    return out, out.read_bytes()
+
+
+def test_a_failed_export_keeps_the_previous_file_and_leaves_nothing(tmp_path, monkeypatch):
+    """Both exporters fail midway, after writing half a file, a big model's data file and a
+    per-tensor file: the previous export is byte-identical, nothing else is in its folder and
+    nothing in the working directory."""
+    out_dir, cwd = tmp_path / "out", tmp_path / "cwd"
+    out_dir.mkdir()
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    out, before = previous(out_dir)
+
+    def half_written(model, args, f=None, **kwargs):
+        if f is None:  # the torch.export-based one: fails before saving
+            raise RuntimeError("killed by the test")
+        target = Path(f)
+        target.write_bytes(b"\x08\x07garbage")
+        target.with_name(target.name + ".data").write_bytes(b"\0" * 1000)
+        (target.parent / "linear.weight").write_bytes(b"\0" * 100)
+        raise RuntimeError("killed by the test")
+
+    monkeypatch.setattr(torch.onnx, "export", half_written)
+    with pytest.raises(OnnxExportError, match="torchscript: RuntimeError: killed by the test; "
+                                              "dynamo: RuntimeError: killed"):
+        export_onnx(tiny(), out, exporter="auto")
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in out_dir.iterdir()) == ["m.onnx"]
+    assert os.listdir(cwd) == []
+
+
+def test_a_relative_path_writes_nothing_else_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    export_onnx(tiny(), "m.onnx")
+    assert os.listdir(tmp_path) == ["m.onnx"]
+
+
+def test_a_file_the_checker_refuses_is_not_put_in_place(tmp_path, monkeypatch):
+    out, before = previous(tmp_path)
+
+    def refuse(*a, **k):
+        raise onnx.checker.ValidationError("bad graph")
+
+    monkeypatch.setattr(onnx.checker, "check_model", refuse)
+    with pytest.raises(OnnxExportError, match="does not pass onnx.checker: bad graph"):
+        export_onnx(tiny(), out)
+    assert out.read_bytes() == before and os.listdir(tmp_path) == ["m.onnx"]
+
+
+def test_a_big_models_external_data_is_moved_in_beside_it(tmp_path, monkeypatch):
+    """Over the threshold (here: any size) the torch.export-based exporter writes NAME.data;
+    it goes into place with the file, and the next export that has none removes it."""
+    pytest.importorskip("onnxscript")
+    from torch.onnx._internal.exporter import _onnx_program
+
+    out, _ = previous(tmp_path)
+    monkeypatch.setattr(_onnx_program, "_LARGE_MODEL_THRESHOLD", 0)
+    result = export_onnx(tiny(), out, exporter="dynamo")
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx", "m.onnx.data"]
+    assert {e.value for t in onnx.load(str(out), load_external_data=False).graph.initializer
+            for e in t.external_data if e.key == "location"} == {"m.onnx.data"}
+    assert_outputs_match(result, (2, 6, 6))
+    export_onnx(tiny(), out, exporter="torchscript")
+    assert os.listdir(tmp_path) == ["m.onnx"]
+
+
+def test_one_file_per_tensor_is_gathered_into_one_data_file(tmp_path, monkeypatch):
+    """What the TorchScript exporter writes for a model over 2 GB (a file per tensor beside the
+    graph) becomes NAME.data, so two files move into place and nothing else is left."""
+    from designer.bridge import onnx as bridge
+
+    real = bridge._export
+
+    def per_tensor(model, x, path, opset, kind):
+        written = real(model, x, path, opset, kind)
+        proto = onnx.load(str(path))
+        onnx.save_model(proto, str(path), save_as_external_data=True,
+                        all_tensors_to_one_file=False, size_threshold=0)
+        assert len(os.listdir(path.parent)) > 2
+        return written
+
+    monkeypatch.setattr(bridge, "_export", per_tensor)
+    result = export_onnx(tiny(), tmp_path / "m.onnx")
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx", "m.onnx.data"]
+    assert_outputs_match(result, (2, 6, 6))
+
+
+def test_onnxruntime_failing_gives_our_error_not_a_traceback(tmp_path, monkeypatch):
+    ort = pytest.importorskip("onnxruntime")
+    from designer.bridge.onnx import OutputCheckError
+
+    result = export_onnx(tiny(), tmp_path / "m.onnx")
+
+    def broken(*a, **k):
+        raise ort.capi.onnxruntime_pybind11_state.Fail(
+            "[ONNXRuntimeError] : 1 : FAIL : Load model failed\nmore detail")
+
+    monkeypatch.setattr(ort, "InferenceSession", broken)
+    with pytest.raises(OutputCheckError) as caught:
+        check_outputs(result.path, result.model, torch.zeros(1, 2, 6, 6))
+    assert str(caught.value) == (
+        f"{result.path} is written, but its outputs could not be checked: onnxruntime could "
+        "not run it (Fail: [ONNXRuntimeError] : 1 : FAIL : Load model failed)")
+    assert result.path.is_file()

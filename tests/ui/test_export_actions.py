@@ -92,6 +92,25 @@ def test_export_onnx_from_the_menu(qtbot, window, tmp_path, monkeypatch):
     assert out.stat().st_size > 100_000  # 31,066 weights
 
 
+def test_onnxruntime_failing_after_the_export_says_so(qtbot, window, tmp_path, monkeypatch,
+                                                      said):
+    ort = pytest.importorskip("onnxruntime")
+    out = tmp_path / "cifar.onnx"
+
+    def broken(*a, **k):
+        raise ort.capi.onnxruntime_pybind11_state.Fail("[ONNXRuntimeError] : 1 : FAIL : no")
+
+    monkeypatch.setattr(ort, "InferenceSession", broken)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    message = run(qtbot, window, "File", "Export", "ONNX (.onnx)…")
+    assert message == f"Exported {out}; outputs not checked"
+    assert said == [f"Exported {out}, but its outputs could not be compared with PyTorch's.\n\n"
+                    f"{out} is written, but its outputs could not be checked: onnxruntime could "
+                    f"not run it (Fail: [ONNXRuntimeError] : 1 : FAIL : no)"]
+    assert out.stat().st_size > 100_000 and os.listdir(tmp_path).count("cifar.onnx") == 1
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
 def test_export_pt2_and_a_training_project(qtbot, window, tmp_path, monkeypatch):
     import torch
 
