@@ -44,26 +44,29 @@ def _child(scenario: str, rec: str, work: str, delay_ms: int, max_delay_ms: int)
     window = MainWindow(settings=settings, recovery_dir=Path(rec))
     assert window.open_path(str(design), ask=False)
     doc = window.doc
-    settle = 3 * delay_ms
+
+    def settle() -> None:  # long enough for the autosave of the edits made
+        QTest.qWait(3 * delay_ms)
+        app.processEvents()  # (a timer overdue after a stall fires now)
     if scenario == "first-edit":  # open, delete one layer
         commands.remove_layers(doc, ["relu"])
-        QTest.qWait(settle)
+        settle()
     elif scenario == "after-save":  # open, edit, autosave, save, delete one layer
         commands.set_params(doc, "conv", out_channels=19)  # (two edits: this part does not
         commands.add_layer(doc, "ReLU")  # rest on the first edit after open being written)
         commands.set_params(doc, "conv", out_channels=20)
-        QTest.qWait(settle)
+        settle()
         assert window.recovery.file.exists()
         assert window.save()
         assert not window.recovery.file.exists()
         commands.remove_layers(doc, ["relu"])
-        QTest.qWait(settle)
+        settle()
     elif scenario == "nth-edit":  # three edits (the first two merge into one undo step)
         for edit in (lambda: commands.set_params(doc, "conv", out_channels=21),
                      lambda: commands.set_params(doc, "conv", out_channels=22),
                      lambda: commands.remove_layers(doc, ["relu"])):
             edit()
-            QTest.qWait(settle)
+            settle()
     elif scenario == "burst":  # an edit every 0.3 s, killed while they still come
         for i, n in enumerate(BURST):
             if i:
@@ -342,6 +345,24 @@ def test_a_change_that_only_marks_the_design_modified_is_autosaved(qtbot, tmp_pa
     doc.set_settings(batch=7)
     qtbot.wait(100)
     assert list((tmp_path / "rec").iterdir()) == []
+
+
+def test_a_lock_left_without_its_file_by_a_dead_process_is_removed(tmp_path):
+    """A process that died between taking its lock and writing its file."""
+    from designer.ui.recovery import find_recoverable
+
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    lock = rec / "1-a.json.lock"
+    subprocess.run([sys.executable, "-c", "import os, sys\n"
+                    "from PySide6.QtCore import QLockFile\n"
+                    "lock = QLockFile(sys.argv[1])\n"
+                    "assert lock.tryLock(0)\n"
+                    "os._exit(0)  # no unlock: the lock stays, as a killed process's",
+                    str(lock)], check=True, timeout=60)
+    assert lock.exists()
+    assert find_recoverable(rec) == []
+    assert not lock.exists()
 
 
 if __name__ == "__main__":
