@@ -85,7 +85,8 @@ def mutated(rng: random.Random) -> str:
                     rng.randint(0, 20_000) if rng.random() < 0.7 else rng.choice(EDGE))
         elif action == "input" and isinstance(nodes, list):
             for node in nodes:
-                if isinstance(node, dict) and node.get("type") == "Input":
+                if (isinstance(node, dict) and node.get("type") == "Input"
+                        and isinstance(node.get("params"), dict)):
                     for key in ("height", "width"):
                         node["params"][key] = rng.randint(1, 9000)
         else:
