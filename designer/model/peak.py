@@ -16,10 +16,13 @@ Precision, as the Trainer runs it:
   follows, up to the next CONV or FC); the loss's log-softmax is fp32.
 
 Device: on CUDA, Dropout keeps a one-byte mask (a float one on the CPU), and convolutions take
-cuDNN scratch space ("workspace") while they run, fitted to the H100 timeline in BENCHMARKS.md:
-in backward 2.5× the larger of the volume a CONV reads and the one it makes (in its compute
-type); in forward 2× that, except for a CONV on an image's few channels (none); for a CONV
-that computes no input gradient (the first), none in fp32 and its output's size in fp32 under
+cuDNN scratch space ("workspace") while they run, a rule of round figures fitted to the op-by-op
+H100 timeline (benchmarks/gpu_memory_timeline.py; neither the timeline nor fitting code is in
+the repository) of the 9 designs in tests/bridge/data/h100_step_peaks.json, all of them; the
+held-out designs are `--verify`'s with no row there (tests/bridge/test_peak_calibration.py). In
+backward 2.5× the larger of the volume a CONV reads and the one it makes (in its compute type);
+in forward 2× that, except for a CONV on an image's few channels (none); for a CONV that
+computes no input gradient (the first), none in fp32 and its output's size in fp32 under
 autocast.
 
 Pure Python: no Qt, no torch. The figures are checked against torch.cuda.max_memory_allocated
@@ -49,8 +52,8 @@ _WITH_WEIGHTS = {"Conv2d", "Linear"}  # autocast casts these to 16 bits
 _SAVES_FOR_WEIGHTS = {"Conv2d", "Linear", "BatchNorm2d"}
 _DROPOUT = {"Dropout", "Dropout2d"}
 # cuDNN's scratch space while a convolution runs, in volumes of the larger of its input and
-# output (fitted to the H100 measurements in BENCHMARKS.md: 1.5–3× typically, more for deep
-# layers with small maps in fp32).
+# output (fitted to the H100 timeline of the fitted designs, see the docstring: 1.5–3× typically,
+# more for deep layers with small maps in fp32).
 WORKSPACE = 2.5
 
 
