@@ -202,9 +202,10 @@ def alexnet_single_tower() -> None:
         "The one-GPU AlexNet most code uses (torchvision's, after Krizhevsky's 'One weird "
         "trick' paper): 64-192-384-256-256 filters, no grouping, no LRN, dropout before the FC "
         "layers. With a 224×224 input and padding 2 the first layer's sizes don't work out: "
-        "(224 − 11 + 4)/4 + 1 = 55.25, so PyTorch floors it to 55 and the last pixel column "
-        "and row are never seen (the notes' warning about strides). The adaptive average pool "
-        "to 6×6 lets other input sizes reach the FC layers.",
+        "(224 − 11 + 4)/4 + 1 = 55.25, so PyTorch floors it to 55. What the floor drops is one "
+        "of the two columns (and rows) of zero padding, so every pixel is still seen, but the "
+        "notes' rule is not met (their point about strides: such sizes must be tracked by "
+        "hand). The adaptive average pool to 6×6 lets other input sizes reach the FC layers.",
         3, 224, 224,
     )
     s.conv_relu("1", 64, 11, stride=4, padding=2)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from .layers import Issue, Shape, numel
-from .network import Network, Node
+from .layers import Fix, Issue, Shape, fmt_shape, numel
+from .network import Network, NetworkError, Node
 from .peak import walk
+from .units import format_bytes, format_count
 
 DTYPE_BYTES: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8}
 
@@ -143,6 +144,13 @@ class Report:
     def ok(self) -> bool:
         return self.totals.errors == 0
 
+    @property
+    def totals_remark(self) -> str:
+        """What the notes say of this design's totals where it differs from what they compute
+        (VGG-16's '24M' forward values): for the places that show the totals ('' if nothing)."""
+        return next((i.message for nid, i in self.issues
+                     if nid is None and i.message.startswith(_VGG16_REMARK_HEAD)), "")
+
     def first_error(self) -> str | None:
         """The first error in the design's order, as 'layer: message' (None when there is none):
         what building or training a design with errors reports."""
@@ -167,13 +175,24 @@ def analyze(
     optimizer: str = "sgd",
     budget: int | None = None,
     device: str = "cuda",
+    fix_effects: bool = True,
 ) -> Report:
     """Analyse a design. Never raises for a bad design: problems become issues in the report.
 
     `dtype` is the precision of training: fp32 / fp64 for every tensor, fp16 / bf16 for mixed
     precision (the textbook count puts every value in that type; the PyTorch estimate models
     autocast, as the Trainer runs it). `device` ("cuda" or "cpu") changes what the PyTorch
-    estimate counts: cuDNN's scratch space and Dropout's one-byte mask on CUDA."""
+    estimate counts: cuDNN's scratch space and Dropout's one-byte mask on CUDA.
+
+    With `fix_effects` each fix a layer's issue offers is tried on a copy of the design: its
+    effect (params, MACs, memory before → after) is written into the Fix, and a fix to a
+    warning or note that would add an error is not offered (callers that only want numbers,
+    like the advisor's predictions, leave this off)."""
+    report = _analyze(network, batch, dtype, optimizer, budget, device)
+    return _with_fix_effects(network, report) if fix_effects else report
+
+
+def _analyze(network, batch, dtype, optimizer, budget, device) -> Report:
     if dtype not in DTYPE_BYTES:
         raise ValueError(f"unknown dtype {dtype!r} (known: {', '.join(DTYPE_BYTES)})")
     if device not in ("cuda", "cpu"):
@@ -220,6 +239,9 @@ def analyze(
         )))
         n_warn += 1
     n_err += sum(1 for _, i in net_issues if i.severity == "error")
+    if (params == _VGG16_PARAMS and acts + input_values == _VGG16_FORWARD
+            and input_values == 3 * 224 * 224):
+        net_issues.append((None, Issue("info", _VGG16_REMARK)))
 
     totals = Totals(params, buffers, macs, acts, input_values, len(order), n_err, n_warn)
     value = DTYPE_BYTES[dtype]
@@ -273,29 +295,52 @@ def _layers(network: Network, order: tuple[str, ...]) -> dict[str, LayerReport]:
     nodes = network.nodes
     cache = network._reports
     layers: dict[str, LayerReport] = {}
+    # loose[n]: the layer that starts the unconnected chain n is on (one with no input), or
+    # None where n is fed from the INPUT (or is one)
+    loose: dict[str, str | None] = {}
     first_input = None
     for nid in order:
         node = nodes[nid]
         ins = node.inputs
         kind = node.type
+        cut: tuple = ()  # a merge's inputs that no INPUT feeds: (port, id, chain start)
         if kind == "Input":
             prev = (first_input,)  # the first INPUT is the network's; others are errors
             if first_input is None:
                 first_input = nid
+            loose[nid] = None
         elif len(ins) == 1:
             prev = (layers[ins[0]],)
+            loose[nid] = loose[ins[0]]
+        elif not ins:
+            prev = ()
+            loose[nid] = nid
         else:
             prev = tuple([layers[s] for s in ins])
+            cut = tuple((i, s, loose[s]) for i, s in enumerate(ins, 1) if loose[s] is not None)
+            # a merge of loose chains only is loose too; one that also takes the network's
+            # volume cannot be built (its other inputs have no size): an error here
+            loose[nid] = cut[0][2] if len(cut) == len(ins) else None
+            if len(cut) == len(ins):
+                cut = ()
         hit = cache.get(nid)
         # a moved or relabelled layer keeps its params object, so it keeps its report too
         if (hit is not None and hit[0] is node.params and hit[1] == prev
-                and hit[3] == kind and hit[2].inputs == ins):
+                and hit[3] == kind and hit[2].inputs == ins and hit[4] == cut):
             layers[nid] = hit[2]
             continue
         layer = node.layer
         rep = None
         issues = ()
-        if kind == "Input":
+        if cut:
+            issues = tuple(Issue(
+                "error",
+                f"input {i} ({src}) is not connected to the INPUT"
+                + (f" (its chain starts at {start}, which has no input)" if start != src
+                   else " (it has no input)")
+                + f": {layer.name} cannot size it; wire {start} or take {src} off this merge",
+            ) for i, src, start in cut)
+        elif kind == "Input":
             if first_input == nid:
                 shape = (node.params["channels"], node.params["height"], node.params["width"])
                 rep = LayerReport(nid, "Input", (), (), shape, 0, 0, 0, numel(shape),
@@ -319,7 +364,7 @@ def _layers(network: Network, order: tuple[str, ...]) -> dict[str, LayerReport]:
             rep = LayerReport(nid, kind, ins, (), None, 0, 0, 0, 0, None, issues,
                               layer.elementwise, ())
         layers[nid] = rep
-        cache[nid] = (node.params, prev, rep, kind)
+        cache[nid] = (node.params, prev, rep, kind, cut)
     if len(cache) > len(layers):
         for nid in [k for k in cache if k not in layers]:
             del cache[nid]
@@ -427,3 +472,99 @@ def _estimate(batch, budget, per_sample, fixed) -> MemoryEstimate:
     if budget is not None:
         max_batch = max((budget - fix) // per, 0) if per else None
     return MemoryEstimate(batch, parts, per, fix, budget, max_batch)
+
+
+# ---------------------------------------------------------------------------------------------
+# The notes' VGG-16 figures
+
+_VGG16_PARAMS = 138_357_544
+_VGG16_FORWARD = 15_237_608  # input 150,528 + activations 15,087,080 per image
+_VGG16_REMARK_HEAD = "The notes give VGG-16's forward pass as"
+_VGG16_REMARK = (
+    f"{_VGG16_REMARK_HEAD} ~24M values (~93 MB) per image, but their own per-layer table sums "
+    "to 15.2 M values (58 MiB in fp32), the count here: the 24M is a slip in their total, not "
+    "a different way of counting")
+
+
+# ---------------------------------------------------------------------------------------------
+# The effect of each fix
+
+# Trials per analysis: a design with more fixes than this gets effects for the first ones (in
+# network order) and offers the others unchecked. Fewer on large designs (a trial re-analyses
+# the layers after the fixed one).
+_MAX_TRIALS = 32
+_TRIAL_LAYERS = 20_000
+# (batch, dtype, optimizer, device) -> (the layer reports annotated, their annotated copies)
+_EFFECTS: dict[tuple, tuple] = {}
+
+
+def _with_fix_effects(network: Network, report: Report) -> Report:
+    """The report with each fix's effect filled in (Fix.effect), from analysing a copy of the
+    design with the fix applied; fixes to warnings and notes that would add errors (a stride
+    that breaks an Add further on) are dropped."""
+    layers = report.layers
+    fixable = [nid for nid in report.order if any(i.fixes for i in layers[nid].issues)]
+    if not fixable:
+        return report
+    key = (report.batch, report.dtype, report.optimizer, report.device)
+    reps = [layers[nid] for nid in report.order]
+    hit = _EFFECTS.get(key)
+    if hit is not None and len(hit[0]) == len(reps) and all(map(operator.is_, hit[0], reps)):
+        annotated = hit[1]
+    else:
+        annotated = {}
+        trials = max(4, min(_MAX_TRIALS, _TRIAL_LAYERS // max(len(reps), 1)))
+        for nid in fixable:
+            rep = layers[nid]
+            issues = []
+            for issue in rep.issues:
+                fixes = []
+                for fix in issue.fixes:
+                    if trials <= 0:
+                        fixes.append(fix)
+                        continue
+                    trials -= 1
+                    rows = _try_fix(network, report, nid, fix, issue.severity != "error")
+                    if rows is not None:
+                        fixes.append(replace(fix, effect=rows))
+                issues.append(replace(issue, fixes=tuple(fixes)))
+            annotated[nid] = rep._replace(issues=tuple(issues))
+        if len(_EFFECTS) > 8:
+            _EFFECTS.clear()
+        _EFFECTS[key] = (reps, annotated)
+    return replace(report, layers={**layers, **annotated})
+
+
+def _try_fix(network: Network, report: Report, nid: str, fix: Fix,
+             keep_errors: bool) -> tuple[tuple[str, str, str], ...] | None:
+    """(what, before, after) rows of applying `fix` to `nid`; None where the fix does not apply
+    or (keep_errors) adds errors."""
+    trial = network.copy()
+    try:
+        trial.set_params(nid, **fix.params)
+    except NetworkError:
+        return None
+    after = _analyze(trial, report.batch, report.dtype, report.optimizer, None, report.device)
+    b, a = report.totals, after.totals
+    if keep_errors and a.errors > b.errors:
+        return None
+    rows = [_row("params", _count(b.params), _count(a.params)),
+            _row("MACs", format_count(b.macs), format_count(a.macs)),
+            _row("memory", format_bytes(report.textbook.total),
+                 format_bytes(after.textbook.total))]
+    rep = after.layers.get(nid)
+    if rep is not None and rep.shape is not None and rep.shape != report.layers[nid].shape:
+        rows.insert(0, ("output", fmt_shape(report.layers[nid].shape), fmt_shape(rep.shape)))
+    if (b.warnings, b.errors) != (a.warnings, a.errors):
+        rows.append(("warnings", str(b.warnings), str(a.warnings)))
+        if b.errors != a.errors:
+            rows.append(("errors", str(b.errors), str(a.errors)))
+    return tuple(rows)
+
+
+def _row(what: str, before: str, after: str) -> tuple[str, str, str]:
+    return (what, before, after + " (kept)" if after == before else after)
+
+
+def _count(n: int) -> str:
+    return f"{n:,}" if n < 10_000_000 else format_count(n)

@@ -4,7 +4,8 @@ Each record holds everything the rest of the program needs to know about a kind:
 (type, default, range), its shape rule, parameter count, MACs, receptive-field step and what
 PyTorch keeps for backward. Adding a kind means adding one record here (and its torch mapping in
 designer/bridge/module.py). Shapes are (C, H, W) for volumes and (F,) for flat vectors; the UI
-writes them the notes' way, W×H×D.
+writes them the notes' way, W×H×D. The sliding-window size rule CONV and POOL share is in
+windows.py, the Issue and Fix records in issues.py (both re-exported here).
 
 Pure Python: no Qt, no torch.
 """
@@ -16,26 +17,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .issues import Fix, Issue
+from .windows import AXES as _AXES
+from .windows import adaptive_windows
+from .windows import volume as _volume
+from .windows import window as _window
+
 Shape = tuple[int, ...]
 
 
 class ParamError(ValueError):
     """A parameter value outside what its layer accepts."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fix:
-    """A concrete edit that resolves an issue: new parameter values for the node concerned."""
-
-    label: str
-    params: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    severity: str  # "error" | "warning" | "info"
-    message: str
-    fixes: tuple[Fix, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,124 +156,6 @@ def numel(shape: Shape) -> int:
     return n
 
 
-def _volume(name: str, ins: Sequence[Shape]) -> tuple[Shape | None, list[Issue]]:
-    shape = ins[0]
-    if len(shape) != 3:
-        return None, [
-            Issue(
-                "error",
-                f"{name} needs a W×H×D volume but gets a flat vector of {shape[0]} values "
-                "(an FC or Flatten layer comes before it)",
-            )
-        ]
-    return shape, []
-
-
-_AXES = ("height", "width")
-
-
-def _window_axis(
-    size: int, k: int, s: int, p: int, d: int, ceil_mode: bool, axis: str, what: str
-) -> tuple[int | None, Issue | None, int]:
-    """Output size along one axis by (W − F + 2P)/S + 1; an issue when it does not work out.
-
-    Returns (out, issue, remainder) with remainder = (W − F + 2P) mod S.
-    """
-    eff = d * (k - 1) + 1
-    span = size + 2 * p - eff
-    if span < 0:
-        return (
-            None,
-            Issue(
-                "error",
-                f"the {what} ({eff}) is larger than the padded input {axis} ({size} + 2·{p} = "
-                f"{size + 2 * p}): (W − F + 2P)/S + 1 = ({size} − {eff} + {2 * p})/{s} + 1 ≤ 0",
-            ),
-            0,
-        )
-    rem = span % s
-    out = span // s + 1
-    if ceil_mode and rem:
-        out = -(-span // s) + 1
-        if (out - 1) * s >= size + p:
-            out -= 1
-    return out, None, rem
-
-
-def _window(
-    name: str,
-    ins: Sequence[Shape],
-    k: int,
-    s: int,
-    p: int,
-    d: int,
-    ceil_mode: bool,
-    what: str,
-    out_c: int | None = None,
-    max_pad: int | None = None,
-) -> tuple[Shape | None, list[Issue]]:
-    vol, issues = _volume(name, ins)
-    if vol is None:
-        return None, issues
-    c, h, w = vol
-    outs = []
-    rems = []
-    for axis, size in zip(_AXES, (h, w)):
-        out, issue, rem = _window_axis(size, k, s, p, d, ceil_mode, axis, what)
-        if issue:
-            return None, [issue]
-        outs.append(out)
-        rems.append((axis, size, rem))
-    bad = [(axis, size, rem) for axis, size, rem in rems if rem]
-    if bad:
-        axis, size, rem = bad[0]
-        eff = d * (k - 1) + 1
-        where = "width and height" if len(bad) == 2 and h == w else axis
-        exact = (size - eff + 2 * p) / s + 1
-        if ceil_mode:
-            issues.append(
-                Issue(
-                    "info",
-                    f"(W − F + 2P)/S + 1 = ({size} − {eff} + {2 * p})/{s} + 1 = {exact:g} "
-                    f"along the {where}: ceil_mode rounds up, so the last window hangs over "
-                    "the border",
-                )
-            )
-        else:
-            issues.append(
-                Issue(
-                    "warning",
-                    f"sizes don't work out along the {where}: (W − F + 2P)/S + 1 = "
-                    f"({size} − {eff} + {2 * p})/{s} + 1 = {exact:g} is not an integer; PyTorch "
-                    f"floors it to {int(exact)} and the last {rem} pixel row(s)/column(s) are "
-                    "never seen",
-                    _window_fixes((h, w), k, s, p, d, k // 2 if max_pad is None else max_pad),
-                )
-            )
-    return ((out_c if out_c is not None else c), outs[0], outs[1]), issues
-
-
-def _window_fixes(
-    sizes: tuple[int, int], k: int, s: int, p: int, d: int, max_pad: int
-) -> tuple[Fix, ...]:
-    """The nearest padding and the nearest stride for which every axis works out."""
-    eff = d * (k - 1) + 1
-
-    def works(p2: int, s2: int) -> bool:
-        return all((n - eff + 2 * p2) >= 0 and (n - eff + 2 * p2) % s2 == 0 for n in sizes)
-
-    fixes: list[Fix] = []
-    for p2 in sorted(range(0, max_pad + 1), key=lambda x: (abs(x - p), x)):
-        if p2 != p and works(p2, s):
-            fixes.append(Fix(f"padding {p} → {p2}", {"padding": p2}))
-            break
-    for s2 in sorted(range(1, s + 3), key=lambda x: (abs(x - s), -x)):
-        if s2 != s and works(p, s2):
-            fixes.append(Fix(f"stride {s} → {s2}", {"stride": s2}))
-            break
-    return tuple(fixes)
-
-
 # ---------------------------------------------------------------------------------------------
 # Input
 
@@ -386,7 +260,7 @@ def _maxpool_shape(p, ins):
         return None, bad
     return _window(
         "POOL", ins, p["kernel_size"], p["stride"], p["padding"], p["dilation"], p["ceil_mode"],
-        "pooling window",
+        "pooling window", pool=True,
     )
 
 
@@ -396,7 +270,7 @@ def _avgpool_shape(p, ins):
         return None, bad
     return _window(
         "POOL", ins, p["kernel_size"], p["stride"], p["padding"], 1, p["ceil_mode"],
-        "pooling window",
+        "pooling window", pool=True,
     )
 
 
@@ -411,16 +285,32 @@ def _adaptive_shape(p, ins):
     if vol is None:
         return None, issues
     o = p["output_size"]
-    return (vol[0], o, o), []
+    uneven = [(axis, n) for axis, n in zip(_AXES, vol[1:]) if o > 1 and n % o]
+    if uneven:
+        axis, n = uneven[0]
+        wins = adaptive_windows(n, o)
+        starts = ", ".join(str(a) for a, _ in wins[:8]) + (", …" if o > 8 else "")
+        widths = sorted({b - a for a, b in wins})
+        where = "width and height" if len(uneven) == 2 and vol[1] == vol[2] else axis
+        issues = [Issue(
+            "info",
+            f"{n} → {o} along the {where} is not a whole number of pixels per window: PyTorch's "
+            f"windows start at {starts} (widths {', '.join(map(str, widths))}), not evenly "
+            f"spaced, so the receptive fields from here on are approximate (counted as the "
+            f"widest window, {widths[-1]}, with jump {max(n // o, 1)})",
+        )]
+    return (vol[0], o, o), issues
 
 
 def _adaptive_step(p, ins):
     _, h, w = ins[0]
     o = p["output_size"]
-    # PyTorch's window i spans [floor(i·n/o), ceil((i+1)·n/o)): the widest one bounds the field.
-    kh = max(-(-((i + 1) * h) // o) - (i * h) // o for i in range(o))
-    kw = max(-(-((i + 1) * w) // o) - (i * w) // o for i in range(o))
-    return Step((kh, kw), (max(h // o, 1), max(w // o, 1)), (0, 0))
+    # PyTorch's window i spans [floor(i·n/o), ceil((i+1)·n/o)): the widest one bounds the field,
+    # the first one places it (start = the first window's centre); exact where o divides n
+    kh = max(b - a for a, b in adaptive_windows(h, o))
+    kw = max(b - a for a, b in adaptive_windows(w, o))
+    fh, fw = -(-h // o), -(-w // o)
+    return Step((kh, kw), (max(h // o, 1), max(w // o, 1)), ((kh - fh) / 2, (kw - fw) / 2))
 
 
 def _pool_saved_max(p, ins, out):

@@ -21,6 +21,7 @@ from designer.model.advisor import (
 )
 from designer.model.analysis import analyze
 from designer.model.network import Network, NetworkError
+from designer.model.units import format_bytes
 
 
 def stack(hw, depth, *layers) -> Network:
@@ -298,6 +299,12 @@ def test_over_budget_gets_the_first_layer_compromise_and_the_largest_batch():
     assert "takes the place of pool1" in first.reason
     effect = first.effect()
     assert effect.after.memory < effect.before.memory
+    # the compromise alone (17.8 → 7.04 GiB) still does not fit 4 GiB: the hint says so
+    assert effect.after.memory > 4 * 1024**3
+    assert "still more than 4 GiB: it does not fit without a smaller batch too" in first.reason
+    rows = {what: (b, a) for what, b, a in first.effect_rows()}
+    over = format_bytes(effect.after.memory - 4 * 1024**3)
+    assert rows["fits 4 GiB"] == ("no", f"no (still {over} over)")
     after = assert_exact(net, report, first)
     assert "pool1" not in after.layers
     assert after.layers["conv1"].shape == (64, 112, 112)
@@ -305,6 +312,7 @@ def test_over_budget_gets_the_first_layer_compromise_and_the_largest_batch():
     batch = hints["batch"]
     assert batch.section == SECTION_COMPUTE and batch.settings == {
         "batch": report.textbook.max_batch}
+    assert dict((w, (b, a)) for w, b, a in batch.effect_rows())["fits 4 GiB"] == ("no", "yes")
     assert batch.effect().after.memory <= 4 * 1024**3 < batch.effect().before.memory
     assert_exact(net, report, batch)
 
@@ -338,6 +346,22 @@ def test_input_not_divisible_by_two_as_often_as_the_network_halves_it():
     assert after.totals.warnings == 0 < report.totals.warnings
     _, hints = hints_of(stack(96, 3, *layers))
     assert "input-size:input" not in hints
+
+
+def test_the_input_hint_agrees_with_the_analysis_on_what_is_dropped():
+    """A 3×3/2 pad-1 CONV on 50 floors 25.5 to 25, dropping one column of zero padding: no
+    pixel is lost, so no input-size hint (the analysis says a note, not a warning); 2×2/2 POOLs
+    on 50 drop a real row at 25 → 12: the hint, naming that POOL only."""
+    convs = stack(50, 3, conv("c1", 8, 3, stride=2, padding=1), conv("c2", 8, 3, stride=2,
+                                                                      padding=1), fc("fc", 10))
+    report, hints = hints_of(convs)
+    assert report.layers["c1"].issues[0].severity == "info" and report.totals.warnings == 0
+    assert advisor.sizing.drops(advisor.DesignView(convs, report), report) == []
+    assert "input-size:input" not in hints
+    pools = stack(50, 3, pool("p1"), pool("p2"), fc("fc", 10))
+    report, hints = hints_of(pools)
+    assert [n for n in report.order if report.layers[n].warnings] == ["p2"]
+    assert hints["input-size:input"].layers == ("input", "p2")
 
 
 def test_alexnets_227_works_out_and_gets_no_input_hint():

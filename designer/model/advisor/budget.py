@@ -4,6 +4,8 @@ budget, a stride-2 first CONV (where most activations are) or the largest batch 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..units import format_bytes
 from .operations import Operation, RemoveLayer, SetParams
 from .records import SECTION_COMPUTE, SECTION_MEMORY, Hint
@@ -38,13 +40,19 @@ def memory(view: DesignView) -> list[Hint]:
             if pool is not None:
                 edit += (RemoveLayer(pool),)
                 instead = f" (it takes the place of {pool}, so every later size is kept)"
-            out.append(view.hint(
+            hint = view.hint(
                 f"memory:{first}", (first,) + ((pool,) if pool else ()),
                 f"Batch {b} needs {format_bytes(est.total)} of {budget}: compromise at "
                 f"{first}",
                 f"{share:.0%} of the activations are at the full {w}×{h} resolution; a "
                 f"{k}×{k} stride-2 first CONV, as in ZFNet, quarters them{instead}.",
-                SECTION_MEMORY, edit=edit, kind="compromise"))
+                SECTION_MEMORY, edit=edit, kind="compromise")
+            effect = hint.effect()
+            if effect is not None and effect.after.memory > est.budget:
+                hint = replace(hint, reason=hint.reason[:-1] + (
+                    f"; that brings batch {b} to {format_bytes(effect.after.memory)}, still "
+                    f"more than {budget}: it does not fit without a smaller batch too."))
+            out.append(hint)
     mb = est.max_batch
     if mb:
         out.append(view.hint(

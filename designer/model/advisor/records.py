@@ -34,6 +34,11 @@ class Figures:
     warnings: int
     errors: int
     batch: int
+    budget: int | None = None  # the memory budget of the analysis, if one was chosen
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.budget is None else self.memory <= self.budget
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ class Effect:
         out.append((memory, format_bytes(b.memory), format_bytes(a.memory)))
         if b.batch != a.batch:
             out.append(("batch", str(b.batch), str(a.batch)))
+        if a.budget is not None and not (b.fits and a.fits):
+            word = {True: "yes", False: "no"}
+            out.append((f"fits {format_bytes(a.budget)}", word[b.fits],
+                        word[a.fits] + ("" if a.fits else
+                                        f" (still {format_bytes(a.memory - a.budget)} over)")))
         where = f"receptive field of {self.anchor}" if self.anchor else "receptive field"
         out.append((where, _rf(b.rf), _rf(a.rf) + (" (kept)" if a.rf == b.rf else "")))
         if (b.warnings, b.errors) != (a.warnings, a.errors):
@@ -143,7 +153,7 @@ class Hint:
             return None
         settings = {"batch": report.batch, "dtype": report.dtype, "optimizer": report.optimizer,
                     "budget": report.textbook.budget, **(self.settings or {})}
-        after = analyze(net, **settings)
+        after = analyze(net, **settings, fix_effects=False)
         old = set(report.layers)
         local_after = [nid for nid in after.order if nid not in old or nid in self.layers]
         return Effect(_figures(report, self.layers, self.anchor),
@@ -157,4 +167,4 @@ def _figures(report: Report, local, anchor: str | None) -> Figures:
     t = report.totals
     return Figures(t.params, t.macs, report.textbook.total, rf,
                    sum(layers[n].params for n in local if n in layers), t.warnings, t.errors,
-                   report.batch)
+                   report.batch, report.textbook.budget)

@@ -6,6 +6,7 @@ size that works out as the edit).
 from __future__ import annotations
 
 from ..analysis import Report, analyze
+from ..windows import dropped_pixels, window_output
 from .operations import SetParams
 from .records import SECTION_SIZING, Hint
 from .view import WINDOWED, DesignView
@@ -39,7 +40,7 @@ def input_size(view: DesignView) -> list[Hint]:
             trial.set_params(view.input_id, height=ch, width=cw)
         except ValueError:  # past the INPUT's limits (8,192): no size to offer that way
             continue
-        r = analyze(trial)
+        r = analyze(trial, fix_effects=False)
         if r.totals.errors:
             continue
         n = len(drops(view, r))
@@ -61,7 +62,8 @@ def input_size(view: DesignView) -> list[Hint]:
 
 
 def drops(view: DesignView, report: Report) -> list[str]:
-    """Strided layers that floor (W − F + 2P)/S + 1 and so never see border pixels."""
+    """Strided layers whose last window ends before the input's last real pixel row or column
+    (the analysis' warning): where PyTorch's rounding drops only zero padding, nothing is lost."""
     out = []
     for nid in report.order:
         node = view.nodes[nid]  # a trial differs in its INPUT only
@@ -69,13 +71,16 @@ def drops(view: DesignView, report: Report) -> list[str]:
         if node.type not in WINDOWED or rep.shape is None:
             continue
         p = node.params
-        if p["stride"] == 1 or p.get("ceil_mode") or len(rep.in_shapes[0]) != 3:
+        if p["stride"] == 1 or len(rep.in_shapes[0]) != 3:
             continue
         step = node.layer.step(p, rep.in_shapes)
+        ceil = bool(p.get("ceil_mode"))
         _, h, w = rep.in_shapes[0]
-        if any((size + 2 * pad - k) % s for size, k, s, pad in
-               zip((h, w), step.kernel, step.stride, step.pad)):
-            out.append(nid)
+        for size, k, s, pad in zip((h, w), step.kernel, step.stride, step.pad):
+            pad = int(pad)
+            if dropped_pixels(size, k, s, pad, window_output(size, k, s, pad, ceil)):
+                out.append(nid)
+                break
     return out
 
 

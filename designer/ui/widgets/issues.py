@@ -1,4 +1,5 @@
-"""Issue cards: a severity, the layer, the analysis' message and one "Fix: …" button per fix.
+"""Issue cards: a severity, the layer, the analysis' message and one "Fix: …" button per fix,
+with the fix's effect on the design (params, MACs, memory before → after) as the analysis wrote it.
 
 Shared by the inspector (one layer's issues) and the issues panel (all of them). The cards only
 report clicks; the owner turns them into selections and undoable fixes.
@@ -56,19 +57,29 @@ class IssueCard(QFrame):
         layout.addLayout(head)
         layout.addWidget(self.message)
         self.buttons: list[QPushButton] = []
+        self.effects: list[QLabel] = []  # each fix's effect, as the analysis wrote it
         if issue.fixes and nid is not None:
             row = QHBoxLayout()
             row.setSpacing(4)
             for fix in issue.fixes:
                 button = QPushButton(f"Fix: {fix.label}")
-                button.setToolTip("Set " + ", ".join(f"{k} = {v}" for k, v in fix.params.items())
-                                  + " (one undo step)")
+                tip = ("Set " + ", ".join(f"{k} = {v}" for k, v in fix.params.items())
+                       + " (one undo step)")
+                button.setToolTip(tip + (f"\n{fix.effect_text}" if fix.effect_text else ""))
                 button.setCursor(Qt.ArrowCursor)
                 button.clicked.connect(lambda _=False, f=fix: self.fix_clicked.emit(self.nid, f))
                 row.addWidget(button)
                 self.buttons.append(button)
             row.addStretch(1)
             layout.addLayout(row)
+            for fix in issue.fixes:
+                if fix.effect_text:
+                    effect = QLabel(f"{fix.label}: {fix.effect_text}")
+                    effect.setWordWrap(True)
+                    effect.setTextFormat(Qt.PlainText)
+                    effect.setEnabled(False)  # the palette's muted text colour
+                    layout.addWidget(effect)
+                    self.effects.append(effect)
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if event.button() == Qt.LeftButton and self.rect().contains(event.position().toPoint()):
