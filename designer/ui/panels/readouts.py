@@ -87,7 +87,7 @@ class TotalsPanel(QWidget):
         self.budget = QComboBox()
         self.budget.addItem("None", None)
         for gb in BUDGET_PRESETS_GB:
-            self.budget.addItem(f"{gb} GB", parse_size(f"{gb} GB"))
+            self.budget.addItem(f"{gb} GiB", parse_size(f"{gb} GiB"))  # as format_bytes writes
         self.budget.addItem("Custom…", _CUSTOM)
         self._offered = {self.budget.itemData(i) for i in range(self.budget.count())}
         self.budget.setToolTip("GPU memory to fit one training step into")
