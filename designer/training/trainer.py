@@ -539,7 +539,8 @@ class Trainer:
             name = self.config.data.name
             raise FaultError(Fault(
                 "data", f"the data set {name!r} could not be loaded: {e}",
-                "check the data set's name and folder (or allow the download); the message "
+                getattr(e, "advice", "") or  # a DatasetError's own advice fits its fault
+                "check the data set's name and folder (or turn on Download); the message "
                 "above says which file or field is wrong", _tb(e))) from None
 
     def _data_progress(self, done: int, total: int | None, message: str) -> None:

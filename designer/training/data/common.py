@@ -4,12 +4,18 @@ normalisation, augmentation, and the Dataset the Trainer iterates.
 Images travel as (N, C, H, W) tensors, uint8 (0..255) where the source is 8-bit, float32
 otherwise. They are adapted to the design's input once, up front, where the result fits in memory
 (``EAGER_LIMIT_BYTES``); otherwise each batch is adapted when it is read.
+
+Reading files is bounded (``read_within``, ``expansion_limit``): a compressed file (.gz, .tar.gz,
+a compressed .npz member) may expand to ``EXPANSION_RATIO`` times its size (at least
+``EXPANSION_FLOOR``, never more than ``MAX_EXPANDED_BYTES``) unless the reader knows the data's
+size; an image may declare at most ``MAX_IMAGE_PIXELS`` pixels, checked before it is decoded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import IO
 
 import torch
 import torch.nn.functional as F
@@ -21,8 +27,49 @@ STATS_SAMPLE = 4096  # lazily read sets: mean / std from this many training imag
 LUMA = (0.299, 0.587, 0.114)
 
 
+# reading files within bounds: what a file may expand to in memory
+EXPANSION_RATIO = 20  # bytes read per byte of a compressed file (real data sets: under 6)
+EXPANSION_FLOOR = 64 << 20  # a small compressed file may always expand to this much
+MAX_EXPANDED_BYTES = 4 << 30  # and no compressed file to more than this
+MAX_IMAGE_PIXELS = 1 << 26  # width × height of one image (8192 × 8192), checked before decoding
+READ_CHUNK = 1 << 20
+NOT_GENUINE = ("the file is not a genuine copy of the data (a decompression bomb, or corrupt): "
+               "delete it, and download it again or point the path at the real files")
+
+Progress = Callable[[int, "int | None", str], None]  # (done, total, message); may raise to stop
+
+
 class DatasetError(ValueError):
-    """A data set cannot be found, read or shaped to the design; the message says what, where."""
+    """A data set cannot be found, read or shaped to the design; the message says what, where.
+    ``advice``, where given, says what to do about it (the Trainer shows it as the advice)."""
+
+    def __init__(self, message: str, advice: str = ""):
+        super().__init__(message)
+        self.advice = advice
+
+
+def expansion_limit(compressed_bytes: int) -> int:
+    """The most a compressed file of ``compressed_bytes`` may expand to when it is read."""
+    return min(max(EXPANSION_RATIO * int(compressed_bytes), EXPANSION_FLOOR), MAX_EXPANDED_BYTES)
+
+
+def read_within(stream: IO[bytes], limit: int, what: str, why: str = "",
+                progress: Progress | None = None, message: str = "",
+                total: int | None = None) -> bytearray:
+    """All of ``stream``, read in chunks; ``DatasetError`` naming ``what`` and the limit as soon
+    as it holds more than ``limit`` bytes (``why`` says where the limit comes from).
+    ``progress(done, total, message)`` hears of each chunk and may raise to stop the read."""
+    data = bytearray()
+    while True:
+        chunk = stream.read(min(READ_CHUNK, limit + 1 - len(data)))
+        if not chunk:
+            return data
+        data += chunk
+        if len(data) > limit:
+            raise DatasetError(f"{what} holds more than {limit} bytes when read{why}: refused",
+                               NOT_GENUINE)
+        if progress is not None:
+            progress(len(data), total, message)
 
 
 @dataclass

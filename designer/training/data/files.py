@@ -1,21 +1,28 @@
 """A user's own data: a class-per-folder image folder, or a .npz with ``x`` and ``y``.
 
 Image folders are decoded with Pillow where it is installed; without it, PNG files are read by
-the small decoder in ``png.py`` and anything else asks for ``pip install pillow``. A .npz is
-read with ``allow_pickle=False``: object arrays are refused, never unpickled.
+the small decoder in ``png.py`` and anything else asks for ``pip install pillow``. An image that
+declares more than ``common.MAX_IMAGE_PIXELS`` pixels is refused before it is decoded.
+
+A .npz is read member by member by this module (numpy's .npy header, then the raw bytes): object
+arrays are refused, never unpickled, and a compressed member may expand to no more than
+``common.expansion_limit`` of its compressed size, checked against the size the zip declares
+before anything is read and against the bytes as they are read.
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import png
-from .common import Adapter, DatasetError, shape_text
+from . import common, png
+from .common import NOT_GENUINE, Adapter, DatasetError, Progress, read_within, shape_text
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm",
                   ".pgm"}
@@ -96,15 +103,38 @@ def image_mode(channels: int) -> str:
                        f"input wants {channels}: change the Input layer's channels to 1 or 3")
 
 
+def _too_many_pixels(path: Path, width: int, height: int) -> None:
+    limit = common.MAX_IMAGE_PIXELS
+    if width * height > limit:
+        raise DatasetError(f"{path} declares {width}×{height} pixels, more than the {limit} "
+                           f"pixels an image may have here; it was not decoded",
+                           "use smaller images (a network's input is rarely above 512×512)")
+
+
+def _open(image_module, path: Path):
+    """Pillow's image, its size checked before anything is decoded."""
+    try:
+        image = image_module.open(path)
+    except image_module.DecompressionBombError:  # Pillow's own limit, above ours
+        raise DatasetError(f"{path} declares more than {common.MAX_IMAGE_PIXELS} pixels, the "
+                           f"most an image may have here; it was not decoded") from None
+    try:
+        _too_many_pixels(path, image.width, image.height)
+    except DatasetError:
+        image.close()
+        raise
+    return image
+
+
 def read_image(path: Path, mode: str) -> np.ndarray:
     """One image file as uint8 (C, H, W) in ``mode`` ("L" or "RGB")."""
     image_module = _pillow()
     try:
         if image_module is not None:
-            with image_module.open(path) as image:
+            with _open(image_module, path) as image:
                 array = np.asarray(image.convert(mode))
         elif path.suffix.lower() == ".png":
-            array = png.to_mode(png.decode(path.read_bytes()), mode)
+            array = png.to_mode(png.decode(path.read_bytes(), common.MAX_IMAGE_PIXELS), mode)
         else:
             raise DatasetError(f"reading {path.suffix} images needs Pillow, which is not "
                                f"installed: pip install pillow (PNG files are read without it)")
@@ -124,13 +154,16 @@ def probe_image(path: Path) -> tuple[int, int, int]:
     image_module = _pillow()
     try:
         if image_module is not None:
-            with image_module.open(path) as image:
+            with _open(image_module, path) as image:
                 bands = 3 if image.mode == "P" else len(image.getbands())
                 return bands, image.height, image.width
         if path.suffix.lower() == ".png":
             data = path.read_bytes()
             width, height, *_ = png.header(data)
+            _too_many_pixels(path, width, height)
             return png.channels(data), height, width
+    except DatasetError:
+        raise
     except Exception as error:
         raise DatasetError(f"{path} cannot be read as an image: {error}") from None
     raise DatasetError(f"reading {path.suffix} images needs Pillow, which is not installed: "
@@ -214,27 +247,28 @@ _KEYS = (("x", "y", None, None), ("x_train", "y_train", "x_test", "y_test"),
          ("x_train", "y_train", "x_val", "y_val"))
 
 
-def read_npz(path: Path, val_size: int | None, seed: int) -> UserSet:
+def read_npz(path: Path, val_size: int | None, seed: int,
+             progress: Progress | None = None) -> UserSet:
     if not path.is_file():
         raise DatasetError(f"the .npz file {path} does not exist")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        with zipfile.ZipFile(path) as archive:
+            members = _npz_members(archive, path)
+            keys = set(members)
+            chosen = next((k for k in _KEYS if k[0] in keys and k[1] in keys
+                           and (k[2] is None or k[2] in keys and k[3] in keys)), None)
+            if chosen is None:
+                raise DatasetError(f"{path} holds {', '.join(sorted(keys)) or 'nothing'}: "
+                                   f"expected arrays x (images) and y (labels), or x_train, "
+                                   f"y_train with x_test, y_test")
+            arrays = [_npy(archive, members[k], path, progress) if k else None for k in chosen]
+            names = ([str(v) for v in _npy(archive, members["class_names"], path, progress)]
+                     if "class_names" in keys else None)
+    except DatasetError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError,
+            RuntimeError, OverflowError, MemoryError) as error:
         raise DatasetError(f"{path} is not a readable .npz file ({error})") from None
-    with archive:
-        keys = set(archive.files)
-        chosen = next((k for k in _KEYS if k[0] in keys and k[1] in keys
-                       and (k[2] is None or k[2] in keys and k[3] in keys)), None)
-        if chosen is None:
-            raise DatasetError(f"{path} holds {', '.join(sorted(keys)) or 'nothing'}: expected "
-                               f"arrays x (images) and y (labels), or x_train, y_train with "
-                               f"x_test, y_test")
-        try:
-            arrays = [archive[k] if k else None for k in chosen]
-            names = [str(v) for v in archive["class_names"]] if "class_names" in keys else None
-        except ValueError as error:  # object arrays: allow_pickle=False refuses them
-            raise DatasetError(f"{path} holds an array that can only be unpickled ({error}): "
-                               f"save numbers (and class_names as a string array)") from None
     notes: list[str] = []
     train_x, layout = _images(arrays[0], f"{path}: {chosen[0]}")
     train_y = _labels(arrays[1], len(train_x), f"{path}: {chosen[1]}")
@@ -259,6 +293,58 @@ def read_npz(path: Path, val_size: int | None, seed: int) -> UserSet:
     class_names = names or [str(i) for i in range(classes)]
     return UserSet(train_x, train_y, val_x, val_y, class_names,
                    tuple(int(v) for v in train_x.shape[1:]), notes)
+
+
+def _npz_members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
+    """The .npy members by name (without .npy); their compressed sizes must fit in the file."""
+    size = path.stat().st_size
+    members = {}
+    for info in archive.infolist():
+        if info.compress_size > size:
+            raise DatasetError(f"{path}: {info.filename} declares {info.compress_size} "
+                               f"compressed bytes in a file of {size}: it is corrupt")
+        if info.filename.endswith(".npy"):
+            members[info.filename[:-4]] = info
+    return members
+
+
+def _npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path,
+         progress: Progress | None) -> np.ndarray:
+    """One .npy member, read within the bounds its sizes allow; never unpickled."""
+    what = f"{path}: {info.filename}"
+    stored = info.compress_type == zipfile.ZIP_STORED
+    limit = info.compress_size if stored else common.expansion_limit(info.compress_size)
+    if info.file_size > limit:
+        why = ("its stored size" if stored else
+               f"the most {info.compress_size} compressed bytes may expand to here")
+        raise DatasetError(f"{what} declares {info.file_size} bytes, more than {limit} bytes "
+                           f"({why}); refused", NOT_GENUINE)
+    with archive.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise DatasetError(f"{what} is a .npy file of version {version[0]}.{version[1]}, "
+                               f"which is not read here: save plain arrays with numpy.savez")
+        if dtype.hasobject:  # what np.load(allow_pickle=False) refuses
+            raise DatasetError(f"{path} holds an array that can only be unpickled "
+                               f"({info.filename}): save numbers (and class_names as a string "
+                               f"array)")
+        count = math.prod(shape)  # Python ints: no overflow
+        need = count * dtype.itemsize
+        if f.tell() + need != info.file_size:
+            raise DatasetError(f"{what} declares shape {shape} ({need} bytes of data) but "
+                               f"holds {info.file_size - f.tell()}: it is corrupt")
+        data = read_within(f, need, what, "", progress, f"reading {info.filename}", need)
+    if len(data) != need:
+        raise DatasetError(f"{what} should hold {need} bytes but holds {len(data)}: it is "
+                           f"corrupt")
+    if need == 0:
+        return np.zeros(shape, dtype)
+    array = np.frombuffer(data, dtype=dtype, count=count)
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
 def _images(x: np.ndarray, what: str) -> tuple[torch.Tensor, str]:

@@ -1,7 +1,9 @@
 """A small PNG decoder, so image folders of PNG files load without Pillow.
 
 Reads non-interlaced PNGs of every colour type at bit depths 1 to 16 (16-bit samples keep their
-high byte). Interlaced files are left to Pillow.
+high byte). Interlaced files are left to Pillow. A picture of more than ``max_pixels`` pixels is
+refused from its header, before anything is decompressed, and the image data is decompressed no
+further than the size the header declares.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
+MAX_PIXELS = 1 << 26  # the default limit; data/files.py passes common.MAX_IMAGE_PIXELS
 
 
 class PngError(ValueError):
@@ -52,9 +55,13 @@ def channels(data: bytes) -> int:
     return 3 if colour == 3 else _CHANNELS[colour]
 
 
-def decode(data: bytes) -> np.ndarray:
-    """The picture as uint8 (H, W, C): C is 1 (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA)."""
+def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """The picture as uint8 (H, W, C): C is 1 (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA).
+    ``PngError`` when it declares more than ``max_pixels`` pixels (width × height)."""
     width, height, depth, colour, interlace = header(data)
+    if width * height > max_pixels:
+        raise PngError(f"it declares {width}×{height} pixels, more than the {max_pixels} pixels "
+                       f"an image may have here")
     if interlace:
         raise PngError("interlaced PNGs need Pillow: pip install pillow")
     palette = None
@@ -64,13 +71,13 @@ def decode(data: bytes) -> np.ndarray:
             palette = np.frombuffer(body, np.uint8).reshape(-1, 3)
         elif kind == b"IDAT":
             idat.append(body)
-    try:
-        raw = zlib.decompress(b"".join(idat))
-    except zlib.error as error:
-        raise PngError(f"the image data is corrupt ({error})") from None
     samples = _CHANNELS[colour]
     bits = samples * depth
     stride = (width * bits + 7) // 8
+    try:  # never more than the header declares, however far the data would expand
+        raw = zlib.decompressobj().decompress(b"".join(idat), height * (stride + 1))
+    except zlib.error as error:
+        raise PngError(f"the image data is corrupt ({error})") from None
     if len(raw) < height * (stride + 1):
         raise PngError("the image data is cut short")
     rows = _unfilter(raw, height, stride, max(1, bits // 8))

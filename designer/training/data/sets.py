@@ -58,7 +58,8 @@ def load_datasets(config: DataConfig, input_shape: Sequence[int], progress=None,
                   ) -> tuple[ImageDataset, ImageDataset, DatasetInfo]:
     """The training and validation splits of ``config``'s data set, shaped to ``input_shape``
     (C, H, W), and what was done to them. ``progress(done_bytes, total_bytes_or_None, message)``
-    hears about downloads and may raise to cancel one. ``DatasetError`` says what is wrong."""
+    hears about downloads and the reading of files, and may raise to cancel either (the Trainer's
+    Stop does). ``DatasetError`` says what is wrong."""
     shape = tuple(int(v) for v in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise DatasetError(f"the design's input {tuple(input_shape)} is not a (C, H, W) image "
@@ -74,7 +75,7 @@ def load_datasets(config: DataConfig, input_shape: Sequence[int], progress=None,
                   else Path(cache_dir or default_cache_dir()) / name)
         if config.download and not standard.present(name, folder):
             download(name, progress=progress, folder=folder)
-        raw = standard.read(name, folder)
+        raw = standard.read(name, folder, progress)
         return _finish(name, config, shape, raw.train_x, raw.train_y, raw.val_x, raw.val_y,
                        raw.class_names, tuple(raw.train_x.shape[1:]), [], raw.files)
     if not config.path:
@@ -89,7 +90,7 @@ def load_datasets(config: DataConfig, input_shape: Sequence[int], progress=None,
         return _finish(name, config, shape, user.train_x, user.train_y, user.val_x, user.val_y,
                        user.class_names, user.source_shape, [note, *user.notes], [str(path)],
                        adapted=True)
-    user = files.read_npz(path, config.val_size, config.seed)
+    user = files.read_npz(path, config.val_size, config.seed, progress)
     return _finish(name, config, shape, user.train_x, user.train_y, user.val_x, user.val_y,
                    user.class_names, user.source_shape, user.notes, [str(path)])
 
