@@ -16,6 +16,7 @@ from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QApplication,
     QFormLayout,
+    QGridLayout,
     QLabel,
     QLineEdit,
     QStackedWidget,
@@ -78,11 +79,14 @@ class Inspector(QWidget):
         self.params_form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.params_form.setVerticalSpacing(3)
 
+        # A grid, not a form: QFormLayout under-counts the height of a value that wraps (the
+        # activations at a narrow width), and the next row is drawn over its second line.
         readouts_box = QWidget()
-        form = QFormLayout(readouts_box)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        form.setVerticalSpacing(3)
+        grid = QGridLayout(readouts_box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(3)
+        grid.setColumnStretch(1, 1)
         self.readouts: dict[str, QLabel] = {}
         for key, title, tip in (
             ("input", "Input", "The volume(s) coming in, W×H×D"),
@@ -98,9 +102,12 @@ class Inspector(QWidget):
             value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextSelectableByMouse)
             value.setToolTip(tip)
+            value.setAlignment(Qt.AlignLeft | Qt.AlignTop)
             name = QLabel(title)
             name.setToolTip(tip)
-            form.addRow(name, value)
+            row = grid.rowCount()
+            grid.addWidget(name, row, 0, Qt.AlignRight | Qt.AlignTop)
+            grid.addWidget(value, row, 1)
             self.readouts[key] = value
 
         self.issues = IssueList(show_layer=False, empty_text="No problems.")
@@ -187,6 +194,7 @@ class Inspector(QWidget):
         for spec in layer.params:
             editor = make_editor(spec)
             editor.committed.connect(lambda v, name=spec.name: self._set_param(name, v))
+            editor.refused.connect(self._refused)
             label = QLabel(spec.name)
             label.setToolTip(editor.toolTip())
             self.params_form.addRow(label, editor)
@@ -243,6 +251,12 @@ class Inspector(QWidget):
             return False
         self.error_label.hide()
         return True
+
+    def _refused(self, reason: str) -> None:
+        """A value typed outside the parameter's limits: nothing changes, the reason shows under
+        the name (the field already shows the value the layer still has)."""
+        self.error_label.setText(f"{self.nid}.{reason}" if self.nid else reason)
+        self.error_label.show()
 
     def _error(self, message: str) -> None:
         if self._committing:

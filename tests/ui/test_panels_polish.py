@@ -1,0 +1,125 @@
+"""Issue 16, "The window": what a user sees in the panels — the inspector's readouts and the
+reasons its fields give, the Inside tab's layer list after an undo, the training curves, the
+palettes' disabled and helper colours, one batch size for the design, and the memory checks
+around training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import QApplication
+
+from designer.model.layers import CATALOGUE
+from designer.ui.document import Document
+from designer.ui.panels.inspector import Inspector
+
+ROOT = Path(__file__).resolve().parents[2]
+CIFAR = ROOT / "presets" / "cifar10_example.convnet.json"
+
+
+@pytest.fixture
+def doc(qtbot):
+    d = Document()
+    d.open(str(CIFAR))
+    return d
+
+
+def show(qtbot, widget, width=420, height=700):
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def settle() -> None:
+    """Let the layouts (and the scroll area around them) finish, as the event loop does."""
+    for _ in range(4):
+        QApplication.sendPostedEvents(None, QEvent.LayoutRequest)
+        QApplication.processEvents()
+
+
+def spec(layer: str, name: str):
+    return next(p for p in CATALOGUE[layer].params if p.name == name)
+
+
+def type_keys(qtbot, widget, text: str) -> str:
+    """Select all and type `text` key by key; return what the field shows before Enter."""
+    widget.setFocus()
+    widget.selectAll()
+    for ch in text:
+        qtbot.keyClick(widget, ch)
+    shown = widget.text()
+    qtbot.keyClick(widget, Qt.Key_Return)
+    return shown
+
+
+# ------------------------------------------------------------------------------------ inspector
+
+
+@pytest.mark.parametrize("width", [230, 260, 300])
+def test_inspector_readouts_show_their_whole_text_at_narrow_widths(qtbot, doc, width):
+    """'Activations … at batch 32, fp32' wraps onto more lines: the row grows for them, and
+    'Receptive field' starts below its last line (it was drawn over it)."""
+    inspector = show(qtbot, Inspector(doc), width, 300)
+    r = inspector.readouts
+    for batch in (32, 65536):
+        doc.set_settings(batch=batch)
+        for nid in ("fc", "conv", "pool", "relu", "conv"):
+            doc.select([nid])
+            settle()
+            memory, rf = r["memory"], r["rf"]
+            assert f"batch {batch:,}" in memory.text() or "in place" in memory.text()
+            assert memory.height() >= memory.heightForWidth(memory.width()), (nid, batch)
+            assert memory.geometry().bottom() < rf.geometry().top(), (nid, batch)
+            assert rf.height() >= rf.heightForWidth(rf.width())
+
+
+def test_a_value_outside_the_limits_is_refused_inline_with_the_reason(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    doc.select(["conv"])
+    error = inspector.error_label
+
+    kernel = inspector.editors["kernel_size"]
+    lowest = int(spec("Conv2d", "kernel_size").minimum)
+    type_keys(qtbot, kernel, str(lowest - 1))
+    assert doc.network["conv"].params["kernel_size"] == 3 and kernel.value() == 3
+    assert error.isVisible()
+    assert error.text() == f"conv.kernel_size: must be ≥ {lowest}, got {lowest - 1}"
+
+    padding = inspector.editors["padding"].lineEdit()
+    floor = int(spec("Conv2d", "padding").minimum)
+    shown = type_keys(qtbot, padding, str(floor - 2))
+    assert shown == str(floor - 2)  # the minus sign is typed, not swallowed
+    assert doc.network["conv"].params["padding"] == "same"
+    assert inspector.editors["padding"].currentText() == "same"
+    assert error.isVisible() and error.text() == (
+        f"conv.padding: must be ≥ {floor}, got {floor - 2}")
+    assert doc.undo_stack.count() == 0
+
+    # a value that is accepted clears the message
+    type_keys(qtbot, kernel, "5")
+    assert doc.network["conv"].params["kernel_size"] == 5
+    assert not error.isVisible()
+
+
+def test_channels_can_be_typed_up_to_the_catalogue_limit_and_past_it_says_why(qtbot, doc):
+    inspector = show(qtbot, Inspector(doc))
+    doc.select(["conv"])
+    channels = inspector.editors["out_channels"]
+    top = int(spec("Conv2d", "out_channels").maximum)
+    assert channels.maximum() == top
+
+    assert type_keys(qtbot, channels, str(top)) == str(top)
+    assert doc.network["conv"].params["out_channels"] == top
+    assert not inspector.error_label.isVisible()
+
+    too_many = 10 * top // 6  # a number whose first digits are allowed
+    assert type_keys(qtbot, channels, str(too_many)) == str(too_many)  # not cut while typing
+    assert doc.network["conv"].params["out_channels"] == top  # nothing clamped, nothing changed
+    assert channels.value() == top
+    assert inspector.error_label.text() == (
+        f"conv.out_channels: must be ≤ {top}, got {too_many}")
+    assert doc.undo_stack.count() == 1
