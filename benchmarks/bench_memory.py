@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "build")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "bridge")]
 
 from test_memory_estimate import HELD, NETWORKS, estimate_and_measure, held  # noqa: E402
 

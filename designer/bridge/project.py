@@ -6,12 +6,14 @@ designer, on one device or on many with torch.distributed.
                             DistributedDataParallel under torchrun (each process a share of every
                             batch), the loop, logging and checkpoints on process 0
     OUT/convlib/            the app's own data and runtime code, copied file for file from
-                            designer/training (the same modules the Trainer uses, so a fix lands
-                            once): events.py (the settings' records), basics.py (device,
-                            precision, optimizer, schedule, seeds, checkpoint files), batches.py
-                            (the batches, their order, a process's share), data/ (the data sets:
-                            reading, download with checksums, adaptation, normalisation,
-                            augmentation)
+                            designer/ into the same places (the same modules the Trainer uses,
+                            so a fix lands once, and their relative imports hold as they are):
+                            atomic.py (files written atomically), training/events.py (the
+                            settings' records), training/basics.py (device, precision,
+                            optimizer, schedule, seeds, checkpoint files), training/batches.py
+                            (the batches, their order, a process's share), training/data/ (the
+                            data sets: reading, download with checksums, adaptation,
+                            normalisation, augmentation)
     OUT/config.json         the design's training settings (what the Training panel saved), the
                             model class and its input; train.py's options override them
     OUT/README.md           how to run it
@@ -30,6 +32,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import write_text
 from ..model.analysis import analyze
 from ..model.design_file import SUFFIX, Design, dumps
 from ..model.layers import fmt_shape
@@ -41,15 +44,18 @@ from .plan import BuildError
 __all__ = ["BuildError", "ProjectError", "ProjectResult", "export_project", "train_script"]
 
 TEMPLATE = Path(__file__).with_name("project_train.py")
-TRAINING = Path(__file__).resolve().parents[1] / "training"  # designer/training
-LIBRARY = "convlib"  # the copied modules' package in the project
-LIBRARY_MODULES = ("events.py", "basics.py", "batches.py")  # and every module of data/
+PACKAGE = Path(__file__).resolve().parents[1]  # designer/
+LIBRARY = "convlib"  # the copied modules' package in the project: a trimmed designer/
+# copied from designer/ to the same place under convlib/, with every module of training/data/
+LIBRARY_MODULES = ("atomic.py", "training/events.py", "training/basics.py",
+                   "training/batches.py")
 FILES = ("model.py", "train.py", "config.json", "README.md", "requirements.txt", LIBRARY)
 LIBRARY_INIT = (
-    '"""ConvNet Designer\'s data and runtime code, copied from its designer/training package when\n'
-    "this project was exported: the modules the app's Trainer itself uses, file for file (each\n"
-    "says which file it came from). train.py imports them; they need PyTorch and NumPy only.\n"
-    '"""\n')
+    '"""ConvNet Designer\'s data and runtime code, copied from its designer package when this\n'
+    "project was exported: the modules the app's Trainer itself uses, file for file and in the\n"
+    "same places (each says which file it came from). train.py imports them; they need PyTorch\n"
+    'and NumPy only."""\n')
+TRAINING_INIT = '"""The training modules of ConvNet Designer (designer/training), as copied."""\n'
 
 
 class ProjectError(ValueError):
@@ -70,14 +76,15 @@ def train_script() -> str:
 
 def library_files() -> dict[str, str]:
     """The project's convlib/ package: path in the project -> text (the same for every design):
-    designer/training's LIBRARY_MODULES and data/ package, each under a line naming its source."""
-    sources = [TRAINING / name for name in LIBRARY_MODULES]
-    sources += sorted((TRAINING / "data").glob("*.py"))
-    texts = {f"{LIBRARY}/__init__.py": LIBRARY_INIT}
+    LIBRARY_MODULES and designer/training/data/, each under a line naming its source."""
+    sources = [PACKAGE / name for name in LIBRARY_MODULES]
+    sources += sorted((PACKAGE / "training" / "data").glob("*.py"))
+    texts = {f"{LIBRARY}/__init__.py": LIBRARY_INIT,
+             f"{LIBRARY}/training/__init__.py": TRAINING_INIT}
     for path in sources:
-        where = path.relative_to(TRAINING).as_posix()
-        header = f"# Copied from ConvNet Designer's designer/training/{where} when this project " \
-                 "was exported.\n"
+        where = path.relative_to(PACKAGE).as_posix()
+        header = f"# Copied from ConvNet Designer's designer/{where} when this project was " \
+                 "exported.\n"
         texts[f"{LIBRARY}/{where}"] = header + path.read_text(encoding="utf-8")
     return texts
 
@@ -141,11 +148,9 @@ def export_project(design: Design, folder: str | os.PathLike[str], *, force: boo
     written = []
     for name, text in texts.items():
         path = folder / name
-        tmp = path.with_name(f".{path.name}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
+            write_text(path, text)  # a unique temp beside it, then renamed: no planted link
         except OSError as e:
             raise ProjectError(f"cannot write {path}: {e.strerror or e}") from None
         written.append(path)

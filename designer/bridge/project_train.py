@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from convlib.basics import (
+from convlib.training.basics import (
     SetupError,
     make_grad_scaler,
     make_optimizer,
@@ -53,10 +53,17 @@ from convlib.basics import (
     save_checkpoint,
     seed_everything,
 )
-from convlib.batches import make_batches
-from convlib.data.common import DatasetError
-from convlib.data.sets import DATASETS, load_datasets
-from convlib.events import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, DataConfig, TrainConfig
+from convlib.training.batches import make_batches
+from convlib.training.data.common import DatasetError
+from convlib.training.data.sets import DATASETS, load_datasets
+from convlib.training.events import (
+    DEVICES,
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    DataConfig,
+    TrainConfig,
+)
 
 HERE = Path(__file__).resolve().parent
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from ..atomic import replacing
 from .events import OPTIMIZERS, PRECISIONS, SCHEDULES
 
 CHECKPOINT_FORMAT = "convnet-designer-checkpoint"
@@ -201,10 +202,9 @@ def save_checkpoint(path: Path, model: torch.nn.Module, meta: dict[str, Any]) ->
     """state_dict (on the CPU) + JSON-able metadata, written to a temporary file and renamed."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, "version": 1, "state_dict": state, "meta": meta},
-               tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:  # a unique temp beside it, fsynced, renamed over the file
+        torch.save({"format": CHECKPOINT_FORMAT, "version": 1, "state_dict": state,
+                    "meta": meta}, tmp)
 
 
 def load_checkpoint(path: str | os.PathLike[str],

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from designer.bridge.module import BuildError, build_module
-from designer.bridge.project import TEMPLATE, TRAINING, ProjectError, export_project
+from designer.bridge.project import PACKAGE, TEMPLATE, ProjectError, export_project
 from designer.model import Network
 from designer.model.design_file import Design, load
 from designer.training.batches import make_batches
@@ -26,6 +26,7 @@ from designer.training.datasets import load_datasets
 from designer.training.events import DataConfig, TrainConfig
 from designer.training.runtime import seed_everything
 
+TRAINING = PACKAGE / "training"
 PRESETS = Path(__file__).resolve().parents[2] / "presets"
 CPU = torch.device("cpu")
 
@@ -90,8 +91,10 @@ def test_the_project_has_its_files_and_needs_nothing_of_the_designer(tmp_path):
     assert result.class_name == "TinyNet"
     library = sorted(p.relative_to(folder / "convlib").as_posix()
                      for p in (folder / "convlib").rglob("*.py"))
-    app_data = sorted(f"data/{p.name}" for p in (TRAINING / "data").glob("*.py"))
-    assert library == sorted(["__init__.py", "basics.py", "batches.py", "events.py", *app_data])
+    app_data = sorted(f"training/data/{p.name}" for p in (TRAINING / "data").glob("*.py"))
+    assert library == sorted(["__init__.py", "atomic.py", "training/__init__.py",
+                              "training/basics.py", "training/batches.py",
+                              "training/events.py", *app_data])
     assert {p.relative_to(folder).as_posix() for p in result.files} >= \
         {f"convlib/{name}" for name in library}
     stdlib = set(sys.stdlib_module_names)
@@ -100,12 +103,12 @@ def test_the_project_has_its_files_and_needs_nothing_of_the_designer(tmp_path):
         assert "designer" not in imported, path
         if "convlib" in path.parts:  # the copies: each other (relatively), stdlib, numpy, torch
             assert imported <= stdlib | {".", "numpy", "torch", "PIL"}, path
-    for name in library:  # the app's own modules, file for file
-        if name != "__init__.py":
+    for name in library:  # the app's own modules, file for file, in the same places
+        if name not in ("__init__.py", "training/__init__.py"):
             copy = (folder / "convlib" / name).read_text(encoding="utf-8")
             header, text = copy.split("\n", 1)
-            assert header.startswith("# Copied from ConvNet Designer's designer/training/" + name)
-            assert text == (TRAINING / name).read_text(encoding="utf-8"), name
+            assert header.startswith("# Copied from ConvNet Designer's designer/" + name)
+            assert text == (TRAINING.parent / name).read_text(encoding="utf-8"), name
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     assert config["model_class"] == "TinyNet" and config["input_shape"] == [3, 12, 12]
     assert config["outputs"] == 10 and config["flatten_output"] is False
