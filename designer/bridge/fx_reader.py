@@ -14,6 +14,8 @@ TORCH (imported where first used), no Qt.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Sequence
 
 from ..model.design_file import Design
@@ -45,7 +47,9 @@ class _FxReader:
         first = next(iter(gm.parameters()), None)  # a model on the meta device runs there
         device = first.device if first is not None else torch.device("cpu")
         try:
-            ShapeProp(gm).propagate(torch.zeros(self.batch, *self.input_shape, device=device))
+            with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints the traceback
+                ShapeProp(gm).propagate(torch.zeros(self.batch, *self.input_shape,
+                                                    device=device))
         except Exception as e:  # noqa: BLE001 - the model's own error, reported with the shape
             raise ModelImportError(
                 f"{self.source}: running the model on a "

@@ -21,16 +21,21 @@ What runs what, on purpose:
   (`package.module:attr`) is imported, which runs its code: that is what the person asks for.
   `attr` may be an nn.Module class (made with no arguments), an instance, or a function that
   returns one.
-- A .pt2 file is read with torch.export.load, with every torch.load inside it held to
-  weights_only=True: a file that would need to unpickle objects is refused.
-- An ONNX file is parsed as a protobuf (no code; external weight files are not read).
+- A .pt2 file is never loaded with torch.export.load (which unpickles the archive's constants
+  with pickle.loads, so a crafted file runs code): only the program's JSON graph is read from
+  the zip (fx_pt2.py), nothing in it is unpickled, and a program that needs an unpickled object
+  (a custom object input) is refused. The graph is rebuilt with meta-device stand-ins of the
+  weights and run through a fixed list of ATen operators, no code of the file's.
+- An ONNX file is parsed as a protobuf (no code). Files over 1 GiB are refused unparsed; external
+  data is refused (never read: an import keeps the structure only), as are tensors and sizes
+  past the limits; any other fault of a file is a ModelImportError naming the node.
 - Nothing else is opened: a pickled model (torch.save of a whole module) is refused.
 
 Where each part lives (this module is the entry point, and keeps every name callers import):
 - import_graph.py: ModelImportError, the operation records every front end produces, and
   parse_input_shape;
 - torch_sources.py: a torch model from a Python file or module (load_python_model), a .pt2
-  program (import_pt2);
+  program (import_pt2, through fx_pt2.py: the archive's JSON graph as a torch.fx graph);
 - fx_reader.py: an nn.Module traced with torch.fx and walked into records (import_module);
   fx_steps.py: what layers each module, function, method or ATen operator becomes;
 - import_layers.py: layers from their parameters, shared with the ONNX front end

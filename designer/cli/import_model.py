@@ -20,7 +20,10 @@ def add_parser(sub: Any) -> None:
                                    "weights). MODEL is an .onnx file, a .pt2 torch.export "
                                    "program, a Python file (model.py or model.py:ClassName) or "
                                    "a module (package.module:attr). Importing Python code runs "
-                                   "it; pickled models (.pt, .pth) are never opened.")
+                                   "it; nothing else runs code: of a .pt2 only its JSON graph "
+                                   "is read (nothing in it is unpickled), an .onnx file must "
+                                   "hold its own data (external data is refused) and be under "
+                                   "1 GiB, and pickled models (.pt, .pth) are never opened.")
     i.add_argument("model")
     i.add_argument("out", help="the design file to write (.convnet.json)")
     i.add_argument("--input-shape", metavar="C,H,W",
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         return error(f"cannot write {out}: {e.strerror or e}")
     t = analyze(design.network).totals
-    print(f"wrote {out}: {design.network.name}, {t.layers} layers, {t.params:,} parameters "
+    print(f"wrote {out}: {design.network.name}, {t.layers} layer{'s' if t.layers != 1 else ''}, "
+          f"{t.params:,} parameter{'s' if t.params != 1 else ''} "
           f"(structure only: weights are not part of a design)")
     return 0
