@@ -123,3 +123,63 @@ def test_channels_can_be_typed_up_to_the_catalogue_limit_and_past_it_says_why(qt
     assert inspector.error_label.text() == (
         f"conv.out_channels: must be ≤ {top}, got {too_many}")
     assert doc.undo_stack.count() == 1
+
+
+# ------------------------------------------------------------------------------------ inside
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from designer.ui.main_window import MainWindow
+    from designer.ui.panels.inside import dock as inside_dock
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(settings=settings, recovery_dir=tmp_path / "rec")
+    if getattr(w, "inside", None) is None:
+        inside_dock.install(w)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.training.shutdown()
+
+
+def small_config():
+    from designer.training.events import DataConfig, TrainConfig
+
+    return TrainConfig(DataConfig("synthetic", train_size=64, val_size=32, augment=False),
+                       epochs=1, batch_size=32, device="cpu")
+
+
+def test_the_inside_layer_list_follows_an_undo(window, qtbot):
+    """Refresh after an undo: the list shows the shapes of the maps it shows (it kept
+    'conv · CONV · 32×32×24' beside 12 maps)."""
+    from designer.ui import commands
+
+    window.open_example(CIFAR)
+    window.training.set_config(small_config())
+    panel = window.inside.show_panel()
+    qtbot.waitUntil(lambda: panel.report is not None and not panel.busy, timeout=60_000)
+    doc = window.doc
+    doc.select(["conv"])
+
+    def refreshed():
+        before = panel.report
+        qtbot.mouseClick(panel.refresh_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: panel.report is not before and not panel.busy, timeout=60_000)
+        return {panel.layer_list.item(i).data(Qt.UserRole): panel.layer_list.item(i).text()
+                for i in range(panel.layer_list.count())}
+
+    commands.set_params(doc, "conv", out_channels=24)
+    rows = refreshed()
+    assert rows["conv"].endswith("32×32×24") and panel.maps_view.tile_count == 24
+    doc.undo_stack.undo()
+    rows = refreshed()
+    assert panel.maps_view.tile_count == 12
+    assert rows["conv"].endswith("32×32×12"), rows["conv"]
+    assert rows["relu"].endswith("32×32×12") and rows["pool"].endswith("16×16×12")

@@ -401,17 +401,19 @@ class InsidePanel(QWidget):
         self.random_button.setEnabled(report.val_size > 1)
 
     def _fill_layers(self, report) -> None:
-        ids = list(report.maps)
-        current = [self.layer_list.item(i).data(Qt.UserRole)
+        # each row as the report has it: the same ids can come back with other shapes (an undo
+        # of a change of channels), and a row must not keep the shape of the maps before
+        rows = [(nid, f"{nid}  ·  {layer_kind(fm.type)}  ·  {fm.whd}")
+                for nid, fm in report.maps.items()]
+        current = [(self.layer_list.item(i).data(Qt.UserRole), self.layer_list.item(i).text())
                    for i in range(self.layer_list.count())]
-        if self.layer_id not in ids:
+        if self.layer_id not in report.maps:
             self.layer_id = self._default_layer(report)
-        if ids != current:
+        if rows != current:
             blocked = self.layer_list.blockSignals(True)
             self.layer_list.clear()
-            for nid, fm in report.maps.items():
-                item = QListWidgetItem(f"{nid}  ·  {layer_kind(fm.type)}  ·  "
-                                       f"{fm.whd}")
+            for nid, text in rows:
+                item = QListWidgetItem(text)
                 item.setData(Qt.UserRole, nid)
                 self.layer_list.addItem(item)
             self.layer_list.blockSignals(blocked)
