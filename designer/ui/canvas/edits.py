@@ -127,6 +127,36 @@ def add_after(doc, scene, type_name: str, after: str) -> str | None:
                      lambda: commands.add_layer(doc, type_name, pos=spot, after=after), moves)
 
 
+def add_branch(doc, scene, type_name: str, after: str) -> str | None:
+    """A new layer reading `after`'s output beside the layers that already read it (a new
+    branch; they keep reading `after`), placed a row below `after`, right of what is there."""
+    net = doc.network
+    layer = CATALOGUE.get(type_name)
+    if after not in net or layer is None or layer.max_inputs == 0:
+        return commands.add_layer(doc, type_name, after=after)  # refused, with the reason
+    pos = _positions(scene)
+    ax, ay = pos.get(after, net[after].pos or (0.0, 0.0))
+    spot = _free_spot(pos, (ax, ay + ROW), set())
+    return doc.edit(f"Add {layer.alias or type_name}",
+                    lambda n: n.add(type_name, pos=spot, inputs=(after,)))
+
+
+def drop_after(doc, scene, type_name: str, after: str) -> str | None:
+    """A layer dropped on `after`'s output port (or its lower half, or just below it): what a
+    user expects from "put it after this one". No layer reads `after` yet: appended below it.
+    Exactly one does: inserted between the two (the consumer and what follows move down a
+    row). Two or more do (a fork): a new branch beside them, the fork left as it was."""
+    net = doc.network
+    layer = CATALOGUE.get(type_name)
+    consumers = net.consumers(after) if after in net else []
+    if len(consumers) >= 2:
+        return add_branch(doc, scene, type_name, after)
+    if (len(consumers) == 1 and layer is not None and layer.min_inputs == 1
+            and layer.max_inputs == 1):
+        return insert_on_wire(doc, scene, after, consumers[0], type_name)
+    return add_after(doc, scene, type_name, after)
+
+
 def insert_on_wire(doc, scene, src: str, dst: str, type_name: str) -> str | None:
     """A new layer on the wire src → dst (commands.insert_on_edge), placed where dst was;
     dst and what follows it move down a row where they need to."""

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QGraphicsPathItem
 
 from .. import commands
 from . import edits
-from .items import CARD_H, NodeCard, PortItem, Wire, wire_path
+from .items import CARD_H, CARD_W, NodeCard, PortItem, Wire, wire_path
 
 
 class Interaction:
@@ -131,10 +131,14 @@ class NewWireInteraction(Interaction):
 class LayerDrop:
     """Where a layer dragged over the canvas would go, and adding it there on the drop.
 
-    On a wire: inserted on that wire. On a card's output port or lower half: after that card.
+    On a wire: inserted on that wire. On a card's output port or lower half, or in the gap
+    just below a card (up to one card height): after that card (edits.drop_after: appended to
+    a card nothing reads yet, inserted before its one consumer, a new branch beside a fork).
     On its input port or upper half: before it (on its single input wire). Elsewhere: an
     unconnected layer at the drop point. A block template goes after the layer it lands on.
     """
+
+    GAP = CARD_H  # how far below a card a drop still means "after this card"
 
     def __init__(self, scene):
         self.scene = scene
@@ -154,7 +158,21 @@ class LayerDrop:
                 return "after", item
             if isinstance(item, Wire) and item.shape().contains(pos):
                 return "wire", item
+        above = self._card_above(pos)
+        if above is not None:
+            return "after", above
         return "empty", None
+
+    def _card_above(self, pos: QPointF) -> NodeCard | None:
+        """The card whose bottom edge is at most GAP above `pos`, straight above it."""
+        best, best_gap = None, None
+        for item in self.scene.items(QRectF(pos.x() - 1, pos.y() - self.GAP, 2, self.GAP)):
+            if not isinstance(item, NodeCard) or abs(item.x() - pos.x()) > CARD_W / 2:
+                continue
+            gap = pos.y() - (item.y() + CARD_H / 2)
+            if 0 <= gap <= self.GAP and (best_gap is None or gap < best_gap):
+                best, best_gap = item, gap
+        return best
 
     def hover(self, pos: QPointF) -> str:
         kind, obj = self.target(pos)
@@ -187,7 +205,7 @@ class LayerDrop:
             nid = edits.insert_on_wire(doc, self.scene, wire.src.node_id, obj.node_id,
                                        type_name)
         elif kind == "after":
-            nid = edits.add_after(doc, self.scene, type_name, obj.node_id)
+            nid = edits.drop_after(doc, self.scene, type_name, obj.node_id)
         else:
             nid = edits.add_unconnected(doc, type_name, (pos.x(), pos.y()))
         if nid is not None:

@@ -28,7 +28,7 @@ MARGIN = 400.0  # room around the design to pan into
 
 
 class CanvasScene(QGraphicsScene):
-    rebuilt = Signal()  # every card was replaced (another design was opened)
+    rebuilt = Signal()  # another design was opened (File → Open, an example, a recovery, New)
     external_selection = Signal(list)  # the document's selection was set by another view
 
     def __init__(self, document, parent=None):
@@ -45,6 +45,7 @@ class CanvasScene(QGraphicsScene):
         self._lanes: list | None = None
         self._selected_wires: set[Wire] = set()
         self.hints = None  # a HintsModel once set_hints() is called: markers on cards
+        self._design = None  # the Design object shown: the Document makes a new one per file
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         document.changed.connect(self.sync)
         document.moved.connect(self._on_moved)
@@ -112,10 +113,14 @@ class CanvasScene(QGraphicsScene):
         net: Network = self.document.network
         nodes = net.nodes
         layers = report.layers
-        rebuilt = bool(self.cards) and not (self.cards.keys() & nodes.keys())
+        # Another design (Document._set_design makes a new Design for every open, example,
+        # recovery and New): all new cards, even where its layer ids are the old one's.
+        new_design = self.document.design is not self._design
+        self._design = self.document.design
+        rebuilt = new_design or (bool(self.cards) and not (self.cards.keys() & nodes.keys()))
         if self.interaction is not None:
             self.interaction.cancel()
-        if rebuilt:
+        if rebuilt and self.cards:
             self._clear_all()
         first = not self.cards
 
@@ -165,7 +170,7 @@ class CanvasScene(QGraphicsScene):
         if geometry:
             self._update_scene_rect()
         self.last_sync_ms = (time.perf_counter() - start) * 1000
-        if rebuilt or (first and self.cards):
+        if rebuilt:
             self.rebuilt.emit()
 
     def _rewire(self, card: NodeCard, inputs: tuple[str, ...]) -> None:

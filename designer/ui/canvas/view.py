@@ -8,6 +8,10 @@ UTF-8) lands where it is dropped (see interactions.LayerDrop), a block template
 on; a dropped *.convnet.json file is announced with `file_dropped(path)` for the main window to
 open.
 
+Another design opened (File → Open, an example, a recovery) is fitted to the view, never
+magnified beyond 100 %. An empty canvas says what to do (`EMPTY_HINT`, painted over the view,
+not part of the design or its exports).
+
 Editing actions are QActions on the view (`actions_by_name`), with the standard shortcuts active
 while the canvas has focus, so the main window can also put them in its menus.
 """
@@ -36,6 +40,8 @@ from .interactions import LayerDrop
 from .scene import CanvasScene
 
 DESIGN_SUFFIX = ".convnet.json"
+EMPTY_HINT = ("Drag layers here from the Layers panel\n"
+              "or open an example: File → Examples")
 
 
 class CanvasView(QGraphicsView):
@@ -50,7 +56,7 @@ class CanvasView(QGraphicsView):
         super().__init__(scene, parent)
         # A viewport made here, not Qt's own: the first QWidget that Qt made reaching Python
         # makes PySide6 set up every widget class it might be (message boxes, wizards, file
-        # dialogs...: 20 ms of the start-up, in show_top's viewport()).
+        # dialogs...: 20 ms of the start-up, in the first fit's viewport()).
         self.setViewport(QWidget())
         if scene.parent() is None:
             scene.setParent(self)  # the scene lives as long as the view showing it
@@ -77,6 +83,8 @@ class CanvasView(QGraphicsView):
         self.actions_by_name: dict[str, QAction] = {}
         self._make_actions()
         scene.rebuilt.connect(self._on_rebuilt)
+        self._was_empty = not scene.cards
+        self.document.changed.connect(self._check_empty)
         scene.external_selection.connect(self._reveal)
         scene.selectionChanged.connect(self._update_actions)
         QGuiApplication.clipboard().dataChanged.connect(self._update_actions)
@@ -126,20 +134,10 @@ class CanvasView(QGraphicsView):
         self.centerOn(rect.center())
         self.zoom_changed.emit(self.zoom())
 
-    def show_top(self) -> None:
-        """A fresh design: fit it if it is small; else readable size, at its top."""
-        rect = self.canvas.design_rect().adjusted(-30, -30, 30, 30)
-        vp = self.viewport().rect()
-        fit = min(vp.width() / max(rect.width(), 1), vp.height() / max(rect.height(), 1))
-        if fit >= 0.6:
-            self.fit_all()
-            return
-        self.set_zoom(max(0.6, min(1.0, vp.width() / max(rect.width(), 1))))
-        self.centerOn(rect.center().x(), rect.top() + vp.height() / 2 / self.zoom())
-
     def _on_rebuilt(self) -> None:
+        """Another design was opened: fit it to the view, whatever the last one's zoom was."""
         if self.isVisible() and self.viewport().width() > 50:
-            self.show_top()
+            self.fit_all()
         else:
             self._needs_reset = True
 
@@ -147,7 +145,7 @@ class CanvasView(QGraphicsView):
         super().showEvent(event)
         if self._needs_reset:
             self._needs_reset = False
-            self.show_top()
+            self.fit_all()
 
     def _reveal(self, ids: list) -> None:
         if len(ids) == 1:
@@ -477,6 +475,37 @@ class CanvasView(QGraphicsView):
             p.end()
             self._grid = (colour.rgba(), QBrush(tile))
         return self._grid[1]
+
+    def empty_hint(self) -> str:
+        """The text the canvas shows over an empty design ("" once there is a layer)."""
+        return "" if self.canvas.cards else EMPTY_HINT
+
+    def _check_empty(self, _report=None) -> None:
+        empty = not self.canvas.cards
+        if empty != self._was_empty:
+            self._was_empty = empty
+            self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        text = self.empty_hint()
+        if not text:
+            return
+        painter.save()
+        painter.resetTransform()  # viewport pixels: the same size at any zoom
+        colour = QColor(self.palette().color(QPalette.ColorRole.WindowText))
+        colour.setAlphaF(0.6)
+        painter.setPen(colour)
+        font = painter.font()
+        if font.pointSizeF() > 0:
+            font.setPointSizeF(font.pointSizeF() * 1.25)
+        painter.setFont(font)
+        painter.drawText(QRectF(self.viewport().rect()), Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
+        super().scrollContentsBy(dx, dy)
+        if not self.canvas.cards:  # the hint stays put: repaint rather than scroll its pixels
+            self.viewport().update()
 
     def changeEvent(self, event) -> None:  # noqa: N802
         if event.type() == QEvent.Type.PaletteChange:

@@ -290,7 +290,8 @@ class HintsPanel(QWidget):
         inner_layout = QVBoxLayout(inner)
         inner_layout.setContentsMargins(6, 0, 6, 6)
         inner_layout.addLayout(self._list)
-        scroll = vertical_scroll(inner)
+        scroll = self._scroll = vertical_scroll(inner)
+        self._design = None  # the design shown: another one starts at the top of the list
         head = QHBoxLayout()
         head.setContentsMargins(8, 0, 8, 0)
         head.addWidget(self.summary, 1)
@@ -323,6 +324,9 @@ class HintsPanel(QWidget):
             for card, (hint, _) in zip(self.cards, shown):
                 if card.hint is not hint:
                     card.set_hint(hint)
+        if self.doc.design is not self._design:  # another design opened: from its first hint
+            self._design = self.doc.design
+            self._scroll.verticalScrollBar().setValue(0)
         if self.cards and self.isVisible():  # a hidden panel works them out when shown
             self._timer.start()
 

@@ -1,0 +1,293 @@
+"""Issue 16's canvas and window polish, as a user meets it: an opened design is fitted to the
+view and its hints start at the top; a layer dropped just below a card or on its output port is
+wired after it; the empty canvas says what to do; counts read "1 layer"; the title keeps the
+file's name as it is on disk; the code export suggests a name Python can import."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPointF, QRect, QSettings, Qt
+from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QScrollArea
+
+from designer.app import _offer_recovery
+from designer.model.design_file import Design
+from designer.model.network import Network
+from designer.ui import commands
+from designer.ui.canvas import CanvasScene, CanvasView
+from designer.ui.canvas.items import CARD_H, CARD_W
+from designer.ui.canvas.view import EMPTY_HINT
+from designer.ui.document import Document
+from designer.ui.main_window import MainWindow
+from designer.ui.recovery import find_recoverable
+
+from .gestures import at, drop, layer_mime
+
+PRESETS = Path(__file__).resolve().parents[2] / "presets"
+CIFAR = PRESETS / "cifar10_example.convnet.json"
+VGG16 = PRESETS / "vgg16.convnet.json"
+ZFNET = PRESETS / "zfnet.convnet.json"  # four hints
+ALEXNET = PRESETS / "alexnet.convnet.json"  # three others
+
+
+# ------------------------------------------------------------------------------------ fixtures
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: pytest.fail(a[2]))
+
+    def make(recovery_dir=None, document=None):
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+        settings.setValue("last_dir", str(tmp_path))
+        window = MainWindow(document, settings=settings,
+                            recovery_dir=recovery_dir or tmp_path / "rec")
+        qtbot.addWidget(window)
+        window.resize(1400, 900)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+    return make
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window()
+
+
+def make_canvas(qtbot, doc: Document):
+    scene = CanvasScene(doc)
+    view = CanvasView(scene)
+    qtbot.addWidget(view)
+    view.resize(900, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_zoom(1.0)
+    view.centerOn(0, 200)
+    return scene, view
+
+
+@pytest.fixture
+def canvas(qtbot):
+    doc = Document()
+    doc.open(str(CIFAR))  # input → conv → relu → pool → fc, one below the other
+    scene, view = make_canvas(qtbot, doc)
+    return doc, scene, view
+
+
+def shows_whole_design(view) -> bool:
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    return all(visible.contains(c.sceneBoundingRect()) for c in view.canvas.cards.values())
+
+
+def assert_no_overlapping_cards(scene):
+    cards = list(scene.cards.values())
+    for i, a in enumerate(cards):
+        for b in cards[i + 1:]:
+            assert abs(a.x() - b.x()) >= CARD_W or abs(a.y() - b.y()) >= CARD_H, \
+                f"{a.node_id} and {b.node_id} overlap"
+
+
+# ------------------------------------------------------------------------------------ opening
+
+def open_by_file_dialog(window, path, monkeypatch, tmp_path):
+    mine = tmp_path / Path(path).name  # a design of the user's, not a preset
+    shutil.copy(path, mine)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(mine), ""))
+    window.open_dialog()
+    assert window.doc.path == str(mine)
+
+
+@pytest.mark.parametrize("how", ["file_open", "example"])
+def test_an_opened_design_is_fitted_to_the_view_whatever_the_zoom_was(
+        window, how, monkeypatch, tmp_path):
+    view = window.view
+
+    def open_(path):
+        if how == "example":
+            assert window.open_example(path)
+        else:
+            open_by_file_dialog(window, path, monkeypatch, tmp_path)
+
+    open_(VGG16)
+    assert shows_whole_design(view) and view.zoom() < 1.0
+    view.set_zoom(2.5)  # the user looks closely at a layer far down
+    view.centerOn(window.scene.position_of("fc8")[0], window.scene.position_of("fc8")[1])
+    assert not shows_whole_design(view)
+
+    open_(CIFAR)  # shares the layer id "input" with VGG-16
+    assert view.zoom() == pytest.approx(1.0)  # fits, but never magnified beyond 100 %
+    assert shows_whole_design(view)
+
+    open_(VGG16)  # and back to the tall one: all of it again
+    assert view.zoom() < 1.0 and shows_whole_design(view)
+
+
+def test_a_recovered_design_is_fitted_to_the_view(make_window, tmp_path, monkeypatch):
+    rec = tmp_path / "recovery"
+    first = make_window(rec)
+    first.open_example(VGG16)
+    commands.set_params(first.doc, "conv1_1", out_channels=32)
+    first.recovery.write()
+    first.recovery.lock.unlock()  # as after a crash
+    found = find_recoverable(rec, skip_own=False)
+
+    second = make_window(tmp_path / "other")  # a new design: one INPUT card, id "input"
+    second.view.set_zoom(3.0)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
+    _offer_recovery(second, found, QMessageBox)
+    assert second.doc.network["conv1_1"].params["out_channels"] == 32
+    assert second.view.zoom() < 1.0 and shows_whole_design(second.view)
+
+
+def test_the_hints_panel_starts_at_the_top_of_an_opened_design(window, qtbot, monkeypatch,
+                                                                tmp_path):
+    window.docks["hints"].raise_()
+    panel = window.hints_panel
+    window.open_example(ZFNET)
+    qtbot.waitUntil(lambda: panel.isVisible() and len(panel.cards) == 4)
+    bar = panel.findChild(QScrollArea).verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0)  # the dock is shorter than its hints
+    bar.setValue(bar.maximum())  # the user reads the last hint
+    assert bar.value() > 0
+
+    open_by_file_dialog(window, ALEXNET, monkeypatch, tmp_path)
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    assert bar.value() == 0
+    qtbot.waitUntil(lambda: not panel.cards[0].visibleRegion().isEmpty())
+
+    bar.setValue(bar.maximum())
+    open_by_file_dialog(window, ALEXNET, monkeypatch, tmp_path)  # the same hints again
+    assert bar.value() == 0
+
+
+# ------------------------------------------------------------------------------------ drops
+
+def drag_over(view, mime, pos):
+    """A drag hovering over the canvas (no drop)."""
+    args = (pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view.viewport(), QDragEnterEvent(*args))
+    event = QDragMoveEvent(*args)
+    QApplication.sendEvent(view.viewport(), event)
+    assert event.isAccepted()
+
+
+def test_a_layer_dropped_just_below_the_last_card_is_appended(canvas):
+    doc, scene, view = canvas
+    x, y = scene.position_of("fc")
+    below = at(view, x + 25, y + CARD_H / 2 + 0.7 * CARD_H)  # in the empty space under it
+    drag_over(view, layer_mime("ReLU"), below)
+    assert scene.card("fc").drop_hint == "after"  # the card says where it will go
+    drop(view, layer_mime("ReLU"), below)
+
+    new = doc.selection[0]
+    assert doc.network[new].type == "ReLU" and doc.network[new].inputs == ("fc",)
+    assert (new, "fc") not in scene.wires and ("fc", new) in scene.wires
+    nx, ny = scene.position_of(new)
+    assert nx == x and ny > y  # right below it, in the stack
+    assert scene.card("fc").drop_hint is None
+    assert_no_overlapping_cards(scene)
+
+
+def test_a_layer_dropped_far_below_the_last_card_stays_unconnected(canvas):
+    doc, scene, view = canvas
+    x, y = scene.position_of("fc")
+    drop(view, layer_mime("ReLU"), at(view, x, y + CARD_H / 2 + 2.5 * CARD_H))
+    assert doc.network[doc.selection[0]].inputs == ()
+
+
+def output_port(view, scene, nid):
+    x, y = scene.position_of(nid)
+    return at(view, x, y + CARD_H / 2 + 2)
+
+
+def test_dropped_on_the_output_port_of_the_last_card_appends(canvas):
+    doc, scene, view = canvas
+    drop(view, layer_mime("Dropout"), output_port(view, scene, "fc"))
+    new = doc.selection[0]
+    assert doc.network[new].inputs == ("fc",)
+    assert_no_overlapping_cards(scene)
+
+
+def test_dropped_on_an_output_port_with_one_consumer_goes_between(canvas):
+    doc, scene, view = canvas
+    drop(view, layer_mime("BatchNorm2d"), output_port(view, scene, "conv"))
+    new = doc.selection[0]
+    assert doc.network[new].inputs == ("conv",) and doc.network["relu"].inputs == (new,)
+    assert_no_overlapping_cards(scene)
+    doc.undo_stack.undo()  # one step
+    assert doc.network["relu"].inputs == ("conv",) and new not in doc.network
+
+
+def test_dropped_on_the_output_port_of_a_fork_starts_a_new_branch(canvas):
+    doc, scene, view = canvas
+    rx, ry = scene.position_of("relu")
+    side = commands.add_layer(doc, "MaxPool2d", pos=(rx + 220, ry + 100), after=None)
+    commands.connect(doc, "relu", side)  # relu now feeds pool and `side`
+    drop(view, layer_mime("Dropout"), output_port(view, scene, "relu"))
+    new = doc.selection[0]
+    assert doc.network[new].inputs == ("relu",)
+    assert doc.network["pool"].inputs == ("relu",) and doc.network[side].inputs == ("relu",)
+    assert sorted(doc.network.consumers("relu")) == sorted(["pool", side, new])
+    assert_no_overlapping_cards(scene)
+
+
+# ------------------------------------------------------------------------------------ empty canvas
+
+def dark_pixels_in_the_middle(view) -> int:
+    image = view.viewport().grab().toImage()
+    w, h = image.width(), image.height()
+    box = QRect(int(w * 0.15), int(h * 0.4), int(w * 0.7), int(h * 0.2))
+    step = 2
+    return sum(1 for x in range(box.left(), box.right(), step)
+               for y in range(box.top(), box.bottom(), step)
+               if QColor(image.pixel(x, y)).lightness() < 160)
+
+
+def test_the_empty_canvas_says_what_to_do_until_there_is_a_layer(qtbot):
+    doc = Document()  # a new design: one INPUT
+    scene, view = make_canvas(qtbot, doc)
+    assert view.empty_hint() == ""
+
+    doc.select(["input"])
+    view.actions_by_name["delete"].trigger()
+    assert not scene.cards
+    assert view.empty_hint() == EMPTY_HINT
+    assert "File → Examples" in EMPTY_HINT and "Drag layers here" in EMPTY_HINT
+    qtbot.waitUntil(lambda: dark_pixels_in_the_middle(view) > 50)  # the hint is painted
+
+    view.verticalScrollBar().setValue(view.verticalScrollBar().value() + 37)  # still centred
+    qtbot.waitUntil(lambda: dark_pixels_in_the_middle(view) > 50)
+
+    corner = view.mapToScene(view.viewport().rect().topLeft() + QPointF(60, 40).toPoint())
+    drop(view, layer_mime("Input"), at(view, corner.x(), corner.y()))
+    assert len(scene.cards) == 1
+    assert view.empty_hint() == ""
+    card = next(iter(scene.cards.values()))
+    card.hide()  # (only to look behind it: the view may centre the first card)
+    qtbot.waitUntil(lambda: dark_pixels_in_the_middle(view) == 0)  # gone at once
+    card.show()
+
+    doc.undo_stack.undo()  # empty again: the hint is back
+    assert not scene.cards and view.empty_hint() == EMPTY_HINT
+    qtbot.waitUntil(lambda: dark_pixels_in_the_middle(view) > 50)
+
+
+def test_the_hint_is_not_in_an_exported_picture(qtbot, tmp_path):
+    from PySide6.QtGui import QImage
+
+    from designer.ui.canvas import render_png
+
+    doc = Document(Design(Network("empty")))
+    scene, view = make_canvas(qtbot, doc)
+    assert view.empty_hint() == EMPTY_HINT
+    out = tmp_path / "empty.png"
+    render_png(scene, str(out))
+    image = QImage(str(out))
+    assert image.isNull() or all(QColor(image.pixel(x, y)).lightness() >= 160
+                                 for x in range(0, image.width(), 2)
+                                 for y in range(0, image.height(), 2))
