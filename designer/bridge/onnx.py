@@ -1,4 +1,5 @@
-"""ONNX export of a design (the optional extra: pip install 'convnet-designer[onnx]').
+"""ONNX export of a design (needs the onnx extra: pip install onnx onnxscript onnxruntime, or
+from a checkout pip install -e '.[onnx]').
 
 export_onnx(network, path) builds the design's module (fresh weights, or a state_dict you pass,
 e.g. from a training checkpoint), puts it in eval mode and writes an ONNX graph with a dynamic
@@ -46,7 +47,8 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 OPSET = 17  # LRN, BatchNormalization, Flatten, Gemm, GlobalAveragePool: all long stable
 OPSET_GELU = 20  # the Gelu operator (earlier opsets spell it out with Erf)
-INSTALL_HINT = "pip install 'convnet-designer[onnx]' (or: pip install onnx onnxscript onnxruntime)"
+# no package index has convnet-designer: name what installs from anywhere, and from a checkout
+INSTALL_HINT = "pip install onnx onnxscript onnxruntime (from a checkout: pip install -e '.[onnx]')"
 
 
 class OnnxExportError(RuntimeError):

@@ -336,3 +336,12 @@ def test_onnxruntime_failing_gives_our_error_not_a_traceback(tmp_path, monkeypat
         f"{result.path} is written, but its outputs could not be checked: onnxruntime could "
         "not run it (Fail: [ONNXRuntimeError] : 1 : FAIL : Load model failed)")
     assert result.path.is_file()
+
+
+def test_without_onnx_the_message_names_what_installs(monkeypatch):
+    """No package index has convnet-designer: the advice must be one that works."""
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` raises ImportError
+    with pytest.raises(OnnxExportError) as e:
+        require_onnx()
+    assert "pip install onnx onnxscript onnxruntime" in str(e.value)
+    assert "convnet-designer[onnx]" not in str(e.value)
