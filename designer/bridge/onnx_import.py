@@ -61,8 +61,10 @@ def import_onnx(path: str | os.PathLike[str], input_shape: Sequence[int] | str |
         import onnx
         from onnx import numpy_helper
     except ImportError:
-        raise ModelImportError("importing ONNX needs the onnx package: pip install "
-                               "'convnet-designer[onnx]'") from None
+        from .onnx import INSTALL_HINT
+
+        raise ModelImportError(f"importing ONNX needs the onnx package, which is not "
+                               f"installed: {INSTALL_HINT}") from None
     path = Path(path)
     if not path.is_file():
         raise ModelImportError(f"{path}: no such file")
