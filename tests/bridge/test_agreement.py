@@ -59,14 +59,20 @@ FLAT = ["Flatten", "Linear"]
 
 
 @st.composite
-def networks(draw, valid_only: bool):
+def networks(draw, valid_only: bool, loose: bool = False):
+    """Random stacks with branches merged by Add and Concat; with `loose`, some merges take a
+    layer no INPUT reaches (an orphan, maybe with a layer after it) and orphans float beside."""
     net = Network()
     prev = net.add("Input", {"channels": draw(SMALL), "height": draw(st.integers(4, 20)),
                              "width": draw(st.integers(4, 20))})
 
     def add_layer(src, pool):
         t = draw(st.sampled_from(pool))
-        return net.add(t, layer_params(draw, t), inputs=[src])
+        return net.add(t, layer_params(draw, t), inputs=[src] if src else [])
+
+    def orphan():
+        head = add_layer(None, VOLUME + ANY)
+        return add_layer(head, ANY) if draw(st.booleans()) else head
 
     for _ in range(draw(st.integers(1, 6))):
         shape = analyze(net).layers[prev].shape
@@ -76,12 +82,16 @@ def networks(draw, valid_only: bool):
         kind = draw(st.sampled_from(["layer", "layer", "branch"]))
         if kind == "branch" and not flat:
             a = add_layer(prev, VOLUME + ANY)
-            b = add_layer(prev, VOLUME + ANY)
+            b = orphan() if loose and draw(st.integers(0, 3)) == 0 else add_layer(
+                prev, VOLUME + ANY)
             merge = draw(st.sampled_from(["Add", "Concat"]))
-            prev = net.add(merge, inputs=[a, b])
+            prev = net.add(merge, inputs=[a, b] if draw(st.booleans()) else [b, a])
         else:
             pool = ANY + FLAT if flat else VOLUME + ANY + FLAT
             prev = add_layer(prev, pool)
+    if loose:
+        for _ in range(draw(st.integers(0, 2))):
+            orphan()
     return net
 
 
@@ -175,3 +185,197 @@ def test_ids_that_clash_with_module_names_give_a_build_error(bad):
         net.add("Conv2d", id=bad, inputs=[x])
     with pytest.raises(BuildError, match="rename the layer"):
         build_module(net)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(networks(valid_only=False, loose=True))
+def test_no_analysis_error_iff_the_module_builds_and_runs(net):
+    """The analysis and the builder agree on validity, unconnected layers included: a merge fed
+    by a layer no INPUT reaches is an error at the merge, not a silent unknown shape."""
+    report = analyze(net)
+    try:
+        model = build_module(net, report)
+        c, h, w = report.layers[model.input_id].shape
+        model(torch.randn(2, c, h, w))
+    except BuildError as e:
+        assert not report.ok, f"the analysis saw no error, the builder said: {e}"
+    else:
+        assert report.ok, report.first_error()
+
+
+def test_a_merge_fed_by_an_unconnected_layer_is_an_error_the_builder_repeats():
+    net = Network()
+    x = net.add("Input", {"channels": 2, "height": 6, "width": 6})
+    conv = net.add("Conv2d", {"out_channels": 2, "padding": 1}, inputs=[x])
+    orphan = net.add("ReLU", id="orphan")
+    net.add("Add", id="add", inputs=[conv, orphan])
+    report = analyze(net)
+    assert report.first_error().startswith("add: input 2 (orphan) is not connected")
+    with pytest.raises(BuildError, match="orphan"):
+        build_module(net, report)
+
+
+# ---------------------------------------------------------------------------------------------
+# ceil_mode: PyTorch's output-size rule, case by case
+
+
+def _torch_pool(kind, size, k, s, p, d, ceil_mode):
+    x = torch.zeros(1, 1, size, size)
+    try:
+        if kind == "MaxPool2d":
+            return tuple(torch.nn.MaxPool2d(k, s, p, dilation=d, ceil_mode=ceil_mode)(x).shape)
+        return tuple(torch.nn.AvgPool2d(k, s, p, ceil_mode=ceil_mode)(x).shape)
+    except RuntimeError:
+        return None
+
+
+def _analysed_pool(kind, size, k, s, p, d, ceil_mode):
+    net = Network()
+    x = net.add("Input", {"channels": 1, "height": size, "width": size})
+    params = {"kernel_size": k, "stride": s, "padding": p, "ceil_mode": ceil_mode}
+    if kind == "MaxPool2d":
+        params["dilation"] = d
+    pool = net.add(kind, params, inputs=[x])
+    rep = analyze(net).layers[pool]
+    return None if rep.shape is None else (1, *rep.shape), rep
+
+
+@pytest.mark.parametrize("kind", ["MaxPool2d", "AvgPool2d"])
+@pytest.mark.parametrize("size,k,s,p,d,ceil_mode,expected", [
+    # the window wider than the padded input: ceil_mode still gives one window (1×1)
+    (2, 3, 2, 0, 1, True, 1),
+    (1, 3, 3, 1, 1, True, 1),
+    (2, 3, 3, 0, 1, True, 1),
+    (2, 3, 2, 0, 1, False, None),  # without ceil_mode: (2 − 3)/2 + 1 ≤ 0, an error
+    (2, 4, 2, 0, 1, True, None),  # even rounded up: ⌈−2/2⌉ + 1 = 0
+    # the last window would start in the right padding: dropped (>=, not >)
+    (5, 2, 2, 1, 1, True, 3),
+    (3, 2, 2, 1, 1, True, 2),
+    (7, 2, 2, 1, 1, True, 4),
+    (9, 2, 2, 1, 1, True, 5),
+    # ... and where it starts before W + P: kept
+    (6, 3, 3, 1, 1, True, 3),  # starts at 6 < W + P = 7
+    (4, 2, 2, 1, 1, True, 3),  # starts at 4 < W + P = 5
+    # rounded up where the last window starts inside the input
+    (112, 3, 2, 0, 1, True, 56),
+    (55, 3, 2, 0, 1, True, 27),
+    (13, 3, 2, 0, 1, True, 6),
+    (6, 2, 2, 0, 1, True, 3),
+    (29, 2, 2, 0, 1, True, 15),
+    (29, 2, 2, 0, 1, False, 14),
+])
+def test_ceil_mode_output_sizes_are_pytorchs(kind, size, k, s, p, d, ceil_mode, expected):
+    got = _torch_pool(kind, size, k, s, p, d, ceil_mode)
+    assert (None if got is None else got[-1]) == expected
+    shape, rep = _analysed_pool(kind, size, k, s, p, d, ceil_mode)
+    assert shape == got, rep.issues
+    assert bool(rep.errors) == (got is None)
+
+
+def test_pool_output_sizes_are_pytorchs_on_a_grid():
+    """Every (size, k, s, p, dilation, ceil_mode) on a small grid: the same size as PyTorch,
+    and an error exactly where PyTorch refuses."""
+    for kind in ("MaxPool2d", "AvgPool2d"):
+        for size in range(1, 13):
+            for k in range(1, 5):
+                for s in range(1, 5):
+                    for p in range(0, k // 2 + 1):
+                        for d in ((1, 2) if kind == "MaxPool2d" else (1,)):
+                            for ceil_mode in (False, True):
+                                case = (kind, size, k, s, p, d, ceil_mode)
+                                got = _torch_pool(*case)
+                                shape, rep = _analysed_pool(*case)
+                                assert shape == got, (case, rep.issues)
+
+
+# ---------------------------------------------------------------------------------------------
+# Receptive fields, measured: the input pixels one output unit's gradient reaches
+
+
+def _measured_fields(net, nid, size):
+    """(height, width) of the widest field among the units at the centre of `nid`'s output,
+    channel by channel: the input pixels with a nonzero gradient, every weight a positive
+    constant and every pixel one (so nothing cancels and no ReLU cuts a path)."""
+    report = analyze(net)
+    model = build_module(net, report)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.fill_(0.01)
+                if m.bias is not None:
+                    m.bias.zero_()
+    c = report.layers[model.input_id].shape[0]
+    x = torch.ones(1, c, size, size, requires_grad=True)
+    out = model.trace(x)[nid]
+    _, channels, h, w = out.shape
+    best = (0, 0)
+    for ch in range(channels):
+        x.grad = None
+        out[0, ch, h // 2, w // 2].backward(retain_graph=True)
+        seen = x.grad[0].abs().sum(0) > 0
+        rows = seen.any(1).nonzero()
+        cols = seen.any(0).nonzero()
+        field = (int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
+        best = max(best, field)
+    return best
+
+
+def _branches(merge, first, second, after=None, size=33):
+    """INPUT → two branches (lists of (type, params)) → merge (→ an optional layer)."""
+    net = Network()
+    x = net.add("Input", {"channels": 1, "height": size, "width": size})
+    ends = []
+    for branch in (first, second):
+        prev = x
+        for t, p in branch:
+            prev = net.add(t, p, inputs=[prev])
+        ends.append(prev)
+    out = net.add(merge, id="merge", inputs=ends)
+    if after is not None:
+        out = net.add(after[0], after[1], id="after", inputs=[out])
+    return net, out
+
+
+def _c(k, s=1, p=None, n=2):
+    return ("Conv2d", {"out_channels": n, "kernel_size": k, "stride": s,
+                       "padding": k // 2 if p is None else p})
+
+
+@pytest.mark.parametrize("merge", ["Add", "Concat"])
+@pytest.mark.parametrize("first,second,after,field", [
+    # the narrow branch first: a merge that took its first input would say 3
+    ([_c(3)], [_c(3), _c(3)], None, 5),
+    ([_c(1)], [_c(5), _c(3)], None, 7),
+    ([_c(3)], [_c(3), _c(3)], _c(3), 7),
+    # different jumps: an average pool then a 3×3 on one side, a 2×2/2 CONV on the other
+    ([_c(2, 2, 0)], [("AvgPool2d", {"kernel_size": 2, "stride": 2}), _c(3)], _c(3), 10),
+    ([_c(3), _c(3), _c(3)], [_c(3)], None, 7),  # the wide branch first
+])
+def test_a_merges_receptive_field_is_its_widest_inputs_as_measured(merge, first, second, after,
+                                                                  field):
+    net, out = _branches(merge, first, second, after)
+    report = analyze(net)
+    assert report.ok, report.first_error()
+    assert report.layers[out].rf.size == (field, field)
+    assert _measured_fields(net, out, 33) == (field, field)
+
+
+@pytest.mark.parametrize("size,out", [(8, 6), (12, 6), (10, 4), (9, 9), (7, 3)])
+def test_adaptive_pooling_field_is_its_widest_window_as_measured(size, out):
+    net = Network()
+    x = net.add("Input", {"channels": 1, "height": size, "width": size})
+    gap = net.add("AdaptiveAvgPool2d", {"output_size": out}, inputs=[x])
+    report = analyze(net)
+    model = build_module(net, report)
+    xin = torch.ones(1, 1, size, size, requires_grad=True)
+    y = model.trace(xin)[gap]
+    widest = 0
+    for i in range(out):
+        xin.grad = None
+        y[0, 0, i, 0].backward(retain_graph=True)
+        rows = (xin.grad[0, 0].abs().sum(1) > 0).nonzero()
+        widest = max(widest, int(rows.max() - rows.min() + 1))
+    assert report.layers[gap].rf.size[0] == widest
+    uneven = size % out != 0
+    assert bool(report.layers[gap].issues) == uneven  # the note: fields from here approximate

@@ -178,3 +178,22 @@ def test_generator_writes_exactly_the_committed_files(tmp_path):
     assert written == sorted(f"{name}.convnet.json" for name in NAMES)
     for filename in written:
         assert (tmp_path / filename).read_text("utf-8") == (PRESETS / filename).read_text("utf-8")
+
+
+def test_googlenets_output_field_is_its_widest_branchs():
+    """Each Inception output takes its widest branch's field (the 5×5 and pooled paths): 907 at
+    the classifier; a merge that took its first input (the 1×1 branch) would say 267."""
+    report = analyze(_load("googlenet").network)
+    assert report.layers[report.output].rf.size == (907, 907)
+    assert report.layers["inception_3a_output"].rf.size == (59, 59)
+
+
+def test_resnets_warn_only_where_the_shortcut_drops_a_row():
+    """ResNet's conv1, max-pool and 3×3/2 pad-1 CONVs drop only zero padding (notes); the 1×1/2
+    shortcut CONVs really skip the last row and column (warnings), and offer no fix (stride 1
+    there would break the Add)."""
+    for name in ("resnet18", "resnet34", "resnet50", "resnet152", "resnet20_cifar"):
+        report = analyze(_load(name).network)
+        warned = [nid for nid in report.order if report.layers[nid].warnings]
+        assert warned and all(nid.endswith("_downsample_conv") for nid in warned), name
+        assert not any(i.fixes for nid in warned for i in report.layers[nid].issues), name
