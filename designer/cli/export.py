@@ -141,7 +141,8 @@ def _export_onnx(design, out: Path, weights, opset, exporter: str) -> str:
             raise Refused(str(e)) from None
         raise
     shape = analyze(design.network).layers[result.model.input_id].shape
-    wrote = (f"wrote {out}: ONNX opset {result.opset}, {result.nodes} nodes "
+    wrote = (f"wrote {out}: ONNX opset {result.opset}, "
+             f"{result.nodes} node{'s' if result.nodes != 1 else ''} "
              f"({', '.join(result.operators)}); onnx.checker passed")
     try:
         diff = check_outputs(out, result.model, torch.randn(2, *shape))

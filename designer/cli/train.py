@@ -220,8 +220,10 @@ class ProgressBar:
         mem = (f", estimated memory {e.estimated_bytes / 2**20:.1f} MiB"
                if e.estimated_bytes else "")
         self.message(f"training {self.name} on {e.device}: {e.train_samples} training / "
-                     f"{e.val_samples} validation images, {e.classes} classes, "
-                     f"{e.steps_per_epoch} batches per epoch{mem}")
+                     f"{e.val_samples} validation image{'s' if e.val_samples != 1 else ''}, "
+                     f"{e.classes} class{'es' if e.classes != 1 else ''}, "
+                     f"{e.steps_per_epoch} batch{'es' if e.steps_per_epoch != 1 else ''} per "
+                     f"epoch{mem}")
         for note in e.notes:
             self.message(f"note: {note}")
 

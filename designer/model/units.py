@@ -43,3 +43,9 @@ def parse_size(text: str) -> int:
     if value < 1:
         raise ValueError(f"{text!r} is not a size larger than zero")
     return int(value)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """A count and its noun, singular for one: plural(1, "layer") -> '1 layer',
+    plural(1234, "layer") -> '1,234 layers', plural(2, "batch", "batches") -> '2 batches'."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"

@@ -194,4 +194,6 @@ def paste(doc: EditableDocument, nodes: list[Node],
                 net.set_inputs(mapping[node.id], inputs)
         return list(mapping.values())
 
-    return doc.edit(f"Paste {len(nodes)} layer(s)", change) or []
+    from ..model.units import plural
+
+    return doc.edit(f"Paste {plural(len(nodes), 'layer')}", change) or []

@@ -294,7 +294,8 @@ class ExportActions(QObject):
             diff = check_outputs(path, result.model, torch.randn(2, *shape))
             agree = ("" if diff is None else
                      f"; onnxruntime matches torch within {diff:.1g}")
-            return (f"Exported {path} (ONNX opset {result.opset}, {result.nodes} nodes; "
+            return (f"Exported {path} (ONNX opset {result.opset}, "
+                    f"{result.nodes} node{'s' if result.nodes != 1 else ''}; "
                     f"onnx.checker passed{agree})")
 
         def unchecked(error) -> bool:
@@ -350,7 +351,8 @@ class ExportActions(QObject):
             design, text = result
             self.doc.open_text(text, None, where=spec)
             n = len(design.network.nodes)
-            return f"Imported {n} layers from {Path(spec.split(':')[0]).name} (structure only)"
+            return (f"Imported {n} layer{'s' if n != 1 else ''} from "
+                    f"{Path(spec.split(':')[0]).name} (structure only)")
 
         def failed(error) -> bool:
             """A graph without a fixed input size: ask for it and try again."""

@@ -510,13 +510,14 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.doc.modified)
 
     def _show_totals_in_status(self, report) -> None:
-        from ..model.units import format_count
+        from ..model.units import format_count, plural
 
         t = report.totals
-        state = (f"{t.errors} error(s)" if t.errors else
-                 f"{t.warnings} warning(s)" if t.warnings else "sizes work out")
-        self.statusBar().showMessage(
-            f"{t.layers} layers · {t.params:,} parameters · {format_count(t.macs)} MACs · {state}")
+        state = (plural(t.errors, "error") if t.errors else
+                 plural(t.warnings, "warning") if t.warnings else "sizes work out")
+        self.statusBar().showMessage(f"{plural(t.layers, 'layer')} · "
+                                     f"{plural(t.params, 'parameter')} · "
+                                     f"{format_count(t.macs)} MACs · {state}")
 
     def _about(self) -> None:
         from PySide6.QtWidgets import QMessageBox

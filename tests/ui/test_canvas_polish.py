@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QScrollAre
 from designer.app import _offer_recovery
 from designer.model.design_file import Design
 from designer.model.network import Network
+from designer.model.units import plural
 from designer.ui import commands
 from designer.ui.canvas import CanvasScene, CanvasView
 from designer.ui.canvas.items import CARD_H, CARD_W
@@ -291,3 +292,39 @@ def test_the_hint_is_not_in_an_exported_picture(qtbot, tmp_path):
     assert image.isNull() or all(QColor(image.pixel(x, y)).lightness() >= 160
                                  for x in range(0, image.width(), 2)
                                  for y in range(0, image.height(), 2))
+
+
+# ------------------------------------------------------------------------------------ texts
+
+def test_plural():
+    assert plural(1, "layer") == "1 layer"
+    assert plural(0, "layer") == "0 layers"
+    assert plural(12345, "parameter") == "12,345 parameters"
+    assert plural(2, "batch", "batches") == "2 batches"
+
+
+def test_the_status_bar_counts_read_right(window, qtbot):
+    status = window.statusBar()
+    assert status.currentMessage().startswith("1 layer · 0 parameters · ")  # a new design
+    commands.add_layer(window.doc, "Conv2d", pos=(300, 0))  # unconnected: one warning
+    message = status.currentMessage()
+    assert message.startswith("2 layers · 0 parameters · ")
+    assert message.endswith("· 1 warning"), message
+    assert "(s)" not in message
+
+
+def test_pasting_one_layer_says_one_layer(canvas):
+    doc, scene, view = canvas
+    doc.select(["relu"])
+    view.actions_by_name["copy"].trigger()
+    view.actions_by_name["paste"].trigger()
+    assert doc.undo_stack.undoText() == "Paste 1 layer"
+
+
+def test_a_card_with_one_parameter_says_param(qtbot):
+    net = Network("tiny")
+    net.add("Input", {"channels": 1, "height": 8, "width": 8}, id="input", pos=(0, 0))
+    net.add("Conv2d", {"out_channels": 1, "kernel_size": 1, "bias": False}, id="conv",
+            inputs=("input",), pos=(0, 100))
+    scene, view = make_canvas(qtbot, Document(Design(net)))
+    assert scene.card("conv").text_lines()[2].endswith(" 1 param")

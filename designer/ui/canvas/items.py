@@ -138,7 +138,7 @@ def shape_text(report: LayerReport | None) -> str:
 def params_text(report: LayerReport | None) -> str:
     if report is None or not report.params:
         return ""
-    return f"{format_count(report.params)} params"
+    return f"{format_count(report.params)} {'param' if report.params == 1 else 'params'}"
 
 
 def _params_forms(report: LayerReport | None) -> tuple[str, ...]:
@@ -147,7 +147,8 @@ def _params_forms(report: LayerReport | None) -> tuple[str, ...]:
         return ()
     n = report.params
     short = format_count(n) if n >= 100_000 else f"{n / 1000:.3g} K" if n >= 1000 else str(n)
-    return (f"{format_count(n)} params", f"{short} params", short)
+    word = "param" if n == 1 else "params"
+    return (f"{format_count(n)} {word}", f"{short} {word}", short)
 
 
 def _escape(s: str) -> str:

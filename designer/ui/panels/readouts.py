@@ -78,7 +78,8 @@ class TotalsPanel(QWidget):
             self.optimizer.addItem(name, name)
             self.optimizer.setItemData(
                 self.optimizer.count() - 1,
-                f"keeps {state} value(s) of state per parameter" if state else "keeps no state",
+                (f"keeps {state} value{'s' if state != 1 else ''} of state per parameter"
+                 if state else "keeps no state"),
                 Qt.ToolTipRole)
         self.optimizer.setToolTip("The optimizer's state per parameter: none for SGD, a step "
                                   "cache for momentum / Adagrad / RMSProp, two moments for Adam")

@@ -640,7 +640,8 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, max(1, self.progress.maximum()))
         best = (f" · best val. accuracy {100 * result.best_val_accuracy:.1f}%"
                 if result.best_val_accuracy is not None else "")
-        summary = (f"{result.status.capitalize()} after {result.epochs_done} epoch(s) in "
+        summary = (f"{result.status.capitalize()} after {result.epochs_done} "
+                   f"epoch{'s' if result.epochs_done != 1 else ''} in "
                    f"{format_duration(result.seconds)}{best}")
         self.progress.setFormat(summary)
         if result.fault is not None and result.status == "failed":

@@ -115,7 +115,8 @@ class ConfusionView(QWidget):
                     item.setForeground(QBrush(QColor("white")))
                 else:
                     item.setForeground(QBrush(fg))
-                item.setToolTip(f"{n} sample(s) of {names[r]} predicted as {names[c]}"
+                item.setToolTip(f"{n} sample{'s' if n != 1 else ''} of {names[r]} "
+                                f"predicted as {names[c]}"
                                 + ("" if r == c else " — click to see them"))
                 self.table.setItem(r, c, item)
             a = acc[r]
@@ -125,7 +126,8 @@ class ConfusionView(QWidget):
             self.table.setItem(r, k, item)
         self.table.setUpdatesEnabled(True)
         when = f" · {report.weights}" if report.weights else ""
-        self.caption.setText(f"Validation set: <b>{e.size:,}</b> samples, accuracy "
+        self.caption.setText(f"Validation set: <b>{e.size:,}</b> "
+                             f"sample{'s' if e.size != 1 else ''}, accuracy "
                              f"<b>{100 * e.accuracy:.1f}%</b>{when}. Rows: the true class; "
                              f"columns: the prediction. Click a cell to see its samples.")
         if self.cell is not None and max(self.cell) < k:

@@ -38,9 +38,11 @@ class FiltersView(TilesView):
                                aspect=self.mosaic.aspect)
         self.mosaic.set_mosaic(mosaic, self._describe, keep_view)
         out, cin, kh, kw = f.weights.shape
-        what = (f"{out} filters of {kw}×{kh}×{cin}, in colour (they see RGB)" if f.rgb
-                else f"{out} filters of {kw}×{kh}×{cin}, one grey picture per input channel "
-                     f"({mosaic.tiles} tiles)")
+        what = (f"{out} filter{'s' if out != 1 else ''} of {kw}×{kh}×{cin}, in colour (they "
+                f"see RGB)" if f.rgb
+                else f"{out} filter{'s' if out != 1 else ''} of {kw}×{kh}×{cin}, one grey "
+                     f"picture per input channel ({mosaic.tiles} tile"
+                     f"{'s' if mosaic.tiles != 1 else ''})")
         scale = "each filter scaled to its largest |weight|" if per_filter else \
             f"one scale, |weight| ≤ {fmt(float(np.abs(f.weights).max()))}"
         parts = [f"<b>{f.layer}</b> (CONV)", what, f"{scale}; mid-grey is 0"]

@@ -42,9 +42,11 @@ class MisclassifiedView(QWidget):
         self.gallery.set_samples(report.wrong, e.class_names, report.mean, report.std)
         when = f" · {report.weights}" if report.weights else ""
         if not report.wrong:
-            self.caption.setText(f"No mistakes on the {e.size:,} validation samples{when}.")
+            self.caption.setText(f"No mistakes on the {e.size:,} validation "
+                                 f"sample{'s' if e.size != 1 else ''}{when}.")
         else:
             self.caption.setText(
                 f"The <b>{len(report.wrong)}</b> most confidently wrong of the {wrong:,} "
-                f"misclassified validation samples (true → predicted, the network's "
+                f"misclassified validation sample{'s' if wrong != 1 else ''} "
+                f"(true → predicted, the network's "
                 f"confidence){when}. Click one to see its feature maps.")
