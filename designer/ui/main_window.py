@@ -438,7 +438,8 @@ class MainWindow(QMainWindow):
         suffix = {"code": ".py", "markdown": ".md", "csv": ".csv", "png": ".png",
                   "svg": ".svg"}[kind]
         if path is None:
-            stem = _file_stem(self.doc.network.name)
+            name = self.doc.network.name
+            stem = _module_stem(name) if kind == "code" else _file_stem(name)
             start = str(Path(self.settings.value("last_dir", str(Path.home()))) / (stem + suffix))
             path, _ = QFileDialog.getSaveFileName(self, f"Export {kind}", start,
                                                   f"*{suffix};;All files (*)")
@@ -505,8 +506,17 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------------------- window
 
+    _title_of: tuple[str | None, str] = (None, "")  # (path, its name on disk), looked up once
+
     def _update_title(self) -> None:
-        self.setWindowTitle(f"{self.doc.title}[*] — {APP_NAME}")
+        path = self.doc.path
+        if path is None:
+            name = self.doc.title
+        else:
+            if self._title_of[0] != path:
+                self._title_of = (path, _name_on_disk(path))
+            name = self._title_of[1]
+        self.setWindowTitle(f"{name}[*] — {APP_NAME}")
         self.setWindowModified(self.doc.modified)
 
     def _show_totals_in_status(self, report) -> None:
@@ -663,8 +673,44 @@ def _open_notes() -> None:
 
 
 def _file_stem(name: str) -> str:
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.strip().lower())
+    """A file name for the design: its name as written ('CIFAR-10 example' ->
+    'CIFAR-10_example'), so that the saved file, and the title, keep its capitals."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.strip())
     return stem.strip("_") or "design"
+
+
+def _module_stem(name: str) -> str:
+    """A file name for exported code that Python can import: lower case, a-z 0-9 _, not
+    starting with a digit, not a keyword nor a module the code itself imports or the standard
+    library has ('CIFAR-10 example' -> 'cifar_10_example', 'torch' -> 'torch_model')."""
+    import keyword
+    import re
+    import sys
+    import unicodedata
+
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name)
+                    if not unicodedata.combining(c)).lower()  # 'Café' -> 'cafe'
+    stem = re.sub(r"[^a-z0-9]+", "_", plain).strip("_") or "design"
+    if stem[0].isdigit():
+        stem = "net_" + stem
+    if (keyword.iskeyword(stem) or stem in sys.stdlib_module_names
+            or stem in ("torch", "torchvision", "numpy")):
+        stem += "_model"
+    return stem
+
+
+def _name_on_disk(path: str) -> str:
+    """The file's name as its folder lists it: on a disk that ignores case, a path typed or
+    passed as 'mynet.convnet.json' opens 'MyNet.convnet.json', and the title says the latter."""
+    import os
+
+    p = Path(path)
+    try:
+        with os.scandir(p.parent) as entries:
+            names = [e.name for e in entries if e.name.casefold() == p.name.casefold()]
+    except OSError:
+        return p.name
+    return p.name if p.name in names or not names else names[0]
 
 
 def _write_text(path: str, text: str) -> None:

@@ -5,6 +5,8 @@ file's name as it is on disk; the code export suggests a name Python can import.
 
 from __future__ import annotations
 
+import keyword
+import re
 import shutil
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QScrollArea
 
 from designer.app import _offer_recovery
-from designer.model.design_file import Design
+from designer.model.design_file import Design, load
 from designer.model.network import Network
 from designer.model.units import plural
 from designer.ui import commands
@@ -22,7 +24,7 @@ from designer.ui.canvas import CanvasScene, CanvasView
 from designer.ui.canvas.items import CARD_H, CARD_W
 from designer.ui.canvas.view import EMPTY_HINT
 from designer.ui.document import Document
-from designer.ui.main_window import MainWindow
+from designer.ui.main_window import MainWindow, _module_stem
 from designer.ui.recovery import find_recoverable
 
 from .gestures import at, drop, layer_mime
@@ -328,3 +330,56 @@ def test_a_card_with_one_parameter_says_param(qtbot):
             inputs=("input",), pos=(0, 100))
     scene, view = make_canvas(qtbot, Document(Design(net)))
     assert scene.card("conv").text_lines()[2].endswith(" 1 param")
+
+
+# ------------------------------------------------------------------------------------ names
+
+def test_saving_keeps_the_designs_capitals_in_the_file_and_the_title(window, monkeypatch,
+                                                                     tmp_path):
+    window.open_example(CIFAR)
+    assert window.windowTitle().startswith("CIFAR-10 example[*]")
+    offered = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda _w, _c, start, *a, **k: (offered.append(start) or start, ""))
+    assert window.save_as()  # the user accepts the suggested name
+    name = Path(offered[0]).name
+    assert name == "CIFAR-10_example.convnet.json"
+    assert [p.name for p in tmp_path.glob("*.convnet.json")] == [name]  # on disk as offered
+    assert window.windowTitle() == f"{name}[*] — ConvNet Designer"
+
+
+def test_the_title_shows_the_file_name_as_the_disk_spells_it(make_window, tmp_path):
+    # as a disk that ignores case opens 'mynet.convnet.json' when asked for it
+    on_disk = tmp_path / "MyNet.convnet.json"
+    shutil.copy(CIFAR, on_disk)
+    doc = Document(load(on_disk), str(tmp_path / "mynet.convnet.json"))  # as typed
+    window = make_window(document=doc)
+    assert window.windowTitle() == "MyNet.convnet.json[*] — ConvNet Designer"
+
+
+def test_the_code_export_suggests_an_importable_module_name(window, monkeypatch):
+    window.open_example(CIFAR)
+    offered = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda _w, _c, start, *a, **k: (offered.append(start) or "", ""))
+    window.export("code")
+    assert Path(offered[0]).name == "cifar_10_example.py"
+
+
+@pytest.mark.parametrize("name, stem", [
+    ("CIFAR-10 example", "cifar_10_example"),
+    ("ResNet-18", "resnet_18"),
+    ("VGG 16 (ImageNet)", "vgg_16_imagenet"),
+    ("3×3 stacks", "net_3_3_stacks"),
+    ("ÆON net", "on_net"),
+    ("Café net", "cafe_net"),
+    ("class", "class_model"),
+    ("torch", "torch_model"),
+    ("random", "random_model"),
+    ("", "design"),
+    ("---", "design"),
+])
+def test_module_names(name, stem):
+    got = _module_stem(name)
+    assert got == stem
+    assert re.fullmatch(r"[a-z_][a-z0-9_]*", got) and not keyword.iskeyword(got)
