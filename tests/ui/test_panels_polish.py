@@ -183,3 +183,83 @@ def test_the_inside_layer_list_follows_an_undo(window, qtbot):
     assert panel.maps_view.tile_count == 12
     assert rows["conv"].endswith("32×32×12"), rows["conv"]
     assert rows["relu"].endswith("32×32×12") and rows["pool"].endswith("16×16×12")
+
+
+# ------------------------------------------------------------------------------------ plots
+
+
+def _plots(qtbot, width, height, epochs=60, steps=10, lr=1e-3):
+    import math
+
+    from designer.ui.panels.plots import TrainingPlots
+
+    plots = TrainingPlots()
+    show(qtbot, plots, width, height)
+    plots.begin_run(steps, epochs)
+    plots.add_points([(s, 2.3 * math.exp(-s / 200) + 0.02, 0.5, lr)
+                      for s in range(1, epochs * steps + 1)])
+    settle()
+    return plots
+
+
+def drawn_labels(plot, side: str) -> list[tuple[str, object]]:
+    """The tick labels an axis paints: (text, rectangle in the axis's coordinates)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    axis = plot.getPlotItem().getAxis(side)
+    image = QImage(8, 8, QImage.Format_ARGB32)
+    painter = QPainter(image)
+    specs = axis.generateDrawSpecs(painter)
+    painter.end()
+    return [(text, rect) for rect, _flags, text in specs[2]] if specs else []
+
+
+def test_the_loss_plot_is_not_cut_on_the_right_at_a_narrow_width(qtbot):
+    """At the Training dock's usual width the loss plot was wider than its view: the key's
+    'validation' and the epochs past ~48 of 60 were cut off."""
+    plots = _plots(qtbot, 520, 200)
+    for plot in (plots.loss_plot, plots.accuracy_plot, plots.lr_plot):
+        item = plot.getPlotItem()
+        assert item.geometry().width() <= plot.viewport().width() + 0.5
+        box = item.getViewBox()
+        assert box.viewRange()[0][1] >= 60  # the last epoch is in the view...
+        right = box.mapRectToScene(box.boundingRect()).right()
+        assert right <= plot.viewport().width() + 0.5  # ...and the view is on the screen
+    key = plots.legend
+    assert "train" in key.text() and "validation" in key.text()
+    assert key.isVisible() and key.heightForWidth(key.width()) <= key.height()
+
+
+def test_the_axes_label_0_once_and_the_learning_rate_gets_its_own_scale(qtbot):
+    plots = _plots(qtbot, 900, 500, lr=1e-3)
+    for plot in (plots.loss_plot, plots.accuracy_plot, plots.lr_plot):
+        left = [text for text, _ in drawn_labels(plot, "left")]
+        bottom = [text for text, _ in drawn_labels(plot, "bottom")]
+        assert left.count("0") == 1 and len(set(left)) == len(left), left
+        assert "0" not in bottom and len(set(bottom)) == len(bottom), bottom
+    # a learning rate of 0.001 fills its plot rather than lying flat on the bottom of 0 to 1
+    low, high = plots.lr_plot.getPlotItem().getViewBox().viewRange()[1]
+    assert 1e-3 < high <= 2e-3
+    axis = plots.lr_plot.getPlotItem().getAxis("left")
+    labels = drawn_labels(plots.lr_plot, "left")
+    assert len(labels) >= 4
+    assert all(rect.width() <= axis.width() for _, rect in labels)  # none cut at the left
+
+
+def test_resizing_the_plots_redraws_their_axes(qtbot):
+    """After the dock is resized the axes show the ticks of the new size, as a plot drawn at
+    that size does."""
+    from PySide6.QtTest import QTest
+
+    def picture(widget):
+        QTest.qWait(80)
+        return QApplication.primaryScreen().grabWindow(widget.winId()).toImage()
+
+    plots = _plots(qtbot, 700, 180)
+    picture(plots)
+    for width, height in ((760, 240), (900, 420), (820, 300)):
+        plots.resize(width, height)
+        QTest.qWait(20)
+    resized = picture(plots)
+    fresh = _plots(qtbot, 820, 300)
+    assert resized == picture(fresh)

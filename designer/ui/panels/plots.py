@@ -19,7 +19,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...training.events import EpochEvent
 from ..theme import is_dark
@@ -96,18 +96,30 @@ class TrainingPlots(QWidget):
         self._faint.setAlpha(60)
         self._grid = 0.12 if not dark else 0.18
 
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(6)
-        train, val = _key(TRAIN, "train"), _key(VALIDATION, "validation")
-        self.loss_plot = self._plot(f"Loss &nbsp; {train} &nbsp;{val}", bg, fg)
+        # The key is a label of its own above the plots: in the loss plot's title it made the
+        # plot wider than its view at a narrow width, which cut its right side (the key's
+        # "validation" and the last epochs) off.
+        self.legend = QLabel(f"{_key(TRAIN, 'train')} &nbsp; {_key(VALIDATION, 'validation')}")
+        self.legend.setTextFormat(Qt.RichText)
+        self.legend.setWordWrap(True)
+        self.legend.setToolTip("The colours of the loss and accuracy curves; faint lines are "
+                               "earlier runs")
+        self.loss_plot = self._plot("Loss", bg, fg)
         self.accuracy_plot = self._plot("Accuracy %", bg, fg)  # same colours as the loss
         self.lr_plot = self._plot("Learning rate", bg, fg)
         for plot in (self.accuracy_plot, self.lr_plot):
             plot.setXLink(self.loss_plot)  # one epoch axis: zoom one, see all three there
-        layout.addWidget(self.loss_plot, 3)
-        layout.addWidget(self.accuracy_plot, 2)
-        layout.addWidget(self.lr_plot, 2)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(6)
+        row.addWidget(self.loss_plot, 3)
+        row.addWidget(self.accuracy_plot, 2)
+        row.addWidget(self.lr_plot, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.legend)
+        layout.addLayout(row, 1)
 
         raw = QColor(TRAIN)
         raw.setAlpha(70)
@@ -153,7 +165,8 @@ class TrainingPlots(QWidget):
         self._set_ranges(reset=True)
 
     def _plot(self, title: str, bg: QColor, fg: QColor):
-        plot = pg.PlotWidget(background=bg)
+        plot = pg.PlotWidget(background=bg, axisItems={"left": _Axis("left"),
+                                                       "bottom": _Axis("bottom")})
         item = plot.getPlotItem()
         item.setTitle(title, color=fg.name(), size="9pt")
         item.showGrid(x=True, y=True, alpha=self._grid)
@@ -167,8 +180,9 @@ class TrainingPlots(QWidget):
         item.getAxis("left").setWidth(42)
         item.setLabel("bottom", "epoch", color=fg.name(), size="8pt")
         item.disableAutoRange()
-        for name in ("left", "bottom"):  # repainted from a pixmap until their range changes
-            item.getAxis(name).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        # (no item cache on the axes: painted from a cached pixmap they showed the tick labels
+        # of the size before a resize of the dock; pyqtgraph keeps their picture until the
+        # range or the size changes anyway)
         plot.setMinimumSize(160, 120)
         plot.setFocusPolicy(Qt.NoFocus)
         return plot
@@ -237,12 +251,14 @@ class TrainingPlots(QWidget):
                 top = max(min(top, float(self._epochs)), x)
             self._x_top = top
             self.loss_plot.setXRange(0, top, padding=0.02)
+        # an empty plot shows 0 to 1 but keeps a top of 0, so that the first values set the
+        # range (a learning rate of 0.01 was a flat line at the bottom of 0 to 1)
         if loss > self._loss_top or reset:
-            self._loss_top = _nice_top(loss) if loss > 0 else 1.0
-            self.loss_plot.setYRange(0, self._loss_top, padding=0.02)
+            self._loss_top = _nice_top(loss) if loss > 0 else 0.0
+            self.loss_plot.setYRange(0, self._loss_top or 1.0, padding=0.02)
         if lr > self._lr_top or reset:
-            self._lr_top = _nice_top(lr) if lr > 0 else 1.0
-            self.lr_plot.setYRange(0, self._lr_top, padding=0.02)
+            self._lr_top = _nice_top(lr) if lr > 0 else 0.0
+            self.lr_plot.setYRange(0, self._lr_top or 1.0, padding=0.02)
 
     def _user_took_over(self, *_args) -> None:
         self._follow = False
@@ -309,6 +325,36 @@ class TrainingPlots(QWidget):
     @property
     def overlaid_runs(self) -> int:
         return sum(1 for plot, _ in self._overlays if plot is self.loss_plot)
+
+
+class _Axis(pg.AxisItem):
+    """pyqtgraph's axis, except that the epoch axis leaves the corner's 0 to the value axis
+    beside it (two zeros a few pixels apart read as one axis showing 0 twice), and a value axis
+    whose numbers are too long for its width (a learning rate of 0.0002) writes them short
+    (2e-4), every level of ticks alike."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph's name)
+        if self.orientation == "bottom":
+            strings = super().tickStrings(values, scale, spacing)
+            return ["" if abs(v) < 1e-9 else s for v, s in zip(values, strings)]
+        top = max(abs(float(v)) for v in self.range) * scale
+        if 0 < top < 0.01:
+            return [_short_number(v * scale, spacing * scale) for v in values]
+        return super().tickStrings(values, scale, spacing)
+
+
+def _short_number(v: float, spacing: float) -> str:
+    """1.5e-3 rather than 0.0015, with the digits the tick spacing needs."""
+    tolerance = abs(spacing) * 1e-3
+    if abs(v) <= tolerance:
+        return "0"
+    text = f"{v:.6e}"
+    for digits in range(6):
+        text = f"{v:.{digits}e}"
+        if abs(float(text) - v) <= tolerance:
+            break
+    mantissa, exponent = text.split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def _top(values: Iterable[float]) -> float:
