@@ -3,8 +3,10 @@
 For each network, batch size and optimizer: build the module, run one training step with
 designer.bridge.memory.measure_training_step, and compare part by part with what analyze() says
 a step holds (Report.held; Report.pytorch is the step's highest point, checked against CUDA
-measurements in test_peak_calibration.py). The target (DESIGN.md, "memory estimate vs
-measured") is 10%.
+measurements in test_peak_calibration.py). DESIGN.md's target ("memory estimate vs measured") is
+10%; the estimate does far better, exact to a few hundred bytes (worst 0.08%: the VGG-like
+network at batch 2, 772 B of 936 KiB), so the tolerance is what is achieved, 0.5%: an error such
+as counting Dropout2d's mask per value instead of per depth slice (+4.9%) fails it.
 
 NETWORKS is also used by benchmarks/bench_memory.py, which prints the same comparison as a table.
 """
@@ -25,7 +27,8 @@ from designer.model.analysis import Report, analyze
 from designer.model.network import Network
 
 ROOT = Path(__file__).resolve().parents[2]
-TOLERANCE = 0.10
+TOLERANCE = 0.005  # achieved: ≤ 0.08% on every case below (CPU, fp32)
+CUDA_TOLERANCE = 0.10  # DESIGN.md's target: what CUDA achieves has not been measured here yet
 # The parts of a training step that both the estimate and the measurement hold for its whole
 # length (the estimate's "backward working set" is transient and not measured).
 HELD = ("saved for backward", "weights", "weight gradients", "optimizer state")
@@ -187,7 +190,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("name, batch, optimizer", CASES)
-def test_estimate_within_10_percent_of_a_real_step(name, batch, optimizer):
+def test_estimate_within_half_a_percent_of_a_real_step(name, batch, optimizer):
     report, measured = estimate_and_measure(NETWORKS[name](), batch, optimizer)
     estimate = dict(report.held)
 
@@ -213,7 +216,7 @@ def test_dropout_mask_under_cuda():
     # CUDA's fused dropout keeps a bool mask (1 byte a value), the CPU a float one
     report, measured = estimate_and_measure(fc_dropout(0.5), 8, "sgd", device="cuda")
     est, meas = dict(report.held)["saved for backward"], measured["saved for backward"]
-    assert abs(relative(est, meas)) <= TOLERANCE, f"estimate {est} B, measured {meas} B"
+    assert abs(relative(est, meas)) <= CUDA_TOLERANCE, f"estimate {est} B, measured {meas} B"
 
 
 # ---------------------------------------------------------------------------------------------
