@@ -27,6 +27,7 @@ from .common import NOT_GENUINE, Adapter, DatasetError, Progress, read_within, s
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm",
                   ".pgm"}
 VAL_FOLDERS = ("val", "valid", "validation", "test")
+MAX_CLASSES = 100_000  # a .npz's labels: 0..K-1, K at most this (ImageNet-21k: 21,841)
 
 
 @dataclass
@@ -134,7 +135,10 @@ def read_image(path: Path, mode: str) -> np.ndarray:
             with _open(image_module, path) as image:
                 array = np.asarray(image.convert(mode))
         elif path.suffix.lower() == ".png":
-            array = png.to_mode(png.decode(path.read_bytes(), common.MAX_IMAGE_PIXELS), mode)
+            data = path.read_bytes()
+            width, height, *_ = png.header(data)
+            _too_many_pixels(path, width, height)
+            array = png.to_mode(png.decode(data, common.MAX_IMAGE_PIXELS), mode)
         else:
             raise DatasetError(f"reading {path.suffix} images needs Pillow, which is not "
                                f"installed: pip install pillow (PNG files are read without it)")
@@ -287,6 +291,9 @@ def read_npz(path: Path, val_size: int | None, seed: int,
         notes.append(f"validation: a seeded random {len(val_x)} of the "
                      f"{len(val_x) + len(train_x)} samples")
     classes = int(max(train_y.max(), val_y.max())) + 1
+    if classes > MAX_CLASSES:
+        raise DatasetError(f"{path} has a label {classes - 1}: labels must be 0..K-1 with K at "
+                           f"most {MAX_CLASSES} classes")
     if names is not None and len(names) != classes:
         notes.append(f"class_names has {len(names)} names for {classes} classes: not used")
         names = None
