@@ -153,3 +153,30 @@ def test_fuzz_random_bytes_give_our_error(tmp_path_factory, raw):
     p.write_bytes(raw)
     with pytest.raises(DesignFileError):
         load(p)
+
+
+@pytest.mark.parametrize("batch", [0, -1, 0.0, 1.5, "8", True, False, None, 65_537])
+def test_analysis_batch_outside_1_to_65536_is_refused_on_every_path(batch, tmp_path):
+    """analysis.batch: 0 (or any batch no analysis can run) is named by the loader, whether the
+    file is opened (load), read from text (loads: the window's copies) or restored from a
+    recovery (from_dict)."""
+    from designer.model.design_file import from_dict, to_dict
+
+    data = to_dict(sample())
+    data["analysis"] = {"batch": batch}
+    text = json.dumps(data)
+    path = tmp_path / "bad.convnet.json"
+    path.write_text(text, encoding="utf-8")
+    refused = r"analysis\.batch: expected a whole number from 1 to 65,536"
+    for read in (lambda: load(path), lambda: loads(text)):
+        with pytest.raises(DesignFileError, match=refused):
+            read()
+    with pytest.raises(Exception, match=refused):  # the recovery skips a file that raises
+        from_dict(copy.deepcopy(data))
+
+
+@pytest.mark.parametrize("batch", [1, 65_536])
+def test_analysis_batch_at_the_limits_is_kept(batch):
+    data = json.loads(dumps(sample()))
+    data["analysis"] = {"batch": batch}
+    assert loads(json.dumps(data)).analysis == {"batch": batch}
