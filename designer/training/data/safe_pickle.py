@@ -12,8 +12,8 @@ times, nested a few levels, is a few hundred bytes and, written out, gigabytes. 
 bounded in every way, and every failure is an ``UnsafePickle`` that says why:
 
 - the input: at most ``MAX_INPUT_BYTES``, read into memory first;
-- the walk: at most ``len(data) // 2 + VALUE_BASE`` values pushed, and never more than
-  ``MAX_VALUES`` (real CIFAR batches push about 3 values per image);
+- the walk: at most ``len(data) // 2 + VALUE_BASE`` values pushed or memo entries made, and
+  never more than ``MAX_VALUES`` (real CIFAR batches: about 3 per image);
 - the result: shared values stay shared (never copied), but its weight *as if written out* (8
   bytes a reference plus the bytes of each string, number and array, a shared value counted
   each time it is referred to) is at most ``WEIGHT_PER_BYTE × len(data) + WEIGHT_BASE`` and never
@@ -175,13 +175,20 @@ def _walk(data: bytes, tick: Callable[[], None]) -> Any:
     budget = min(len(data) // 2 + VALUE_BASE, MAX_VALUES)
     pushed = 0
 
-    def push(value: Any) -> None:
+    def spend() -> None:
         nonlocal pushed
         pushed += 1
         if pushed > budget:
             raise UnsafePickle(f"it holds more than {budget} values, more than a pickle of "
                                f"{len(data)} bytes of plain data can")
+
+    def push(value: Any) -> None:
+        spend()
         stack.append(value)
+
+    def remember(key: int) -> None:  # a memo entry costs as much as a value
+        spend()
+        memo[key] = top()
 
     def pop_mark() -> list[Any]:
         for i in range(len(stack) - 1, -1, -1):
@@ -239,9 +246,9 @@ def _walk(data: bytes, tick: Callable[[], None]) -> Any:
         elif name in ("NEWTRUE", "NEWFALSE", "NONE"):
             push({"NEWTRUE": True, "NEWFALSE": False, "NONE": None}[name])
         elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-            memo[int(arg)] = top()
+            remember(int(arg))
         elif name == "MEMOIZE":
-            memo[len(memo)] = top()
+            remember(len(memo))
         elif name in ("GET", "BINGET", "LONG_BINGET"):
             push(memo[int(arg)])  # the same value, shared: _finish counts every reference
         elif name == "POP":
