@@ -493,7 +493,7 @@ _VGG16_REMARK = (
 # network order) and offers the others unchecked. Fewer on large designs (a trial re-analyses
 # the layers after the fixed one).
 _MAX_TRIALS = 32
-_TRIAL_LAYERS = 20_000
+_TRIAL_LAYERS = 10_000
 # (batch, dtype, optimizer, device) -> (the layer reports annotated, their annotated copies)
 _EFFECTS: dict[tuple, tuple] = {}
 
@@ -513,8 +513,10 @@ def _with_fix_effects(network: Network, report: Report) -> Report:
         annotated = hit[1]
     else:
         annotated = {}
-        trials = max(4, min(_MAX_TRIALS, _TRIAL_LAYERS // max(len(reps), 1)))
+        trials = min(_MAX_TRIALS, max(2, _TRIAL_LAYERS // max(len(reps), 1)))
         for nid in fixable:
+            if trials <= 0:
+                break  # the rest keep their fixes as the layers' rules offer them
             rep = layers[nid]
             issues = []
             for issue in rep.issues:
