@@ -250,7 +250,14 @@ class Trainer:
             self._ckpt = None
         self._meta = {"design": self.network.name, "input_shape": list(in_shape),
                       "classes": class_names(info, classes), "config": cfg.to_dict(),
-                      "torch": str(torch.__version__)}
+                      "torch": str(torch.__version__),
+                      # what the inputs were normalised with (None: the caller's own datasets,
+                      # not known here); the exported code's from_checkpoint() reads it
+                      "normalization": None if getattr(info, "mean", None) is None else {
+                          "mean": [float(v) for v in info.mean],
+                          "std": [float(v) for v in info.std], "uint8_divisor": 255,
+                          "rule": "x = images / 255 for uint8 images (0..255), float images "
+                                  "as they are; then (x - mean) / std per channel"}}
 
         cb = getattr(self.callbacks, "on_start", None)
         if cb is not None:
