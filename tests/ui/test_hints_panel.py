@@ -232,3 +232,25 @@ def test_every_preset_hint_applies_as_predicted_and_undo_restores_the_design(qtb
         assert hint.key not in [h.key for h in model.hints]  # the rule holds now
         doc.undo_stack.undo()
         assert to_dict(doc.design) == original, hint.key
+
+
+def test_disconnecting_a_wire_before_an_fc_keeps_the_hints_live(qtbot):
+    """Disconnecting one wire of a network with two FCs crashed the hints (IndexError in
+    fc_to_conv_plan) and left the panel showing the old design's hints."""
+    from designer.ui import commands
+
+    net = Network("two fcs")
+    net.add("Input", {"channels": 3, "height": 8, "width": 8}, id="input", pos=(0, 0))
+    net.add("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, id="conv",
+            inputs=("input",), pos=(0, 100))
+    net.add("Flatten", {}, id="flat", inputs=("conv",), pos=(0, 200))
+    net.add("Linear", {"out_features": 16}, id="fc", inputs=("flat",), pos=(0, 300))
+    net.add("Linear", {"out_features": 10}, id="fc2", inputs=("fc",), pos=(0, 400))
+    doc = Document(Design(net))
+    widget = HintsPanel(HintsModel(doc))
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitUntil(lambda: any(c.hint.key.startswith("fc2conv") for c in widget.cards))
+    commands.disconnect(doc, "fc", "fc2")  # fc2 now has no input
+    # the hints follow the edit (they stayed those of the wired design when the rule crashed)
+    qtbot.waitUntil(lambda: not any(c.hint.key.startswith("fc2conv") for c in widget.cards))
