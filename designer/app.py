@@ -12,31 +12,37 @@ _DARK = {"Window": "#1f2329", "WindowText": "#e5e7eb", "Base": "#16191d",
          "AlternateBase": "#23272e", "Text": "#e5e7eb", "Button": "#2a2f36",
          "ButtonText": "#e5e7eb", "Highlight": "#2563eb", "HighlightedText": "#ffffff",
          "ToolTipBase": "#2a2f36", "ToolTipText": "#e5e7eb", "PlaceholderText": "#9ca3af",
-         "Link": "#60a5fa"}
+         "Link": "#60a5fa"}  # (its disabled and bevel colours: ui/theme.py's dark_palette)
 
 
 def _apply_look(app) -> None:
-    """Fusion, in a light or dark palette following the system's colour scheme."""
+    """Fusion, in a light or dark palette following the system's colour scheme; both give
+    helper text a 4.5:1 contrast, the dark one disabled colours and faded disabled icons."""
     from PySide6.QtCore import Qt
-    from PySide6.QtGui import QColor, QPalette
+
+    from .ui.theme import dark_palette, dimmed_icons_style, light_palette
 
     # main() asks for Fusion before the application exists (QT_STYLE_OVERRIDE), which spares
     # the start-up the Python side of a QStyle; elsewhere it is set here
     if os.environ.get("QT_STYLE_OVERRIDE", "").lower() != "fusion":
         app.setStyle("Fusion")
-    dark_now = [False]
+    fusion = [None]  # the style's own light palette, before anything is changed
 
     def follow(scheme=None) -> None:
         scheme = app.styleHints().colorScheme() if scheme is None else scheme
+        if fusion[0] is None:
+            fusion[0] = app.style().standardPalette()
         if scheme == Qt.ColorScheme.Dark:
-            p = QPalette()
-            for role, colour in _DARK.items():
-                p.setColor(getattr(QPalette, role), QColor(colour))
-            app.setPalette(p)
-            dark_now[0] = True
-        elif dark_now[0]:  # back to light: the style's own palette (already there at start)
-            app.setPalette(app.style().standardPalette())
-            dark_now[0] = False
+            if not getattr(app, "_dimmed_icons", False):  # a light icon on dark must fade
+                from PySide6.QtWidgets import QStyleFactory
+
+                style = dimmed_icons_style(QStyleFactory.create("Fusion"))
+                app.setStyle(style)
+                app._look_style = style  # (kept: Qt does not own a Python style's wrapper)
+                app._dimmed_icons = True
+            app.setPalette(dark_palette(_DARK))
+        else:
+            app.setPalette(light_palette(fusion[0]))
 
     follow()
     app.styleHints().colorSchemeChanged.connect(follow)

@@ -263,3 +263,150 @@ def test_resizing_the_plots_redraws_their_axes(qtbot):
     resized = picture(plots)
     fresh = _plots(qtbot, 820, 300)
     assert resized == picture(fresh)
+
+
+# ------------------------------------------------------------------------------------ looks
+
+
+class _Signal:
+    def connect(self, _slot) -> None:
+        pass
+
+
+class _Hints:
+    def __init__(self, scheme):
+        self.scheme = scheme
+        self.colorSchemeChanged = _Signal()
+
+    def colorScheme(self):  # noqa: N802 (Qt's name)
+        return self.scheme
+
+
+class _App:
+    """What app._apply_look asks of the application, recording the style and palette it sets
+    (the real application is shared by the whole test session)."""
+
+    def __init__(self, scheme):
+        from PySide6.QtWidgets import QStyleFactory
+
+        self._hints = _Hints(scheme)
+        self._style = QStyleFactory.create("Fusion")
+        self.palette_set = None
+        self.style_set = None
+
+    def setStyle(self, style):  # noqa: N802 (Qt's name)
+        if not isinstance(style, str):
+            self.style_set = style
+
+    def style(self):
+        return self.style_set or self._style
+
+    def styleHints(self):  # noqa: N802 (Qt's name)
+        return self._hints
+
+    def setPalette(self, palette):  # noqa: N802 (Qt's name)
+        self.palette_set = palette
+
+
+def look(scheme):
+    """(palette, style) a user gets in this colour scheme."""
+    from designer.app import _apply_look
+
+    app = _App(scheme)
+    _apply_look(app)
+    return app.palette_set or app.style().standardPalette(), app.style()
+
+
+def contrast(a, b) -> float:
+    """WCAG 2's contrast ratio of two opaque colours (computed here, not by the app)."""
+
+    def luminance(c) -> float:
+        def channel(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(
+            c.blueF())
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+AA = 4.5  # WCAG AA, normal text
+
+
+def over(colour, ground):
+    """A colour as drawn on a ground (its alpha blended in)."""
+    from PySide6.QtGui import QColor
+
+    a = colour.alphaF()
+    return QColor.fromRgbF(*(a * getattr(colour, f)() + (1 - a) * getattr(ground, f)()
+                             for f in ("redF", "greenF", "blueF")))
+
+
+@pytest.mark.parametrize("scheme", ["Light", "Dark"])
+def test_helper_text_has_aa_contrast_in_both_looks(qtbot, scheme, monkeypatch):
+    import re
+
+    from PySide6.QtGui import QColor, QPalette
+
+    from designer.ui.panels.inside import text
+
+    palette, _style = look(getattr(Qt.ColorScheme, scheme))
+    grounds = {"window": palette.color(QPalette.Active, QPalette.Window),
+               "base": palette.color(QPalette.Active, QPalette.Base)}
+    # the muted headings, hints and "No problems." are disabled labels; fields' hints are
+    # placeholder text
+    muted = palette.color(QPalette.Disabled, QPalette.WindowText)
+    placeholder = palette.color(QPalette.Active, QPalette.PlaceholderText)
+    for name, ground in grounds.items():
+        assert contrast(over(muted, ground), ground) >= AA, (name, muted.name())
+        assert contrast(over(placeholder, ground), ground) >= AA, (name, placeholder.name())
+    # the Inside dock's faint captions (hover values)
+    from designer.ui import theme
+
+    monkeypatch.setattr(theme, "is_dark", lambda *a: scheme == "Dark")
+    label = text.faint_label()
+    qtbot.addWidget(label)
+    found = re.search(r"color:\s*(#[0-9a-fA-F]{6})", label.styleSheet())
+    colour = QColor(found.group(1)) if found else palette.color(QPalette.Mid)
+    assert contrast(colour, grounds["window"]) >= AA, colour.name()
+
+
+def test_the_dark_look_dims_what_is_disabled(qtbot):
+    """Disabled Undo, Pause and Stop looked enabled in the dark look."""
+    from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
+    from PySide6.QtWidgets import QPushButton, QStyle
+
+    palette, style = look(Qt.ColorScheme.Dark)
+    for role, ground in ((QPalette.ButtonText, QPalette.Button), (QPalette.Text, QPalette.Base),
+                         (QPalette.WindowText, QPalette.Window)):
+        active = contrast(palette.color(QPalette.Active, role),
+                                palette.color(QPalette.Active, ground))
+        disabled = contrast(palette.color(QPalette.Disabled, role),
+                                  palette.color(QPalette.Disabled, ground))
+        assert disabled < active / 1.5, (role, active, disabled)
+    assert contrast(palette.color(QPalette.Disabled, QPalette.ButtonText),
+                          palette.color(QPalette.Disabled, QPalette.Button)) < 3.5
+
+    def brightest_text(button) -> int:
+        image = button.grab().toImage()
+        return max(QColor(image.pixel(x, y)).lightness()
+                   for x in range(4, image.width() - 4) for y in range(4, image.height() - 4))
+
+    buttons = []
+    for enabled in (True, False):
+        b = QPushButton("Stop")
+        b.setStyle(style)
+        b.setPalette(palette)
+        b.setEnabled(enabled)
+        b.resize(90, 28)
+        qtbot.addWidget(b)
+        buttons.append(brightest_text(b))
+    assert buttons[1] < buttons[0] - 60, buttons
+
+    # the toolbar's icons are light on dark: a disabled one is drawn faded
+    light = QPixmap(16, 16)
+    light.fill(QColor("#d1d5db"))
+    faded = style.generatedIconPixmap(QIcon.Mode.Disabled, light, None).toImage()
+    assert QColor.fromRgba(faded.pixel(8, 8)).alpha() < 128
+    assert style.standardIcon(QStyle.SP_MediaStop) is not None

@@ -12,7 +12,7 @@ from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QLabel
 
 from ....model.layers import CATALOGUE
-from ...theme import is_dark
+from ...theme import helper_colour
 
 
 def layer_kind(type_name: str) -> str:
@@ -58,7 +58,8 @@ def caption_label() -> QLabel:
 def faint_label() -> QLabel:
     label = QLabel(" ")
     label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-    label.setStyleSheet("color: palette(mid);" if not is_dark() else "color: #9ca3af;")
+    # the looks' helper colour, 4.5:1 on the window (palette(mid) was 1.8:1 in the light look)
+    label.setStyleSheet(f"color: {helper_colour().name()};")
     return label
 
 
