@@ -178,7 +178,8 @@ def test_stride_that_does_not_work_out_warns_and_fix_repairs_it(qtbot, doc):
     row = table.table_model.rows_by_id["conv"]
     notes = table.table_model.index(row, 7)
     assert "sizes don't work out" in notes.data()
-    assert notes.data(Qt.ForegroundRole) == severity_colour("warning")
+    # only zero padding is dropped: a note, not a warning (issue 16)
+    assert notes.data(Qt.ForegroundRole) == severity_colour("info")
     assert inspector.editors["stride"] is stride  # kept, not rebuilt
 
     qtbot.mouseClick(fix_button(inspector.issues, "padding 1 → 2"), Qt.LeftButton)
@@ -340,7 +341,7 @@ def test_budget_that_does_not_fit_names_the_largest_batch(qtbot, doc, monkeypatc
     assert totals.budget.itemText(1) == "Detected GPU (24 GiB)"
     assert totals.budget.currentText() == "2 MiB"
 
-    twelve = totals.budget.findText("12 GB")
+    twelve = totals.budget.findText("12 GiB")
     totals.budget.setCurrentIndex(twelve)
     totals.budget.activated.emit(twelve)
     assert "fits in 12 GiB" in totals.verdict.text()
@@ -350,7 +351,7 @@ def test_totals_follow_settings_changed_elsewhere(qtbot, doc):
     totals = show(qtbot, TotalsPanel(doc))
     doc.set_settings(dtype="fp16", optimizer="adam", batch=8, budget=3 * 1024 ** 3)
     assert (totals.dtype.currentText(), totals.optimizer.currentText(), totals.batch.value(),
-            totals.budget.currentText()) == ("fp16", "adam", 8, "3 GB")
+            totals.budget.currentText()) == ("fp16", "adam", 8, "3 GiB")
     assert "optimizer state" in totals.legend.text()
 
 
@@ -361,14 +362,15 @@ def test_issues_panel_lists_selects_and_fixes(qtbot, doc):
     panel = show(qtbot, IssuesPanel(doc))
     assert "No errors or warnings" in panel.summary.text()
     commands.set_params(doc, "conv", padding=1, stride=3)
-    assert panel.summary.text() == "2 warnings"  # conv, and the pool after its 11×11 output
+    # conv drops only padding (a note); the pool after its 11×11 output drops a real row
+    assert panel.summary.text() == "1 warning, 1 note"
     card, pool_card = panel.list.cards
     assert (card.nid, pool_card.nid) == ("conv", "pool")
     assert any(isinstance(w, QLabel) and w.text() == "conv" for w in card.findChildren(QLabel))
     qtbot.mouseClick(card, Qt.LeftButton, pos=QPoint(4, 4))
     assert doc.selection == ["conv"]
-    qtbot.mouseClick(fix_button(panel.list, "stride 3 → 1"), Qt.LeftButton)
-    assert doc.network["conv"].params["stride"] == 1
+    qtbot.mouseClick(fix_button(panel.list, "padding 1 → 2"), Qt.LeftButton)
+    assert doc.network["conv"].params["padding"] == 2
     assert panel.list.cards == [] and "No errors or warnings" in panel.summary.text()
 
 
@@ -437,3 +439,12 @@ def test_typing_then_selecting_another_layer_commits_to_the_first(qtbot, doc):
     assert doc.network["conv"].params["out_channels"] == 20
     assert doc.network[second].params["out_channels"] == 16
     assert inspector.editors["out_channels"].value() == 16
+
+
+def test_vgg16s_totals_tooltip_says_the_notes_24m_is_their_addition_slip(qtbot):
+    from designer.model.design_file import load
+
+    vgg = load(Path(__file__).resolve().parents[2] / "presets" / "vgg16.convnet.json")
+    totals = show(qtbot, TotalsPanel(Document(vgg)))
+    tip = totals.activations_label.toolTip()
+    assert "15,237,608 values per image" in tip and "24M" in tip

@@ -174,8 +174,8 @@ class TotalsPanel(QWidget):
             self.doc.set_settings(budget=data)
             return
         current = self.doc.settings["budget"]
-        text = format_bytes(current) if current else "11 GB"
-        prompt = "GPU memory, e.g. 11 GB, 800 MiB or 2G:"
+        text = format_bytes(current) if current else "11 GiB"
+        prompt = "GPU memory, e.g. 11 GiB, 800 MiB or 2G:"
         while True:
             text, ok = QInputDialog.getText(self, "Memory budget", prompt, text=text)
             if not ok:
@@ -184,7 +184,7 @@ class TotalsPanel(QWidget):
             try:
                 budget = parse_size(text)
             except ValueError as e:
-                prompt = f"{e}.\nGPU memory, e.g. 11 GB, 800 MiB or 2G:"
+                prompt = f"{e}.\nGPU memory, e.g. 11 GiB, 800 MiB or 2G:"
                 continue
             self.doc.set_settings(budget=budget)
             self._sync_controls()
@@ -232,7 +232,8 @@ class TotalsPanel(QWidget):
             f"{format_bytes(t.forward_values * value)} forward with the input")
         self.activations_label.setToolTip(
             f"input {t.input_values:,} + activations {t.activations:,} = "
-            f"{t.forward_values:,} values per image, × {value} bytes ({report.dtype})")
+            f"{t.forward_values:,} values per image, × {value} bytes ({report.dtype})"
+            + (f"\n{report.totals_remark}" if report.totals_remark else ""))
 
         book, torch_est = report.textbook, report.pytorch
         self.bar.set_estimate(book, value, "The notes' count")
