@@ -204,12 +204,6 @@ def test_the_torch_export_based_exporter_also_works(tmp_path):
     assert_outputs_match(result, (3, 32, 32))
 
 
-def test_a_missing_onnx_package_is_named_with_how_to_install_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "onnx", None)
-    with pytest.raises(OnnxExportError, match=r"pip install 'convnet-designer\[onnx\]'"):
-        require_onnx()
-
-
 def test_weights_that_do_not_fit_are_refused(tmp_path):
     net = load(PRESETS / "cifar10_example.convnet.json").network
     with pytest.raises(OnnxExportError, match="the weights do not fit the design"):
