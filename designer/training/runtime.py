@@ -104,39 +104,66 @@ def make_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer,
 # Faults
 
 
+_CPU_OOM = ("not enough memory", "out of memory", "can't allocate memory",
+            "cannot allocate memory")
+
+
 def is_oom(error: BaseException) -> bool:
-    if isinstance(error, torch.cuda.OutOfMemoryError):
+    """Out of memory on any device: CUDA's OutOfMemoryError, the CPU allocator's "not enough
+    memory" (a RuntimeError), or Python's own MemoryError."""
+    if isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)):
         return True
-    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and any(words in text for words in _CPU_OOM)
+
+
+def available_ram() -> int | None:
+    """Bytes of RAM still available to a program (MemAvailable, else sysconf), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def oom_fault(network: Network, config: TrainConfig, device: torch.device, dname: str,
               analysis_dtype: str, where: str) -> Fault:
     """CUDA (or MPS / CPU) ran out of memory: name the largest batch the analysis expects to
-    fit in the device's memory."""
+    fit in the device's memory (on the CPU: in the RAM still free)."""
     batch = config.batch_size
-    total = device_memory(device)
+    cpu = device.type == "cpu"
+    total = available_ram() if cpu else device_memory(device)
     fit: int | None = None
     if total:
         try:
-            fit = analyze(network, batch=batch, dtype=analysis_dtype, optimizer=config.optimizer,
-                          budget=total,
-                          device="cuda" if device.type == "cuda" else "cpu").pytorch.max_batch
+            fit = analyze(network, batch=batch, dtype="fp32" if cpu else analysis_dtype,
+                          optimizer=config.optimizer, budget=total,
+                          device="cuda" if device.type == "cuda" else "cpu",
+                          fix_effects=False).pytorch.max_batch
         except Exception:  # noqa: BLE001 - advice must not fail
             fit = None
-    where_mem = f"{dname} ({format_bytes(total)})" if total else dname
+    space = f"the {format_bytes(total)} of RAM free" if cpu else format_bytes(total or 0)
+    where_mem = (f"{dname} ({format_bytes(total)} of RAM free)" if cpu and total else
+                 f"{dname} ({format_bytes(total)})" if total else dname)
     message = f"out of memory {where} with batch size {batch} on {where_mem}"
     cheaper = (", or train with bf16 mixed precision (about half the activation memory)"
-               if analysis_dtype == "fp32" else "")
+               if analysis_dtype == "fp32" and not cpu else "")
+    others = "close other programs to free RAM" if cpu else "close other programs that use the GPU"
     if fit is not None and fit < batch:
         if fit < 1:
             advice = (f"the analysis estimates that not even batch size 1 fits in "
-                      f"{format_bytes(total)}: make the layers smaller (fewer filters, more "
+                      f"{space}: make the layers smaller (fewer filters, more "
                       f"stride or pooling early){cheaper}")
         else:
             advice = (f"the analysis estimates that a batch of at most {fit} fits in "
-                      f"{format_bytes(total)}: set the batch size to {_round_down(fit)}"
-                      f"{cheaper}; close other programs that use the GPU")
+                      f"{space}: set the batch size to {_round_down(fit)}"
+                      f"{cheaper}; {others}")
     else:
         est = (f"the analysis expects batch {batch} to fit (up to {fit}), but the framework "
                f"needs working memory the estimate leaves out, or other programs hold memory"

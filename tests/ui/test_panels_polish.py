@@ -410,3 +410,170 @@ def test_the_dark_look_dims_what_is_disabled(qtbot):
     faded = style.generatedIconPixmap(QIcon.Mode.Disabled, light, None).toImage()
     assert QColor.fromRgba(faded.pixel(8, 8)).alpha() < 128
     assert style.standardIcon(QStyle.SP_MediaStop) is not None
+
+
+# ------------------------------------------------------------------------------------ one batch
+
+
+def _batch_panels(qtbot, doc):
+    from designer.ui.panels.readouts import TotalsPanel
+    from designer.ui.panels.training import TrainingPanel
+
+    totals = show(qtbot, TotalsPanel(doc), 360, 600)
+    training = show(qtbot, TrainingPanel(doc), 900, 400)
+    return totals, training
+
+
+def _type_spin(qtbot, spin, value: int) -> None:
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, str(value))
+    qtbot.keyClick(spin, Qt.Key_Return)
+
+
+def test_one_batch_size_for_the_readouts_and_training(qtbot, doc, tmp_path):
+    from PySide6.QtWidgets import QInputDialog
+
+    from designer.model.design_file import load
+
+    totals, training = _batch_panels(qtbot, doc)
+    assert totals.batch.value() == training.batch.value() == doc.settings["batch"]
+
+    _type_spin(qtbot, training.batch, 48)  # the training panel's field...
+    assert totals.batch.value() == 48 and doc.settings["batch"] == 48  # ...is the design's
+    assert training.config.batch_size == 48 and doc.modified
+    assert doc.report.textbook.batch == 48  # the memory readouts follow it
+
+    _type_spin(qtbot, totals.batch, 96)  # the readouts' box moves the training field
+    assert training.batch.value() == 96 and training.config.batch_size == 96
+
+    # "Use batch N" sets the one batch, for training too
+    from unittest import mock
+
+    with mock.patch.object(QInputDialog, "getText", return_value=("1 MiB", True)):
+        custom = totals.budget.findText("Custom…")
+        totals.budget.setCurrentIndex(custom)
+        totals.budget.activated.emit(custom)
+    best = doc.report.textbook.max_batch
+    assert totals.use_batch.isVisible() and totals.use_batch.text() == f"Use batch {best:,}"
+    qtbot.mouseClick(totals.use_batch, Qt.LeftButton)
+    assert training.batch.value() == best == totals.batch.value()
+    assert training.config.batch_size == best
+
+    # saved once, read back the same: the training settings follow the design's batch
+    training._edited()
+    path = tmp_path / "one.convnet.json"
+    doc.save(str(path))
+    saved = load(str(path))
+    assert saved.analysis["batch"] == best
+    assert saved.training["config"]["batch_size"] == best
+
+
+def test_an_older_file_with_two_batches_takes_the_training_one(qtbot, tmp_path):
+    from designer.model.design_file import dumps, load
+
+    older = load(str(CIFAR))
+    older.analysis = {"batch": 32, "dtype": "fp32"}
+    older.training = {"config": {"batch_size": 64, "epochs": 3}}
+    path = tmp_path / "older.convnet.json"
+    path.write_text(dumps(older), encoding="utf-8")
+
+    d = Document()
+    d.open(str(path))
+    totals, training = _batch_panels(qtbot, d)
+    assert totals.batch.value() == training.batch.value() == 64
+    assert training.config.batch_size == 64 and training.config.epochs == 3
+    assert d.report.textbook.batch == 64
+    assert not d.modified  # opening is not an edit
+
+    # the panels made in the other order do the same
+    d2 = Document()
+    d2.open(str(path))
+    from designer.ui.panels.readouts import TotalsPanel
+    from designer.ui.panels.training import TrainingPanel
+
+    training2 = show(qtbot, TrainingPanel(d2), 900, 400)
+    totals2 = show(qtbot, TotalsPanel(d2), 360, 600)
+    assert totals2.batch.value() == training2.batch.value() == 64 and not d2.modified
+
+
+# ------------------------------------------------------------------------------------ memory
+
+
+MIB = 1024**2
+
+
+def _expected_fit(network, batch, budget, optimizer) -> int:
+    from designer.model.analysis import analyze
+
+    return analyze(network, batch=batch, dtype="fp32", optimizer=optimizer, budget=budget,
+                   device="cpu").pytorch.max_batch
+
+
+def test_cpu_out_of_memory_names_the_largest_batch_that_fits_the_free_ram(window, qtbot,
+                                                                          monkeypatch):
+    """The CPU allocator's error read 'check the layer the details name, or change its
+    parameters'; it is out of memory, with the largest batch estimated to fit the RAM free."""
+    from designer.training import runtime
+    from designer.training.trainer import Trainer
+
+    def cpu_oom(self, *args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not "
+                           "enough memory: you tried to allocate 1073741824 bytes.")
+
+    monkeypatch.setattr(Trainer, "_train_step", cpu_oom)
+    monkeypatch.setattr(runtime, "available_ram", lambda: 4 * MIB, raising=False)
+    window.open_example(CIFAR)
+    panel = window.training
+    config = small_config()
+    config.optimizer = "momentum"
+    panel.set_config(config)
+    assert panel.start()
+    qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
+    text = panel.fault_text
+    fit = _expected_fit(window.doc.network, 32, 4 * MIB, "momentum")
+    assert 1 <= fit < 32
+    assert "out of memory" in text and "batch size 32" in text and "4 MiB of RAM free" in text
+    assert f"a batch of at most {fit} fits in the 4 MiB of RAM free" in text
+    assert f"set the batch size to {fit - fit % 8 if fit >= 16 else fit}" in text
+    assert "check the layer" not in text
+
+
+def test_start_asks_when_the_estimate_exceeds_the_free_memory(window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from designer.ui.panels import memory_check
+
+    window.open_example(CIFAR)
+    panel = window.training
+    config = small_config()
+    config.optimizer = "momentum"
+    panel.set_config(config)
+    asked: list[str] = []
+    answer = [QMessageBox.No]
+
+    def question(_parent, _title, text, *args, **kwargs):
+        asked.append(text)
+        return answer[0]
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    monkeypatch.setattr(memory_check, "free_memory", lambda device: ("cpu", 2 * MIB))
+    fit = _expected_fit(window.doc.network, 32, 2 * MIB, "momentum")
+    assert not panel.start()  # "No": not started, nothing changed
+    assert not panel.running and window.doc.settings["batch"] == 32
+    (text,) = asked
+    assert "batch 32" in text and "2 MiB of RAM is free" in text
+    assert f"The largest batch estimated to fit is {fit}" in text
+
+    answer[0] = QMessageBox.Yes  # the user knows better: it starts
+    assert panel.start() and panel.running
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
+
+    # enough memory: no question
+    asked.clear()
+    monkeypatch.setattr(memory_check, "free_memory", lambda device: ("cpu", 64 * 1024 * MIB))
+    assert panel.start()
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
+    assert asked == []

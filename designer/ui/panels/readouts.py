@@ -31,6 +31,7 @@ from ..widgets.decor import section, vertical_scroll
 from ..widgets.issues import IssueList
 from ..widgets.layer_table import COLUMNS, LayerTable, LayerTableModel
 from ..widgets.memory_bar import MemoryBar, MemoryLegend, estimate_tooltip
+from .batch import BATCH_LIMIT, adopt_file_batch, follow_in_training
 
 __all__ = ["COLUMNS", "IssuesPanel", "LayerTable", "LayerTableModel", "TotalsPanel"]
 
@@ -47,6 +48,7 @@ class TotalsPanel(QWidget):
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.doc = doc
+        self._design = None  # the design whose file batch was taken in (batch.py)
 
         figures = QFormLayout()
         figures.setLabelAlignment(Qt.AlignLeft)
@@ -62,10 +64,11 @@ class TotalsPanel(QWidget):
         figures.addRow("Activations", self.activations_label)
 
         self.batch = QSpinBox()
-        self.batch.setRange(1, 65536)
+        self.batch.setRange(1, BATCH_LIMIT)
         self.batch.setKeyboardTracking(False)
         self.batch.setAccelerated(True)
-        self.batch.setToolTip("Images per training step: the activations grow with it")
+        self.batch.setToolTip("Images per training step: the activations grow with it. The "
+                              "design's one batch size: training uses it too")
         self.batch.valueChanged.connect(lambda v: self.doc.set_settings(batch=int(v)))
         self.dtype = QComboBox()
         self.dtype.addItems(list(DTYPES))
@@ -113,7 +116,8 @@ class TotalsPanel(QWidget):
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.use_batch = QPushButton()
-        self.use_batch.setToolTip("Set the batch size to the largest that fits the budget")
+        self.use_batch.setToolTip("Set the design's batch size (for training too) to the largest "
+                                  "that fits the budget")
         self.use_batch.clicked.connect(self._use_largest_batch)
         verdict_row = QHBoxLayout()
         verdict_row.addWidget(self.verdict, 1)
@@ -221,6 +225,11 @@ class TotalsPanel(QWidget):
     # ----------------------------------------------------------------------------- figures
 
     def _update(self, report: Report) -> None:
+        if self.doc.design is not self._design:  # a design opened: an older file's training
+            self._design = self.doc.design       # batch becomes the design's (batch.py)
+            if adopt_file_batch(self.doc):
+                return  # refreshed: shown by the _update its refresh made
+        follow_in_training(self.doc)
         self._sync_controls()
         t = report.totals
         self.params_label.setText(

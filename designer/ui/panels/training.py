@@ -1,9 +1,12 @@
 """The training panel: settings, Start / Pause / Stop, progress and the live curves.
 
 The settings are read from and written to `document.design.training["config"]` (saved with the
-design, not undoable). Each run ends as a record in `document.design.training["runs"]` — the
-RunResult without anything bulky, with its per-epoch history and a downsampled loss curve — and
-earlier runs are drawn faintly behind the current one.
+design, not undoable); the batch size is the design's one batch (batch.py: the Totals panel's,
+`design.analysis["batch"]`), which the config's batch_size follows. Before a run starts, a
+batch whose estimated peak exceeds the device's free memory is questioned (memory_check.py).
+Each run ends as a record in `document.design.training["runs"]` (runs.py) — the RunResult
+without anything bulky, with its per-epoch history and a downsampled loss curve — and earlier
+runs are drawn faintly behind the current one.
 
 Training runs in a TrainWorker (a QThread); this panel only shows what it reports. Neither torch
 nor pyqtgraph is imported until they are needed: the plots are made when the panel is first
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import html
 import math
-import time
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
@@ -54,6 +56,9 @@ from ..document import Document
 from ..theme import SEVERITY_COLOURS
 from ..train_worker import Progress, TrainWorker
 from ..widgets.decor import section, vertical_scroll
+from .batch import adopt_file_batch, design_batch, follow_in_training
+from .memory_check import ask_before_start
+from .runs import MAX_RUNS_KEPT, format_duration, run_record
 
 DATASETS = (  # (name in DataConfig, what the user reads)
     ("synthetic", "Synthetic shapes"),
@@ -69,33 +74,6 @@ OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "SGD 
                    "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 SCHEDULE_NAMES = {"none": "constant", "step": "step", "cosine": "cosine",
                   "onecycle": "one-cycle"}
-MAX_RUNS_KEPT = 20
-
-
-def format_duration(seconds: float) -> str:
-    if not math.isfinite(seconds) or seconds < 0:
-        return "–"
-    s = int(round(seconds))
-    h, rest = divmod(s, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def run_record(result: RunResult, loss_curve: list, lr_curve: list,
-               steps_per_epoch: int | None) -> dict[str, Any]:
-    """What a design file keeps of a run: small enough to keep twenty."""
-    record = result.to_dict()
-    record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    record["steps_per_epoch"] = steps_per_epoch
-    record["loss_curve"] = loss_curve
-    record["lr_curve"] = lr_curve
-    if record.get("fault"):
-        record["fault"].pop("detail", None)  # a traceback: the log's business, not the file's
-    for h in record.get("history", []):
-        for key, value in list(h.items()):
-            if isinstance(value, float):
-                h[key] = float(f"{value:.6g}") if math.isfinite(value) else None
-    return record
 
 
 class TrainingPanel(QWidget):
@@ -145,6 +123,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(splitter, 1)
 
         doc.file_changed.connect(self._design_maybe_replaced)
+        doc.changed.connect(self._follow_batch)
         self._design_maybe_replaced()
         self._set_running(False)
 
@@ -243,6 +222,10 @@ class TrainingPanel(QWidget):
         self.epochs.setRange(1, 100_000)
         self.batch = QSpinBox()
         self.batch.setRange(1, 65536)
+        self.batch.setToolTip("Images per training step: the design's batch size, the same as "
+                              "the Totals panel's (its memory estimate is for this batch)")
+        self.batch.setKeyboardTracking(False)
+        self.batch.valueChanged.connect(lambda v: self.doc.set_settings(batch=int(v)))
         self.optimizer = QComboBox()
         for name in OPTIMIZERS:
             self.optimizer.addItem(OPTIMIZER_NAMES.get(name, name), name)
@@ -264,7 +247,7 @@ class TrainingPanel(QWidget):
         self.channels_last.setToolTip("NHWC memory layout on CUDA (faster with mixed precision)")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
-        for spin in (self.samples, self.epochs, self.batch, self.seed):
+        for spin in (self.samples, self.epochs, self.seed):
             spin.setKeyboardTracking(False)
             spin.valueChanged.connect(self._edited)
         for combo in (self.optimizer, self.schedule, self.device, self.precision):
@@ -329,12 +312,14 @@ class TrainingPanel(QWidget):
         """A new or opened design brings its own settings and runs."""
         if self.doc.design is self._design:
             return
+        adopt_file_batch(self.doc)  # (an older file's training batch becomes the design's)
         self._design = self.doc.design
         try:
             self._config = TrainConfig.from_dict(self._design.training.get("config") or {},
                                                  from_file=True)
         except ValueError:
             self._config = TrainConfig()  # a hand-edited file: start from the defaults
+        self._config.batch_size = design_batch(self.doc)
         self._show_config()
         if self.plots is not None and not self.running:
             self.plots.begin_run(1)
@@ -349,7 +334,7 @@ class TrainingPanel(QWidget):
             self.download.setChecked(c.data.download)
             self.samples.setValue(c.data.train_size or 0)
             self.epochs.setValue(c.epochs)
-            self.batch.setValue(c.batch_size)
+            self.batch.setValue(design_batch(self.doc))
             _choose(self.optimizer, c.optimizer)
             self.lr.setText(f"{c.lr:g}")
             self.weight_decay.setText(f"{c.weight_decay:g}")
@@ -371,7 +356,7 @@ class TrainingPanel(QWidget):
         c.data.download = self.download.isChecked()
         c.data.train_size = self.samples.value() or None
         c.epochs = self.epochs.value()
-        c.batch_size = self.batch.value()
+        c.batch_size = design_batch(self.doc)
         c.optimizer = self.optimizer.currentData()
         for edit, attr in ((self.lr, "lr"), (self.weight_decay, "weight_decay")):
             try:
@@ -393,10 +378,23 @@ class TrainingPanel(QWidget):
         self._save_training(config=c.to_dict())
 
     def set_config(self, config: TrainConfig) -> None:
-        """Use these settings (shown in the form and saved with the design)."""
+        """Use these settings (shown in the form and saved with the design); their batch size
+        becomes the design's."""
         self._config = config
+        self.doc.set_settings(batch=int(config.batch_size))
         self._show_config()
         self._save_training(config=config.to_dict())
+
+    def _follow_batch(self, _report=None) -> None:
+        """The design's batch changed (here or in the Totals panel): show it, train with it."""
+        if self.doc.design is not self._design:
+            return  # another design is opening: _design_maybe_replaced takes it in
+        batch = self._config.batch_size = design_batch(self.doc)
+        if self.batch.value() != batch:
+            blocked = self.batch.blockSignals(True)
+            self.batch.setValue(batch)
+            self.batch.blockSignals(blocked)
+        follow_in_training(self.doc)
 
     def _update_enabled(self) -> None:
         name = self.dataset.currentData()
@@ -473,6 +471,9 @@ class TrainingPanel(QWidget):
             self.status_message.emit(f"Cannot train: {error}")
             return False
         self._edited()  # a half-typed learning rate counts
+        if not ask_before_start(self, self.doc.network, self._config, self._config.batch_size):
+            self.status_message.emit("Not started: lower the batch size, or start anyway")
+            return False
         self.ensure_plots()
         self.fault_box.hide()
         self._start = None
