@@ -135,7 +135,7 @@ def test_exported_source_needs_only_torch_and_is_stable(name):
             imported |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module)
-    assert imported <= {"torch", "torch.nn", "collections"}, imported
+    assert imported <= {"torch", "torch.nn", "collections", "warnings"}, imported
     assert "designer" not in source.split('"""', 2)[2]  # only the docstring names the app
     # the same design gives the same text, also after a save and a reload
     assert export_code(net) == source
@@ -209,6 +209,8 @@ def test_branches_are_explicit_in_forward():
     source = export_code(net)
     forward = source[source.index("def forward"):source.index("return")]
     assert forward.split("\n")[1:-1] == [
+        "        if self.raw_input:",
+        "            x = self.preprocess(x)",
         "        x = self.stem_to_stem_relu(x)",
         "        branch1 = self.mix_1x1(x)",
         "        branch2 = self.mix_3x3_to_mix_3x3_relu(x)",
@@ -299,7 +301,8 @@ def test_designs_with_errors_or_clashing_names_are_refused():
     net.add("Conv2d", {"kernel_size": 7}, inputs=[x])
     with pytest.raises(BuildError):
         export_code(net)
-    for taken in ("forward", "training", "input_shape"):
+    for taken in ("forward", "training", "input_shape", "mean", "std", "preprocess",
+                  "from_checkpoint", "raw_input", "classes"):
         net = Network()
         x = net.add("Input", {"channels": 3, "height": 4, "width": 4})
         net.add("Conv2d", {"out_channels": 2, "kernel_size": 1}, id=taken, inputs=[x])
