@@ -577,3 +577,39 @@ def test_start_asks_when_the_estimate_exceeds_the_free_memory(window, qtbot, mon
     panel.stop()
     qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
     assert asked == []
+
+
+def test_the_confusion_header_stays_inside_its_table(window, qtbot):
+    """The matrix's header was seen painted outside its table, over the Inspector, and staying
+    there after switching tabs: the header lies within the table, shows only with a matrix
+    and only on its tab, and the Inspector looks the same before and after."""
+    from PySide6.QtCore import QRect
+
+    window.open_example(CIFAR)
+    window.training.set_config(small_config())
+    inspector = window.docks["inspector"]
+    panel = window.inside.show_panel()
+    qtbot.waitUntil(lambda: panel.report is not None and not panel.busy, timeout=60_000)
+    view = panel.confusion_view
+    header = view.table.horizontalHeader()
+    panel.show_tab("confusion")
+    assert header.isHidden()  # no matrix yet: no header row
+    before = inspector.grab().toImage()
+
+    qtbot.mouseClick(view.evaluate_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.evaluated is not None and not panel.busy, timeout=60_000)
+    settle()
+    assert header.isVisible() and not header.isWindow()
+    table = QRect(view.table.mapToGlobal(view.table.rect().topLeft()), view.table.size())
+    shown = QRect(header.mapToGlobal(header.rect().topLeft()), header.size())
+    assert table.contains(shown), (table, shown)
+    names = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
+    assert names[0].startswith("→ ") and names[-1] == "accuracy"
+    assert all(view.table.columnWidth(c) >= header.sectionSizeHint(c) - 1
+               for c in range(view.table.columnCount()))  # each title fits its column
+    assert inspector.grab().toImage() == before
+
+    panel.show_tab("maps")
+    settle()
+    assert not header.isVisible()
+    assert inspector.grab().toImage() == before

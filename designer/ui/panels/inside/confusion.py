@@ -43,8 +43,13 @@ class ConfusionView(QWidget):
         self.table = QTableWidget()
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        # The sections are sized once, after the matrix is written (ResizeToContents re-laid
+        # the headers on every cell, and the table was filled with its updates disabled: its
+        # header was seen painted outside the table, over the Inspector, until repainted).
+        # Without a matrix there are no headers to show.
+        for header in (self.table.horizontalHeader(), self.table.verticalHeader()):
+            header.setSectionResizeMode(QHeaderView.Interactive)
+            header.hide()
         self.table.cellClicked.connect(self.show_cell)
         self.cell_caption = caption_label()
         self.gallery = SampleGallery()
@@ -82,6 +87,8 @@ class ConfusionView(QWidget):
             self.table.clear()
             self.table.setRowCount(0)
             self.table.setColumnCount(0)
+            self.table.horizontalHeader().hide()
+            self.table.verticalHeader().hide()
             self.gallery.clear()
             self.cell_caption.setText("")
             self.caption.setText("The confusion matrix of the validation set comes at the end "
@@ -94,7 +101,6 @@ class ConfusionView(QWidget):
         hot, good = QColor("#2563eb"), QColor("#16a34a")
         rows = e.confusion.sum(axis=1)
         acc = e.per_class_accuracy
-        self.table.setUpdatesEnabled(False)
         self.table.clear()
         self.table.setRowCount(k)
         self.table.setColumnCount(k + 1)
@@ -124,7 +130,10 @@ class ConfusionView(QWidget):
             item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             item.setFlags(item.flags() & ~Qt.ItemIsSelectable)
             self.table.setItem(r, k, item)
-        self.table.setUpdatesEnabled(True)
+        self.table.resizeColumnsToContents()
+        self.table.resizeRowsToContents()
+        self.table.horizontalHeader().show()
+        self.table.verticalHeader().show()
         when = f" · {report.weights}" if report.weights else ""
         self.caption.setText(f"Validation set: <b>{e.size:,}</b> "
                              f"sample{'s' if e.size != 1 else ''}, accuracy "
