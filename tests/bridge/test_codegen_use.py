@@ -7,6 +7,7 @@ The run trains the CIFAR-10 example for 2 epochs on the synthetic set, whose per
 """
 
 import ast
+import importlib.util
 import json
 import os
 import subprocess
@@ -20,7 +21,7 @@ import torch
 
 from designer.bridge.codegen import export_code
 from designer.model.design_file import load
-from designer.training.basics import load_checkpoint
+from designer.training.basics import load_checkpoint, save_checkpoint
 from designer.training.data.synthetic import SyntheticSource
 from designer.training.events import DataConfig, TrainConfig
 from designer.training.trainer import Trainer
@@ -45,7 +46,8 @@ def recipe_of(source: str) -> str:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """(network, checkpoint folder, the run's result): a short run with checkpoints on."""
+    """(network, the run's checkpoint files {"best", "last"}, its result, its config): a short
+    run with checkpoints on."""
     folder = tmp_path_factory.mktemp("run")
     net = load(CIFAR).network
     config = TrainConfig(data=DataConfig(train_size=TRAIN, val_size=VAL, augment=False),
@@ -53,7 +55,20 @@ def run(tmp_path_factory):
                          checkpoint_dir=str(folder / "checkpoints"))
     result = Trainer(net, config).run()
     assert result.status == "finished", result.fault
-    return net, folder / "checkpoints", result, config
+    written = sorted(p.name for p in (folder / "checkpoints").iterdir())
+    suffix = ".safetensors" if "best.safetensors" in written else ".pt"
+    files = {k: folder / "checkpoints" / f"{k}{suffix}" for k in ("best", "last")}
+    assert all(f.is_file() for f in files.values()), written
+    return net, files, result, config
+
+
+def weights_and_meta(path: Path) -> tuple[dict, dict]:
+    """What the app itself reads from one of its checkpoints."""
+    if path.suffix == ".safetensors":
+        from designer.training.runs import read_weights
+
+        return read_weights(path)
+    return load_checkpoint(path)
 
 
 def raw_validation_images(config) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,11 +104,11 @@ print(json.dumps({"correct": int((predicted == labels).sum()), "n": len(labels),
 
 def run_recipe(folder: Path, source: str, checkpoint: Path, images: torch.Tensor,
                labels: torch.Tensor) -> dict:
-    """The recipe in a fresh Python whose folder holds model.py, best.pt and the images only,
-    with PYTHONPATH cleared and the designer package blocked."""
+    """The recipe in a fresh Python whose folder holds model.py, the checkpoint (by its own
+    name) and the images only, with PYTHONPATH cleared and the designer package blocked."""
     folder.mkdir()
     (folder / "model.py").write_text(source, encoding="utf-8")
-    (folder / "best.pt").write_bytes(checkpoint.read_bytes())
+    (folder / checkpoint.name).write_bytes(checkpoint.read_bytes())
     (folder / "recipe.py").write_text(recipe_of(source), encoding="utf-8")
     (folder / "runner.py").write_text(RUNNER, encoding="utf-8")
     torch.save(images, folder / "images.pt")
@@ -106,22 +121,24 @@ def run_recipe(folder: Path, source: str, checkpoint: Path, images: torch.Tensor
 
 
 def test_the_docstring_recipe_scores_what_the_run_scored(run, tmp_path):
-    net, checkpoints, result, config = run
+    net, files, result, config = run
+    best = files["best"]
     source = export_code(net)
     recipe = recipe_of(source)
-    assert recipe == textwrap.dedent("""\
+    # the recipe names the file the Trainer keeps the best weights in
+    assert recipe == textwrap.dedent(f"""\
         import torch
         from model import CIFAR10Example  # this file, saved as model.py
 
-        model = CIFAR10Example.from_checkpoint("best.pt")  # the weights and the run's normalisation
+        model = CIFAR10Example.from_checkpoint("{best.name}")  # weights and normalisation
         with torch.no_grad():
             predicted = model(model.preprocess(images)).argmax(1)
         """)
-    # what the issue saw the old docstring suggest, which fails on the Trainer's checkpoints
+    # what the issue saw the old docstring suggest (it fails: see the last test)
     assert "load_state_dict(torch.load(" not in source
-    state, meta = load_checkpoint(checkpoints / "best.pt")
+    _, meta = weights_and_meta(best)
     norm = meta["normalization"]
-    assert norm["uint8_divisor"] == 255
+    assert norm["uint8_divisor"] == 255  # a non-trivial normalisation:
     assert all(0.3 < m < 0.45 for m in norm["mean"]) and all(0.25 < s < 0.4 for s in norm["std"])
     assert meta["val_accuracy"] == result.best_val_accuracy
 
@@ -129,7 +146,7 @@ def test_the_docstring_recipe_scores_what_the_run_scored(run, tmp_path):
     run_correct = round(result.best_val_accuracy * VAL)
     # raw images as image files hold them: uint8, channels last
     hwc = images.permute(0, 2, 3, 1).contiguous()
-    got = run_recipe(tmp_path / "uint8", source, checkpoints / "best.pt", hwc, labels)
+    got = run_recipe(tmp_path / "uint8", source, best, hwc, labels)
     assert got["loaded"] == [] and got["n"] == VAL
     assert got["classes"] == meta["classes"]
     # preprocess() normalises with the training data's float32 arithmetic, so the inputs are
@@ -139,7 +156,7 @@ def test_the_docstring_recipe_scores_what_the_run_scored(run, tmp_path):
     assert abs(got["correct"] - run_correct) <= 1, (got, run_correct)
     # float 0..1, channels first: x / 255 in float32 differs from the run's in the last bits
     floats = images.float() / 255
-    got = run_recipe(tmp_path / "float", source, checkpoints / "best.pt", floats, labels)
+    got = run_recipe(tmp_path / "float", source, best, floats, labels)
     assert abs(got["correct"] - run_correct) <= 1, (got, run_correct)
 
 
@@ -150,29 +167,44 @@ def exported(source: str):
 
 
 def test_preprocess_is_the_runs_normalisation_and_forward_can_apply_it(run):
-    net, checkpoints, result, config = run
+    net, files, result, config = run
     cls = exported(export_code(net))
-    model = cls.from_checkpoint(checkpoints / "best.pt")
+    model = cls.from_checkpoint(files["best"])
     assert not model.training
     images, labels = raw_validation_images(config)
     from designer.training.data.common import ImageDataset
 
-    _, meta = load_checkpoint(checkpoints / "best.pt")
+    state, meta = weights_and_meta(files["best"])
     norm = meta["normalization"]
     want, _ = ImageDataset(images, labels, norm["mean"], norm["std"]).get_batch(range(VAL))
     assert torch.equal(model.preprocess(images), want)  # the run's inputs, bit for bit
     assert torch.equal(model.preprocess(images.permute(0, 2, 3, 1).numpy()), want)
     assert torch.equal(model.preprocess(images[7].permute(1, 2, 0)), want[7:8])  # one image
     torch.testing.assert_close(model.preprocess(images.float() / 255), want)
-    # the state_dict is the app's, the normalisation rides outside it
-    state, _ = load_checkpoint(checkpoints / "best.pt")
+    # the weights are the app's, the normalisation rides outside the state_dict
     assert list(model.state_dict()) == list(state)
-    raw = cls.from_checkpoint(checkpoints / "best.pt", raw_input=True)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    raw = cls.from_checkpoint(files["best"], raw_input=True)
     with torch.no_grad():
         assert torch.equal(raw(images), model(model.preprocess(images)))
 
 
-def test_without_a_run_the_export_is_the_identity_and_says_so(run, tmp_path):
+def test_a_torch_save_checkpoint_loads_the_same(run, tmp_path):
+    """best.pt / last.pt (earlier versions, exported projects): save_checkpoint's dict."""
+    net, files, _, _ = run
+    cls = exported(export_code(net))
+    from_run = cls.from_checkpoint(files["best"])
+    _, meta = weights_and_meta(files["best"])
+    save_checkpoint(tmp_path / "best.pt", from_run, meta)
+    again = cls.from_checkpoint(tmp_path / "best.pt")
+    assert torch.equal(again.mean, from_run.mean) and torch.equal(again.std, from_run.std)
+    assert again.classes == from_run.classes
+    for (k, a), b in zip(from_run.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_without_a_run_the_export_is_the_identity_and_says_so(run):
     net = run[0]
     source = export_code(net)
     assert "this export knows no training run" in " ".join(source.split())
@@ -184,20 +216,29 @@ def test_without_a_run_the_export_is_the_identity_and_says_so(run, tmp_path):
     assert "mean = (0.0,) if mean is None else mean" in grey
 
 
-def test_a_checkpoint_without_normalisation_or_a_plain_state_dict_warns(run, tmp_path):
-    net, checkpoints, _, _ = run
+def test_plain_state_dicts_load_with_a_warning_and_the_old_advice_fails(run, tmp_path):
+    net, files, _, _ = run
     cls = exported(export_code(net))
-    state, _ = load_checkpoint(checkpoints / "best.pt")
+    state, _ = weights_and_meta(files["best"])
     torch.save(state, tmp_path / "plain.pt")
-    with pytest.warns(UserWarning, match="does not say how the run normalised its inputs"):
-        model = cls.from_checkpoint(tmp_path / "plain.pt")
-    assert model.mean.tolist() == [0.0] * 3 and model.classes is None
+    plain = [tmp_path / "plain.pt"]
+    if importlib.util.find_spec("safetensors") is not None:
+        from safetensors.torch import save_file
+
+        save_file(state, tmp_path / "plain.safetensors")
+        plain.append(tmp_path / "plain.safetensors")
+    for path in plain:
+        with pytest.warns(UserWarning, match="does not say how the run normalised its inputs"):
+            model = cls.from_checkpoint(path)
+        assert model.mean.tolist() == [0.0] * 3 and model.classes is None
+        for key, value in model.state_dict().items():
+            assert torch.equal(value, state[key]), key
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        cls.from_checkpoint(checkpoints / "last.pt")  # the Trainer's: no warning
-    # the old advice, load_state_dict(torch.load(path)), fails on the Trainer's checkpoint
+        cls.from_checkpoint(files["last"])  # the Trainer's: no warning
+    # the old advice, load_state_dict(torch.load(path)), fails on the Trainer's checkpoints
     with pytest.raises(RuntimeError, match="Missing key"):
-        cls().load_state_dict(torch.load(checkpoints / "best.pt", weights_only=True))
+        cls().load_state_dict(torch.load(files["best"], weights_only=True))
 
 
 def test_the_recipe_imports_from_the_module_it_is_told():
