@@ -24,14 +24,15 @@ the ones a reader looks for (kernel sizes, pooling strides, dropout probabilitie
 feature counts are written positionally, as people write them.
 
 Using what was trained: the class has `from_checkpoint(path)`, which reads a checkpoint the
-Trainer wrote (torch.load with weights_only=True; the weights are its "state_dict") and sets the
-run's input normalisation from its meta ("normalization": mean and std per channel, of images
-scaled to 0..1), and `preprocess(images)`, which turns raw images (uint8 0..255, channels last
+Trainer wrote (a run's .safetensors with safetensors, the layout of training/runs.py; a .pt of
+training/basics.save_checkpoint with torch.load(weights_only=True)) and sets the run's input
+normalisation from its meta ("normalization": mean and std per channel, of images scaled to
+0..1), and `preprocess(images)`, which turns raw images (uint8 0..255, channels last
 or first; float 0..1) into the normalised batch the network was trained on, with the very
 arithmetic of the training data (ImageDataset), so a run's validation images score what the run
 scored. mean and std are buffers outside the state_dict (persistent=False), so the state_dict
-keys stay those of build_module. The module docstring opens with that recipe, written to run
-as it reads (tests/bridge/test_codegen_use.py runs it); without a checkpoint the model has mean
+keys stay those of build_module. The module docstring holds that recipe, written to run as
+it reads (tests/bridge/test_codegen_use.py runs it); without a checkpoint the model has mean
 0 and std 1, and says that the export knows no run. `raw_input=True` makes forward() call
 preprocess() itself.
 
