@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from ..machine import available_ram
 from ..model.analysis import analyze
 from ..model.network import Network
 from ..model.units import format_bytes
@@ -115,21 +116,6 @@ def is_oom(error: BaseException) -> bool:
         return True
     text = str(error).lower()
     return isinstance(error, RuntimeError) and any(words in text for words in _CPU_OOM)
-
-
-def available_ram() -> int | None:
-    """Bytes of RAM still available to a program (MemAvailable, else sysconf), or None."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def oom_fault(network: Network, config: TrainConfig, device: torch.device, dname: str,

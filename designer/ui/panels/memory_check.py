@@ -18,25 +18,11 @@ from typing import Any
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from ...machine import available_ram
 from ...model.analysis import analyze
 from ...model.units import format_bytes
 
 NVIDIA_SMI_TIMEOUT_S = 2.0
-
-
-def available_ram() -> int | None:
-    """Bytes of RAM a new program can still use (MemAvailable), or None."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def free_gpu_memory() -> int | None:
