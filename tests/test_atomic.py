@@ -191,7 +191,7 @@ def test_code_export_never_follows_a_planted_symlink(tmp_path, planted, capsys):
 
 
 def test_the_window_code_export_never_follows_a_planted_symlink(tmp_path, planted):
-    from designer.ui.main_window import _write_text
+    from designer.ui.file_names import write_text_file as _write_text
 
     out = tmp_path / "model.py"
     planted(out)

@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QStatusBar, QVBoxLayout, QWidget
 
 from ..assets import presets_dir
+from .file_names import file_stem, module_stem, name_on_disk, write_text_file
 from .icons import icon
 
 if TYPE_CHECKING:
@@ -411,7 +412,7 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QFileDialog
 
         start = self.doc.path or str(Path(self.settings.value("last_dir", str(Path.home())))
-                                     / (_file_stem(self.doc.network.name) + SUFFIX))
+                                     / (file_stem(self.doc.network.name) + SUFFIX))
         path, _ = QFileDialog.getSaveFileName(self, "Save design", start, FILE_FILTER)
         if not path:
             return False
@@ -439,7 +440,7 @@ class MainWindow(QMainWindow):
                   "svg": ".svg"}[kind]
         if path is None:
             name = self.doc.network.name
-            stem = _module_stem(name) if kind == "code" else _file_stem(name)
+            stem = module_stem(name) if kind == "code" else file_stem(name)
             start = str(Path(self.settings.value("last_dir", str(Path.home()))) / (stem + suffix))
             path, _ = QFileDialog.getSaveFileName(self, f"Export {kind}", start,
                                                   f"*{suffix};;All files (*)")
@@ -451,7 +452,7 @@ class MainWindow(QMainWindow):
 
                 (render_png if kind == "png" else render_svg)(self.scene, path)
             else:
-                _write_text(path, self._export_text(kind))
+                write_text_file(path, self._export_text(kind))
         except Exception as e:  # noqa: BLE001 - any failure is reported, the design is kept
             QMessageBox.warning(self, APP_NAME, f"Could not export.\n\n{e}")
             return False
@@ -514,7 +515,7 @@ class MainWindow(QMainWindow):
             name = self.doc.title
         else:
             if self._title_of[0] != path:
-                self._title_of = (path, _name_on_disk(path))
+                self._title_of = (path, name_on_disk(path))
             name = self._title_of[1]
         self.setWindowTitle(f"{name}[*] — {APP_NAME}")
         self.setWindowModified(self.doc.modified)
@@ -670,54 +671,3 @@ def _open_notes() -> None:
     from PySide6.QtGui import QDesktopServices
 
     QDesktopServices.openUrl(QUrl(NOTES_URL))
-
-
-def _file_stem(name: str) -> str:
-    """A file name for the design: its name as written ('CIFAR-10 example' ->
-    'CIFAR-10_example'), so that the saved file, and the title, keep its capitals."""
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.strip())
-    return stem.strip("_") or "design"
-
-
-def _module_stem(name: str) -> str:
-    """A file name for exported code that Python can import: lower case, a-z 0-9 _, not
-    starting with a digit, not a keyword nor a module the code itself imports or the standard
-    library has ('CIFAR-10 example' -> 'cifar_10_example', 'torch' -> 'torch_model')."""
-    import keyword
-    import re
-    import sys
-    import unicodedata
-
-    plain = "".join(c for c in unicodedata.normalize("NFKD", name)
-                    if not unicodedata.combining(c)).lower()  # 'Café' -> 'cafe'
-    stem = re.sub(r"[^a-z0-9]+", "_", plain).strip("_") or "design"
-    if stem[0].isdigit():
-        stem = "net_" + stem
-    if (keyword.iskeyword(stem) or stem in sys.stdlib_module_names
-            or stem in ("torch", "torchvision", "numpy")):
-        stem += "_model"
-    return stem
-
-
-def _name_on_disk(path: str) -> str:
-    """The file's name as its folder lists it: on a disk that ignores case, a path typed or
-    passed as 'mynet.convnet.json' opens 'MyNet.convnet.json', and the title says the latter."""
-    import os
-
-    p = Path(path)
-    try:
-        with os.scandir(p.parent) as entries:
-            names = [e.name for e in entries if e.name.casefold() == p.name.casefold()]
-    except OSError:
-        return p.name
-    return p.name if p.name in names or not names else names[0]
-
-
-def _write_text(path: str, text: str) -> None:
-    """Atomically (designer.atomic: a temporary file of our own beside it, renamed over it)."""
-    from ..atomic import write_text
-
-    try:
-        write_text(path, text)
-    except OSError as e:
-        raise OSError(f"cannot write {path}: {e.strerror or e}") from None

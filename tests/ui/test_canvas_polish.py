@@ -24,7 +24,8 @@ from designer.ui.canvas import CanvasScene, CanvasView
 from designer.ui.canvas.items import CARD_H, CARD_W
 from designer.ui.canvas.view import EMPTY_HINT
 from designer.ui.document import Document
-from designer.ui.main_window import MainWindow, _module_stem
+from designer.ui.file_names import module_stem as _module_stem
+from designer.ui.main_window import MainWindow
 from designer.ui.recovery import find_recoverable
 
 from .gestures import at, drop, layer_mime
