@@ -2,7 +2,11 @@
 (redrawn with \\r at most 10 times a second), a metrics line (or the RunResult as JSON) on stdout.
 
 Exit codes: 0 finished, 1 the run failed (the fault's message and advice on stderr), 2 the design
-file or an option is bad, 130 stopped with Ctrl+C (a second Ctrl+C kills).
+file or an option is bad, 130 stopped with Ctrl+C (a second Ctrl+C kills). With --checkpoints a
+Stop writes last.safetensors with the state at that moment; --resume CHECKPOINT continues a run
+from it exactly (the design must be the one it trained; its settings hold, except how many
+epochs, the device, the workers, channels_last, the data's folder and the checkpoint folder,
+which is the checkpoint's own unless --checkpoints says otherwise).
 
 Importing this module does not import torch; run() does.
 """
@@ -15,6 +19,7 @@ import math
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 from ..training.events import (
@@ -61,20 +66,36 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--seed", type=int, default=None)
     t.add_argument("--workers", type=int, default=None, help="data loader worker processes")
     t.add_argument("--checkpoints", default=None, metavar="DIR",
-                   help="write best.pt and last.pt (state_dicts) into DIR")
+                   help="write last.safetensors (every epoch, and at a stop) and "
+                        "best.safetensors into DIR: resumable checkpoints")
+    t.add_argument("--resume", default=None, metavar="CHECKPOINT",
+                   help="continue the run of a checkpoint (last.safetensors) where it stopped; "
+                        "its settings hold, --epochs may lengthen it")
     t.add_argument("--json", action="store_true", help="print the run's result as JSON")
 
 
-def config_from(args: argparse.Namespace, saved: dict[str, Any]) -> TrainConfig:
-    """The design's saved settings with the options on top, every value checked. Raises
-    ConfigError: `FILE: training.config.epochs: ...` for the file, `--lr: ...` for an option.
-    What reaches the disk or the machine unseen (checkpoint folder, workers) is taken from the
-    options only, never from the file."""
+# the option that sets each setting
+OPTIONS = {"data.name": "--dataset", "data.path": "--data-path", "data.download": "--download",
+           "data.train_size": "--train-size", "data.val_size": "--val-size",
+           "data.augment": "--no-augment", "data.seed": "--seed", "epochs": "--epochs",
+           "batch_size": "--batch", "optimizer": "--optimizer", "lr": "--lr",
+           "momentum": "--momentum", "weight_decay": "--weight-decay", "schedule": "--schedule",
+           "device": "--device", "precision": "--precision", "channels_last": "--channels-last",
+           "seed": "--seed", "num_workers": "--workers", "checkpoint_dir": "--checkpoints"}
+
+
+def config_from(args: argparse.Namespace, saved: dict[str, Any],
+                where: str | None = None) -> TrainConfig:
+    """The design's saved settings (or those of `where`, a checkpoint) with the options on top,
+    every value checked. Raises ConfigError: `FILE: training.config.epochs: ...` for the file,
+    `--lr: ...` for an option. What reaches the disk or the machine unseen (checkpoint folder,
+    workers) is taken from the options only, never from the file."""
     try:
         values = TrainConfig.from_dict(saved, from_file=True).to_dict() if saved else \
             TrainConfig().to_dict()
     except ConfigError as e:
-        raise ConfigError(f"{args.file}: training.config.{e}") from None
+        raise ConfigError(f"{where}: config.{e}" if where else
+                          f"{args.file}: training.config.{e}") from None
     d = values["data"]
     options = []
     for key, attr, value in (("name", "--dataset", args.dataset),
@@ -133,16 +154,22 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.resume:
+        cfg = resume_config(args, design)
+        if cfg is None:
+            return 2
 
     from ..training.trainer import Trainer
 
     bar = ProgressBar(sys.stderr, cfg.epochs, design.network.name or args.file)
-    trainer = Trainer(design.network, cfg, bar)
+    trainer = Trainer(design.network, cfg, bar, resume=args.resume)
     previous = None
 
     def interrupt(signum, frame):  # first Ctrl+C: stop cleanly; the second one kills
-        bar.message("stopping after this batch (Ctrl+C again to kill)")
-        trainer.stop()
+        stopping = trainer.stop()
+        said = stopping.text() if stopping is not None and stopping.long else \
+            "stopping after this batch"
+        bar.message(f"{said} (Ctrl+C again to kill)")
         signal.signal(signal.SIGINT, previous or signal.default_int_handler)
 
     try:
@@ -164,6 +191,50 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(metrics_line(result))
     return 0 if result.status == "finished" else 130
+
+
+def resume_config(args: argparse.Namespace, design: Any) -> TrainConfig | None:
+    """The settings to resume `args.resume` with: the checkpoint's, the options on top, its
+    folder for the checkpoints unless --checkpoints; None (the error printed) when the
+    checkpoint cannot be read or does not continue this design with these options."""
+    from ..model.design_file import Design, DesignFileError, loads, to_dict
+    from ..training import runs
+
+    where = args.resume
+
+    def error(text: str) -> None:
+        print(f"error: {text}", file=sys.stderr)
+
+    try:
+        info = runs.read_info(where)
+        old = info["config"]
+        theirs = to_dict(loads(info["design_file"], f"{where}: its design"))
+        done, epoch, step = info["epochs_done"], info["epoch"], info["step"]
+    except (runs.CheckpointError, DesignFileError) as e:
+        return error(str(e))
+    except (KeyError, TypeError) as e:
+        return error(f"{where}: the checkpoint lacks {e}")
+    diff = runs.design_difference(theirs, to_dict(Design(design.network)))
+    if diff:
+        return error(f"{args.file}: not the design the checkpoint {where} trained: {diff}")
+    try:
+        cfg = config_from(args, old, where)
+    except ConfigError as e:
+        return error(str(e))
+    if args.checkpoints is None:
+        cfg.checkpoint_dir = str(Path(where).resolve().parent)
+    conflicts = runs.config_conflicts(old, cfg.to_dict())
+    if conflicts:
+        key, then, now = conflicts[0]
+        free = ", ".join(OPTIONS[k] for k in runs.RESUME_FREE)
+        return error(f"{OPTIONS.get(key, key)}: a resumed run keeps the settings it was trained "
+                     f"with ({key} {json.dumps(then)} in {where}, {json.dumps(now)} here); only "
+                     f"{free} may change")
+    problem = runs.resume_problem(theirs, theirs, old, cfg.to_dict(), done, epoch, step)  # the
+    # design was compared above: the epochs and the schedule's length are what is left
+    if problem:
+        return error(f"cannot resume {where}: {problem[0]}: {problem[1]}")
+    return cfg
 
 
 def metrics_line(result: RunResult) -> str:

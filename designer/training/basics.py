@@ -1,10 +1,12 @@
 """What a training run sets up around its loop that needs only PyTorch: the device, the precision,
-the optimizer and its schedule, the seeds, and the checkpoint files.
+the optimizer and its schedule, the seeds, and the weights-only checkpoint files (the
+Trainer's resumable ones are ``runs.py``'s; load_checkpoint reads both).
 
 The Trainer uses these through ``runtime.py`` (which turns a ``SetupError`` into the fault the
 window shows); an exported training project copies this file as it is (``convlib/basics.py``)
 and its ``train.py`` calls them directly. So this module imports the standard library, numpy,
-torch and ``.events`` (plain records) only, never the rest of the designer.
+torch and ``.events`` (plain records) only (and ``.runs`` when it reads a safetensors file),
+never the rest of the designer.
 """
 
 from __future__ import annotations
@@ -209,8 +211,22 @@ def save_checkpoint(path: Path, model: torch.nn.Module, meta: dict[str, Any]) ->
 
 def load_checkpoint(path: str | os.PathLike[str],
                     map_location: Any = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(state_dict, metadata) of a checkpoint the Trainer wrote. Loads with weights_only=True,
-    so a file cannot run code; ValueError if it is not such a checkpoint."""
+    """(state_dict, metadata) of a checkpoint: the Trainer's resumable safetensors files
+    (last/best.safetensors: read by ``.runs``, nothing unpickled) or the weights-only files of
+    save_checkpoint (best.pt / last.pt of older versions and of exported projects: loaded with
+    weights_only=True, so a file cannot run code). ValueError if it is neither."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) == 9 and head[8:9] == b"{":  # a safetensors header: 8-byte length, then JSON
+        try:
+            from .runs import read_weights
+        except ImportError:  # an exported project's copy: it writes .pt files only
+            raise ValueError(f"{path}: a safetensors checkpoint of ConvNet Designer: read it "
+                             "there, or with safetensors") from None
+        state, meta = read_weights(path)
+        if map_location not in (None, "cpu"):
+            state = {k: v.to(map_location) for k, v in state.items()}
+        return state, meta
     data = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a ConvNet Designer checkpoint")

@@ -8,6 +8,14 @@ form allows. TORCH, no Qt.
 - any other map-style Dataset: a DataLoader, pinned memory and non_blocking copies on CUDA.
 Batches a GPU gets from the host are made one thread ahead (Prefetch) unless loader workers do.
 
+Resuming: ``skip_batches(batches, n)`` makes the next pass leave out its first ``n`` batches,
+drawing the same order (the order generator advances exactly as in a whole pass), without
+reading them. Loader iterators draw their workers' base seed from a generator of their own,
+never from torch's global one (which the model's dropout draws from). ``stop`` (a
+threading.Event): batches read from a data set are made in a background thread (Prefetch) and a
+pass ends as soon as ``stop`` is set, even while a batch is still being read (that read is
+abandoned: the thread ends when it returns). Abandonable does the same for loading a data set.
+
 Several processes (torch.distributed) share each batch: ``share=(rank, world)`` gives process
 ``rank`` every ``world``-th sample of the batch one process would take, so N processes take the
 same steps as one. An exported training project copies this file (``convlib/batches.py``): it
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any
 
 import torch
@@ -64,6 +73,7 @@ class _TensorBatches:
         self.generator, self.device, self.channels_last = generator, device, channels_last
         self.on_device = x.device == device or (device.type == "cpu" and x.device.type == "cpu")
         self.pin = device.type == "cuda" and not self.on_device
+        self.skip = 0  # batches the next pass leaves out (skip_batches)
 
     def __len__(self) -> int:
         n, b = len(self.y), self.batch
@@ -72,12 +82,13 @@ class _TensorBatches:
     def __iter__(self):
         x, y, b, dev = self.x, self.y, self.batch, self.device
         cl = torch.channels_last if self.channels_last else None
+        skip, self.skip = self.skip, 0
         order = None
         if self.shuffle:
             order = torch.randperm(len(y), generator=self.generator)
             if x.device.type != "cpu":
                 order = order.to(x.device)
-        for i in range(len(self)):
+        for i in range(skip, len(self)):
             if order is None:
                 xb, yb = x[i * b:(i + 1) * b], y[i * b:(i + 1) * b]
             else:
@@ -95,11 +106,21 @@ class _TensorBatches:
 class _LoaderBatches:
     """A DataLoader's batches, moved to the device (non_blocking from pinned memory on CUDA)."""
 
-    def __init__(self, loader: DataLoader, device: torch.device, channels_last: bool):
+    def __init__(self, loader: DataLoader, device: torch.device, channels_last: bool,
+                 order: Skip):
         self.loader, self.device, self.channels_last = loader, device, channels_last
+        self.order = order
 
     def __len__(self) -> int:
         return len(self.loader)
+
+    @property
+    def skip(self) -> int:
+        return self.order.skip
+
+    @skip.setter
+    def skip(self, n: int) -> None:
+        self.order.skip = n
 
     def __iter__(self):
         dev = self.device
@@ -136,13 +157,22 @@ class Prefetch:
     a GPU fed from the host: preparing the next batch (indexing, normalisation, augmentation,
     pinning, the copy) overlaps the step, as PyTorch releases the GIL in its kernels. An
     exception in the thread comes out of the consumer's next(); a consumer that stops early lets
-    the thread go (it ends within PREFETCH_POLL_S)."""
+    the thread go (it ends within PREFETCH_POLL_S). With `stop` (a threading.Event), the pass
+    ends as soon as it is set while the consumer waits for a batch."""
 
-    def __init__(self, batches: Any, depth: int = 3):
-        self.batches, self.depth = batches, depth
+    def __init__(self, batches: Any, depth: int = 3, stop: threading.Event | None = None):
+        self.batches, self.depth, self.stop = batches, depth, stop
 
     def __len__(self) -> int:
         return len(self.batches)
+
+    @property
+    def skip(self) -> int:
+        return self.batches.skip
+
+    @skip.setter
+    def skip(self, n: int) -> None:
+        self.batches.skip = n
 
     def __iter__(self):
         q: queue.Queue = queue.Queue(maxsize=self.depth)
@@ -169,9 +199,18 @@ class Prefetch:
 
         thread = threading.Thread(target=produce, name="batch-prefetch", daemon=True)
         thread.start()
+        stop = self.stop
         try:
             while True:
-                ok, item = q.get()
+                if stop is None:
+                    ok, item = q.get()
+                else:
+                    try:
+                        ok, item = q.get(timeout=PREFETCH_POLL_S)
+                    except queue.Empty:
+                        if stop.is_set():
+                            return  # the batch being read is abandoned
+                        continue
                 if ok:
                     yield item
                 elif item is None:
@@ -182,18 +221,115 @@ class Prefetch:
             closed.set()
 
 
+class Abandoned(Exception):
+    """What Abandonable.run() raises when `stop` was set before the work finished."""
+
+
+class Abandonable:
+    """work(progress) (reading or downloading a data set) in a thread of its own, so that a
+    Stop does not wait for it. run() returns its result, or raises Abandoned once `stop` is
+    set: a work that reports progress is given until its next report (up to GRACE_S after its
+    latest one) to end by itself, since progress(...) raises Abandoned then (a download removes
+    its partial file on the way out); one that does not is left (its thread ends when it
+    returns). `report(done, total, message)` hears the work's progress in run()'s thread."""
+
+    GRACE_S = 3.0
+
+    def __init__(self, work, stop: threading.Event, report=None,
+                 poll_s: float = PREFETCH_POLL_S):
+        self.work, self.stop, self.report, self.poll_s = work, stop, report, poll_s
+        self.last: float | None = None  # when the work last reported (time.monotonic)
+        self.interval = 0.0  # the longest time between two of its reports
+
+    def grace_s(self) -> float:
+        """How long a Stop now waits for the work to end by itself, at most."""
+        return 0.0 if self.last is None else max(self.last + self.GRACE_S - time.monotonic(),
+                                                 0.0)
+
+    def left_s(self) -> float:
+        """About how long the work takes to notice a Stop now (its next report)."""
+        if self.last is None:
+            return 0.0
+        return min(max(self.last + self.interval - time.monotonic(), 0.0), self.grace_s())
+
+    def run(self):
+        box: dict[str, Any] = {}
+        reports: queue.SimpleQueue = queue.SimpleQueue()
+        done = threading.Event()
+        stop = self.stop
+
+        def progress(*args) -> None:
+            now = time.monotonic()
+            if self.last is not None:
+                self.interval = max(self.interval, now - self.last)
+            self.last = now
+            if stop.is_set():
+                raise Abandoned
+            reports.put(args)
+
+        def work() -> None:
+            try:
+                box["value"] = self.work(progress)
+            except BaseException as e:  # noqa: BLE001 - raised again in run()'s thread
+                box["error"] = e
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="abandonable", daemon=True).start()
+        while True:
+            finished = done.wait(self.poll_s)
+            while not reports.empty():
+                args = reports.get()
+                if self.report is not None:
+                    self.report(*args)
+            if finished:
+                break
+            if stop.is_set():
+                done.wait(self.grace_s())
+                raise Abandoned
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+
 def make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator | None,
                  device: torch.device, channels_last: bool, num_workers: int,
-                 share: tuple[int, int] = (0, 1)):
+                 share: tuple[int, int] = (0, 1), stop: threading.Event | None = None):
     """An iterable of (x, y) batches on `device` with len() = batches per epoch, and the bytes
     it copied onto the device for good (a GPU-resident data set). Batches made on the host for
     a GPU (no loader workers) are prepared in a background thread (Prefetch). ``share`` =
-    (rank, world): this process's share of every batch of ``batch`` samples (see Share)."""
+    (rank, world): this process's share of every batch of ``batch`` samples (see Share).
+    ``stop``: batches read from a data set (not in-memory tensors) are made in a background
+    thread on every device, and a pass ends when ``stop`` is set (see the module's docstring)."""
     batches, resident = _make_batches(ds, batch, train, generator, device, channels_last,
                                       num_workers, share)
-    if device.type in PREFETCH_DEVICES and num_workers == 0 and not resident:
-        batches = Prefetch(batches)
+    host_made = device.type in PREFETCH_DEVICES and num_workers == 0 and not resident
+    if host_made or (stop is not None and not isinstance(batches, _TensorBatches)):
+        batches = Prefetch(batches, stop=stop)
     return batches, resident
+
+
+def skip_batches(batches: Any, n: int) -> None:
+    """The next pass over `batches` (made by make_batches) leaves out its first `n` batches:
+    the same order is drawn, the batches left out are not read."""
+    batches.skip = int(n)
+
+
+class Skip(Sampler):
+    """A sampler of batches of indices whose next pass leaves out the first `skip` of them."""
+
+    def __init__(self, inner: Sampler):
+        super().__init__()
+        self.inner, self.skip = inner, 0
+
+    def __iter__(self):
+        skip, self.skip = self.skip, 0
+        for i, indices in enumerate(self.inner):
+            if i >= skip:
+                yield indices
+
+    def __len__(self) -> int:
+        return len(self.inner)
 
 
 class Share(Sampler):
@@ -249,13 +385,16 @@ def _make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator |
     common = dict(num_workers=num_workers, pin_memory=device.type == "cuda",
                   persistent_workers=persistent,
                   worker_init_fn=seed_worker if num_workers else None)
-    order = batch_order(ds, batch, train, generator, share)
+    order = Skip(batch_order(ds, batch, train, generator, share))
+    # the loader draws its workers' base seed from a generator: never torch's global one
+    seeds = torch.Generator().manual_seed(generator.initial_seed() if generator else 0)
     if callable(getattr(ds, "get_batch", None)):
-        loader = DataLoader(_WholeBatches(ds), batch_size=None, sampler=order, **common)
+        loader = DataLoader(_WholeBatches(ds), batch_size=None, sampler=order, generator=seeds,
+                            **common)
     else:
-        # the generator as before: the loader draws its workers' base seed from it
-        loader = DataLoader(ds, batch_sampler=order, generator=generator, **common)
-    return _LoaderBatches(loader, device, channels_last), 0
+        # the order's generator as before: the loader draws its workers' base seed from it
+        loader = DataLoader(ds, batch_sampler=order, generator=generator or seeds, **common)
+    return _LoaderBatches(loader, device, channels_last, order), 0
 
 
 def _fits_resident(x: torch.Tensor, y: torch.Tensor, device: torch.device) -> bool:

@@ -49,7 +49,8 @@ class TrainConfig:
     channels_last: bool = False  # CUDA only
     seed: int = 0
     num_workers: int = 0
-    checkpoint_dir: str | None = None  # best.pt and last.pt (state_dicts) go here
+    # last.safetensors and best.safetensors go here: resumable checkpoints (training/runs.py)
+    checkpoint_dir: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -177,10 +178,38 @@ class EpochEvent:
     seconds: float
 
 
+LONG_STEP_S = 1.0  # a step at least this long: Stop says "stopping after this step (≈ N s)"
+
+
+@dataclass
+class StoppingEvent:
+    """What Trainer.stop() answers (in the caller's thread) while the run finishes the step in
+    progress: the run ends, and writes its checkpoint, after that step."""
+
+    epoch: int  # 0 while loading
+    step: int  # the batch in progress, 1-based (0 while loading)
+    steps: int  # batches of this phase
+    phase: str  # training | validation | loading (the data set: reading, downloading)
+    seconds: float  # about how long until the step (or the read in progress) ends, ≥ 0
+    step_seconds: float  # how long the latest step took (loading: between two reports)
+
+    @property
+    def long(self) -> bool:
+        """Whether the window should say how long: one step takes LONG_STEP_S or more."""
+        return self.step_seconds >= LONG_STEP_S and self.seconds > 0
+
+    def text(self) -> str:
+        """'stopping after this step (≈ 4 s)' for a long step, else 'stopping'."""
+        if not self.long:
+            return "stopping"
+        what = "read" if self.phase == "loading" else "step"
+        return f"stopping after this {what} (≈ {max(math.ceil(self.seconds), 1)} s)"
+
+
 @dataclass
 class Fault:
     kind: str  # out_of_memory | nan_loss | data | model | shape | interrupted
-    #            (also: device | config | checkpoint | internal)
+    #            (also: device | config | checkpoint | resume | internal)
     message: str  # what happened, in a sentence
     advice: str  # what to do about it
     detail: str = ""  # the Python traceback, where an exception caused it

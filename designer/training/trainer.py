@@ -13,8 +13,13 @@ read before it (the first batch of every epoch is always read).
 
 For a caller in another thread (the window's TrainWorker):
 - stop(), pause(), resume() only set threading.Events: call them from any thread, at any time.
-  Stop ends the run after the current batch (training or validation), also while paused; pause
+  Stop ends the run after the current batch (training or validation), also while paused, and at
+  once while the data set loads or a batch is read from it (that read is abandoned); pause
   holds between batches; the time spent paused is left out of elapsed_s, images/s and the ETA.
+  stop() answers a StoppingEvent (what is left of the step in progress: its text() for Stop).
+- checkpoint_dir: last.safetensors at every epoch's end and at Stop (the state then: its epoch
+  and step), best.safetensors at the best validation accuracy: resumable (training/runs.py);
+  Trainer(..., resume=PATH) continues the run exactly (on the CPU, bit for bit).
 - callbacks run in run()'s thread, synchronously: a slow callback slows training. on_end is
   called exactly once, also after a fault; on_start only when the run got as far as training.
   Optional extra: on_data(done, total, message) while a data set downloads.
@@ -36,10 +41,12 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import threading
 import time
 import traceback
 from collections import deque
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +55,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..bridge.module import BuildError, build_module
+from ..model import design_file
 from ..model.analysis import analyze
 from ..model.network import Network
-from .batches import make_batches
+from . import runs
+from .batches import Abandonable, Abandoned, make_batches, skip_batches
 from .checks import check_data, class_names, design_io
 from .events import (
     BatchEvent,
@@ -59,6 +68,7 @@ from .events import (
     ProbeRequest,
     RunResult,
     StartEvent,
+    StoppingEvent,
     TrainConfig,
 )
 from .probes import Collector, Prober, ProbeReport
@@ -74,7 +84,6 @@ from .runtime import (
     oom_fault,
     pick_device,
     resolve_precision,
-    save_checkpoint,
     seed_everything,
 )
 
@@ -92,15 +101,22 @@ class Trainer:
     benchmarks); info may be None (classes are then counted from the labels).
     callbacks: any object with some of on_start / on_batch / on_epoch / on_end; they are called
     in the thread that runs run().
+    resume: a checkpoint (last/best.safetensors) of a run of this design to continue.
     After run(), `model` is the trained module (on `device`) and `result` the RunResult.
     """
 
     def __init__(self, network: Network, config: TrainConfig | None = None,
-                 callbacks: Any = None, datasets: tuple | None = None):
+                 callbacks: Any = None, datasets: tuple | None = None,
+                 resume: str | os.PathLike[str] | None = None):
         self.network = network
         self.config = config if config is not None else TrainConfig()
         self.callbacks = callbacks
         self._datasets = datasets
+        self.resume_from = resume
+        # when the step in progress began, how long the latest step took (for stop())
+        self._step_t0 = self._step_s = None
+        self._where = (0, 0, 0, "training")  # epoch, step in progress, steps, phase
+        self._loading: Abandonable | None = None  # the data set's load
         self.model: nn.Module | None = None
         self.device: torch.device | None = None
         self.info: Any = None
@@ -114,10 +130,19 @@ class Trainer:
 
     # -- control: safe from any thread, before, during or after run() -------------------------
 
-    def stop(self) -> None:
-        """End the run after the current batch (also while paused); run() returns 'stopped'."""
+    def stop(self) -> StoppingEvent | None:
+        """End the run after the current batch (also while paused); run() returns 'stopped'.
+        Answers how long the step in progress takes still (None before the first step)."""
         self._stop.set()
         self._go.set()
+        t0, took, loading = self._step_t0, self._step_s, self._loading
+        if loading is not None and self.model is None:  # the data set is still loading
+            return StoppingEvent(0, 0, 0, "loading", loading.left_s(), loading.interval)
+        if t0 is None or took is None or self.result is not None:
+            return None
+        epoch, step, steps, phase = self._where
+        left = max(took - (time.perf_counter() - t0), 0.0)
+        return StoppingEvent(epoch, step, steps, phase, left, took)
 
     def pause(self) -> None:
         """Hold the run between batches until resume() or stop()."""
@@ -153,16 +178,19 @@ class Trainer:
         self._peak: int | None = None
         self._base = 0  # allocated bytes that are not the design's (left out of the peak)
         self._dname = ""
+        self._gs = self._gs0 = self._seen = 0  # steps, of them resumed, images seen
         fault: Fault | None = None
         try:
             status = self._run()
         except FaultError as e:
             status, fault = "failed", e.fault
+        except runs.ResumeError as e:  # the checkpoint to resume does not continue this run
+            status, fault = "failed", Fault("resume", str(e), e.advice)
         except KeyboardInterrupt:
             status = "stopped"
             fault = Fault("interrupted", "training was interrupted",
-                          "run it again; last.pt (if checkpoints are on) holds the last "
-                          "finished epoch's weights")
+                          "resume it from last.safetensors (if checkpoints are on): the state "
+                          "at the end of the last finished epoch")
         except Exception as e:  # noqa: BLE001 - a run never takes the app down
             status = "failed"
             fault = Fault("internal", f"unexpected {type(e).__name__}: {e}",
@@ -187,6 +215,7 @@ class Trainer:
     def _run(self) -> str:
         cfg = self.config
         self._check_config()
+        state = self._open_resume() if self.resume_from is not None else None
         dev = self.device = pick_device(cfg.device)
         self._dname = device_name(dev)
         prec = self._prec = resolve_precision(cfg, dev, self._notes)
@@ -222,11 +251,11 @@ class Trainer:
         try:
             model = model.to(dev, memory_format=torch.channels_last) if cl else model.to(dev)
             self.model = model
-            gen = torch.Generator().manual_seed(cfg.seed)
+            gen = torch.Generator().manual_seed(cfg.seed)  # the batch order
             self._train_batches, r1 = make_batches(train, cfg.batch_size, True, gen, dev, cl,
-                                                   cfg.num_workers)
+                                                   cfg.num_workers, stop=self._stop)
             self._val_batches, r2 = make_batches(val, cfg.batch_size, False, None, dev, cl,
-                                                 cfg.num_workers)
+                                                 cfg.num_workers, stop=self._stop)
             self._resident = r1 + r2
             self._base = self._resident
         except Exception as e:
@@ -257,7 +286,11 @@ class Trainer:
                           "mean": [float(v) for v in info.mean],
                           "std": [float(v) for v in info.std], "uint8_divisor": 255,
                           "rule": "x = images / 255 for uint8 images (0..255), float images "
-                                  "as they are; then (x - mean) / std per channel"}}
+                                  "as they are; then (x - mean) / std per channel"},
+                      "design_file": design_file.dumps(design_file.Design(self.network)),
+                      "train_samples": len(train), "val_samples": len(val)}
+        start, skip, sums = (1, 0, None) if state is None else \
+            self._restore(state, gen, len(train))
 
         cb = getattr(self.callbacks, "on_start", None)
         if cb is not None:
@@ -265,29 +298,32 @@ class Trainer:
                           steps_per_epoch=steps, classes=classes,
                           estimated_bytes=report.pytorch.total, notes=list(self._notes)))
 
-        self._gs = 0
         self._paused_s = 0.0
         self._window: deque = deque()
-        self._seen = 0
         self._last = (math.nan, math.nan)
         self._rate = 0.0
         self._t_train = time.perf_counter()
         on_epoch = getattr(self.callbacks, "on_epoch", None)
-        for epoch in range(1, cfg.epochs + 1):
+        if state is not None:
+            runs.restore_rng(state["rng"])  # last: nothing before the loop draws from them now
+        for epoch in range(start, cfg.epochs + 1):
             lr = self._opt.param_groups[0]["lr"]
             t_epoch = time.perf_counter()
             for ds in (train, val):
                 if callable(getattr(ds, "set_epoch", None)):
                     ds.set_epoch(epoch)
-            train_stats = self._train_epoch(epoch)
+            self._order = gen.get_state()  # this epoch's order: made again on resuming
+            skip_batches(self._train_batches, skip)
+            train_stats = self._train_epoch(epoch, skip, sums)
+            skip, sums = 0, None
             if train_stats is None:
-                self._save("last.pt", {"epoch": epoch - 1, "stopped_in_epoch": epoch})
+                self._checkpoint(epoch)
                 return "stopped"
             probe = self._probe_request()
             collector = Collector() if probe is not None and probe.evaluation else None
             val_stats = self._validate(epoch, collector)
             if val_stats is None:
-                self._save("last.pt", {"epoch": epoch - 1, "stopped_in_epoch": epoch})
+                self._checkpoint(epoch)
                 return "stopped"
             if self._per_step:  # one-cycle: the rate the epoch ended with
                 lr = self._opt.param_groups[0]["lr"]
@@ -299,15 +335,13 @@ class Trainer:
                                seconds=time.perf_counter() - t_epoch)
             self._history.append(event)
             self._measure_peak()
-            meta = {"epoch": epoch, "train_loss": event.train_loss,
-                    "train_accuracy": event.train_accuracy, "val_loss": _num(event.val_loss),
-                    "val_accuracy": _num(event.val_accuracy)}
+            figures = {"train_loss": event.train_loss, "train_accuracy": event.train_accuracy,
+                       "val_loss": _num(event.val_loss), "val_accuracy": _num(event.val_accuracy)}
             improved = self._best is None or (not math.isnan(event.val_accuracy)
                                                and event.val_accuracy > self._best)
             if improved:
                 self._best = event.val_accuracy if not math.isnan(event.val_accuracy) else None
-                self._save("best.pt", meta)
-            self._save("last.pt", meta)
+            self._checkpoint(epoch, figures, best=improved, order=gen.get_state())
             if probe is not None:
                 self._send_probe(probe, epoch, None, collector)
             if on_epoch is not None:
@@ -337,13 +371,21 @@ class Trainer:
             scaler.update()
         return out, loss
 
-    def _train_epoch(self, epoch: int) -> tuple[float, float] | None:
-        """Train one epoch: (mean loss, accuracy), or None when stopped."""
+    def _train_epoch(self, epoch: int, start: int = 0,
+                     sums: dict | None = None) -> tuple[float, float] | None:
+        """Train one epoch: (mean loss, accuracy), or None when stopped. `start` batches of it
+        are done already, `sums` (a checkpoint's) their loss sum, correct count and images.
+        self._sums: (step, loss sum, correct, images) as it returns."""
         model, dev, steps = self.model, self.device, self._steps
         model.train()
         loss_sum = torch.zeros((), device=dev)
         correct = torch.zeros((), dtype=torch.long, device=dev)
-        read_loss, read_correct, read_step, read_seen = 0.0, 0, 0, 0
+        seen = 0
+        if sums is not None:
+            loss_sum, correct = sums["loss"].to(dev), sums["correct"].to(dev)
+            seen = int(sums["seen"])
+        read_loss, read_correct, read_step, read_seen = (loss_sum.item(), correct.item(), start,
+                                                         seen)
         sync_s = 0.0 if dev.type == "cpu" else SYNC_S
         sched = self._sched if self._per_step else None
         on_batch = getattr(self.callbacks, "on_batch", None)
@@ -353,10 +395,10 @@ class Trainer:
         window = self._window
         window.clear()
         total_steps = steps * self.config.epochs
-        seen = 0
-        step = 0
-        last_sync = time.perf_counter()
-        for step, x, y in self._batches(self._train_batches, epoch, "training"):
+        step = start
+        last_sync = self._step_t0 = time.perf_counter()
+        self._where = (epoch, start + 1, steps, "training")
+        for step, x, y in self._batches(self._train_batches, epoch, "training", start):
             try:
                 out, loss = step_fn(x, y)
                 loss_sum += loss.detach()
@@ -368,7 +410,7 @@ class Trainer:
                 sched.step()
             seen += y.shape[0]
             self._gs += 1
-            if self._gs == 1 and dev.type == "cuda":
+            if self._gs == self._gs0 + 1 and dev.type == "cuda":
                 # The peak of a steady step, as the analysis estimates it: the first step's
                 # one-off cuDNN autotuning trials are left out, and so is what is allocated for
                 # good but is not the design's (cuBLAS workspaces, a resident data set).
@@ -376,7 +418,9 @@ class Trainer:
                 self._base = torch.cuda.memory_allocated(dev) - own
                 torch.cuda.reset_peak_memory_stats(dev)
             now = time.perf_counter()
-            if now - last_sync >= sync_s or step == 1 or step == steps:
+            self._step_s, self._step_t0 = now - self._step_t0, now
+            self._where = (epoch, step + 1, steps, "training")
+            if now - last_sync >= sync_s or step == start + 1 or step == steps:
                 last_sync = now
                 lsum, csum = loss_sum.item(), correct.item()
                 if not math.isfinite(lsum):
@@ -397,17 +441,20 @@ class Trainer:
                 on_batch(BatchEvent(
                     epoch=epoch, step=step, steps=steps, global_step=gs, loss=self._last[0],
                     accuracy=self._last[1], lr=lr, images_per_s=self._rate,
-                    elapsed_s=active, eta_s=active / gs * (total_steps - gs),
+                    elapsed_s=active, eta_s=active / (gs - self._gs0) * (total_steps - gs),
                     peak_bytes=self._peak))
             if stop.is_set():
-                return None
+                break
             if probe_now.is_set():
                 self._probe_between(epoch, step)
             if not go.is_set():
                 self._wait_paused(epoch, step)
-                last_sync = time.perf_counter()
+                last_sync = self._step_t0 = time.perf_counter()
                 if stop.is_set():
-                    return None
+                    break
+        self._sums = (step, loss_sum, correct, seen)
+        if stop.is_set():
+            return None  # also while a batch was being read (that read is abandoned)
         self._seen += seen
         if step == 0:
             return math.nan, math.nan
@@ -426,6 +473,9 @@ class Trainer:
         loss_sum = torch.zeros((), device=dev)
         correct = torch.zeros((), dtype=torch.long, device=dev)
         n = 0
+        stop, steps = self._stop, len(self._val_batches)
+        self._step_t0 = time.perf_counter()
+        self._where = (epoch, 1, steps, "validation")
         with torch.no_grad():
             for step, x, y in self._batches(self._val_batches, epoch, "validation"):
                 try:
@@ -440,21 +490,27 @@ class Trainer:
                 except Exception as e:  # noqa: BLE001
                     raise self._fault("model", e, epoch, step, "validating the model") from None
                 n += y.shape[0]
-                if self._stop.is_set():
+                now = time.perf_counter()
+                self._step_s, self._step_t0 = now - self._step_t0, now
+                self._where = (epoch, step + 1, steps, "validation")
+                if stop.is_set():
                     return None
                 if not self._go.is_set():
                     self._wait_paused()
-                    if self._stop.is_set():
+                    self._step_t0 = time.perf_counter()
+                    if stop.is_set():
                         return None
+        if stop.is_set():
+            return None  # the read of a batch was abandoned
         if n == 0:
             return math.nan, math.nan
         return loss_sum.item() / n, correct.item() / n
 
-    def _batches(self, batches, epoch: int, which: str):
-        """(step, x, y) for each batch, steps from 1; a batch that fails to load is a "data"
-        fault at its step."""
+    def _batches(self, batches, epoch: int, which: str, start: int = 0):
+        """(step, x, y) for each batch, steps from start + 1; a batch that fails to load is a
+        "data" fault at its step."""
         it = iter(batches)
-        step = 0
+        step = start
         while True:
             try:
                 x, y = next(it)
@@ -538,9 +594,12 @@ class Trainer:
         except ImportError as e:
             raise FaultError(Fault("data", f"the data sets module is missing ({e})",
                                    "reinstall ConvNet Designer")) from None
+        self._loading = Abandonable(lambda progress: load_datasets(  # Stop need not wait for it
+            self.config.data, in_shape, progress=progress), self._stop,
+            getattr(self.callbacks, "on_data", None))
         try:
-            return load_datasets(self.config.data, in_shape, progress=self._data_progress)
-        except _Stopped:
+            return self._loading.run()
+        except Abandoned:
             return [], [], None
         except Exception as e:  # noqa: BLE001 - DatasetError and anything under it
             name = self.config.data.name
@@ -549,15 +608,6 @@ class Trainer:
                 getattr(e, "advice", "") or  # a DatasetError's own advice fits its fault
                 "check the data set's name and folder (or turn on Download); the message "
                 "above says which file or field is wrong", _tb(e))) from None
-
-    def _data_progress(self, done: int, total: int | None, message: str) -> None:
-        """Given to load_datasets: passed on to callbacks.on_data(done, total, message) where
-        there is one; a stop request ends a long load or download."""
-        if self._stop.is_set():
-            raise _Stopped
-        cb = getattr(self.callbacks, "on_data", None)
-        if cb is not None:
-            cb(done, total, message)
 
     # -- endings -------------------------------------------------------------------------------
 
@@ -578,14 +628,47 @@ class Trainer:
         return FaultError(Fault(kind, f"{doing} failed at epoch {epoch}, batch {step}: {what}",
                                 advice, _tb(error)))
 
-    def _save(self, name: str, meta: dict[str, Any]) -> None:
+    def _checkpoint(self, epoch: int, figures: dict | None = None, best: bool = False,
+                    order: torch.Tensor | None = None) -> None:
+        """last.safetensors (and best.safetensors) with the run's state now: at the end of
+        `epoch` (`figures` its results, `order` the next epoch's), or stopped in it."""
         if self._ckpt is None or self.model is None:
             return
-        path = self._ckpt / name
+        step, loss, correct, seen = self._sums
+        meta = {**self._meta, "epoch": epoch, "step": step, "steps_per_epoch": self._steps,
+                "epochs_done": len(self._history), "global_step": self._gs,
+                "images_seen": self._seen, "best_val_accuracy": self._best,
+                "history": [asdict(e) for e in self._history], **(figures or {})}
+        sums = None if figures is not None else {"loss": loss, "correct": correct, "seen": seen}
+        state = runs.training_state(self.model, self._opt, self._sched, self._scaler,
+                                    self.device, self._order if order is None else order,
+                                    sums, meta)
+        path = self._ckpt / runs.FILES[0]
         try:
-            save_checkpoint(path, self.model, {**self._meta, **meta, "file": name})
-        except OSError as e:
+            runs.write_checkpoint(path, state, also=(self._ckpt / runs.FILES[1],) if best else ())
+        except (OSError, runs.CheckpointError) as e:
             raise FaultError(_checkpoint_fault(path, e)) from None
+
+    def _open_resume(self) -> dict:
+        """The checkpoint to resume, read and checked against this design and these settings."""
+        read_design = lambda text: design_file.to_dict(design_file.loads(text, "the checkpoint"))
+        return runs.open_resume(self.resume_from, self.config.to_dict(),
+                                design_file.to_dict(design_file.Design(self.network)), read_design)
+
+    def _restore(self, state: dict, gen: torch.Generator, samples: int):
+        """The checkpoint's state put into the run: (first epoch, its batches done, sums)."""
+        runs.restore_training(state, self.model, self._opt, self._sched, self._scaler, gen,
+                              samples, self._steps)
+        meta = state["meta"]
+        self._history = [EpochEvent(**e) for e in meta["history"]]
+        self._best = meta["best_val_accuracy"]
+        self._gs = self._gs0 = int(meta["global_step"])
+        self._seen = int(meta["images_seen"])
+        done, epoch, step = meta["epochs_done"], meta["epoch"], meta["step"]
+        partial = epoch == done + 1
+        self._notes.append(f"resumed from {self.resume_from}: " + (
+            f"epoch {epoch} after batch {step}" if partial else f"after epoch {done}"))
+        return done + 1, (step if partial else 0), (state["sums"] if partial else None)
 
     def _release(self, fault: Fault | None) -> None:
         """Let go of what the run held on the device (all of it after out-of-memory)."""
@@ -601,12 +684,9 @@ class Trainer:
             torch.cuda.empty_cache()
 
 
-class _Stopped(Exception):
-    """Raised by the progress callback to end a data set load when stop() was called."""
-
-
-def _checkpoint_fault(path: Path, error: OSError) -> Fault:
-    return Fault("checkpoint", f"cannot write the checkpoint {path}: {error.strerror or error}",
+def _checkpoint_fault(path: Path, error: OSError | ValueError) -> Fault:
+    why = getattr(error, "strerror", None) or error
+    return Fault("checkpoint", f"cannot write the checkpoint {path}: {why}",
                  "choose a checkpoint folder you can write to, with free space")
 
 

@@ -293,7 +293,7 @@ def test_stop_is_honoured_mid_epoch_within_a_second(tmp_path):
     assert not thread.is_alive() and took < 1.0
     result = box["result"]
     assert result.status == "stopped" and result.fault is None and result.epochs_done == 0
-    assert (tmp_path / "last.pt").exists()  # the weights so far
+    assert (tmp_path / "last.safetensors").exists()  # the state at the Stop
 
 
 def test_pause_holds_between_batches_and_resume_goes_on():
@@ -458,14 +458,14 @@ def test_a_failing_callback_is_reported_not_raised():
 # Checkpoints and seeds
 
 
-def test_checkpoints_load_with_weights_only(tmp_path):
+def test_checkpoints_load_with_nothing_unpickled(tmp_path):
     net = tiny_net()
     trainer = Trainer(net, config(epochs=3, checkpoint_dir=str(tmp_path / "ck")),
                       datasets=data())
     result = trainer.run()
     assert result.status == "finished"
     best = max(result.history, key=lambda e: e.val_accuracy)
-    state, meta = load_checkpoint(tmp_path / "ck" / "last.pt")
+    state, meta = load_checkpoint(tmp_path / "ck" / "last.safetensors")
     assert meta["epoch"] == 3 and meta["design"] == "tiny" and meta["input_shape"] == [3, 16, 16]
     json.dumps(meta)
     model = build_module(net)
@@ -474,10 +474,14 @@ def test_checkpoints_load_with_weights_only(tmp_path):
     trainer.model.eval()
     model.eval()
     assert torch.allclose(model(x), trainer.model(x))
-    _, best_meta = load_checkpoint(tmp_path / "ck" / "best.pt")
+    _, best_meta = load_checkpoint(tmp_path / "ck" / "best.safetensors")
     assert best_meta["val_accuracy"] == best.val_accuracy
-    raw = torch.load(tmp_path / "ck" / "best.pt", weights_only=True)
-    assert set(raw["state_dict"]) == set(model.state_dict())
+    from safetensors import safe_open  # what a program without ConvNet Designer needs
+
+    with safe_open(str(tmp_path / "ck" / "best.safetensors"), "pt") as f:
+        raw = {k[6:] for k in f.keys() if k.startswith("model/")}
+        assert json.loads(f.metadata()["meta"])["val_accuracy"] == best.val_accuracy
+    assert raw == set(model.state_dict())
 
 
 def test_the_same_seed_gives_the_same_weights():
@@ -506,7 +510,7 @@ def test_cli_train_json(capsys, tmp_path):
     assert data["status"] == "finished" and data["epochs_done"] == 1
     assert data["config"]["batch_size"] == 32 and data["config"]["data"]["train_size"] == 256
     assert 0 <= data["history"][0]["val_accuracy"] <= 1
-    assert "epoch 1/1" in err and (tmp_path / "best.pt").exists()
+    assert "epoch 1/1" in err and (tmp_path / "best.safetensors").exists()
 
 
 @needs_datasets
