@@ -92,6 +92,12 @@ def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any],
     save_file = _safetensors().torch.save_file
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _split(state, (), tensors)
+    storages = set()
+    for name, t in tensors.items():  # safetensors keeps no shared storage: copies where shared
+        ptr = t.untyped_storage().data_ptr()
+        if t.numel() and ptr in storages:
+            tensors[name] = t = t.clone()
+        storages.add(t.untyped_storage().data_ptr())
     digests = {name: _digest(t) for name, t in tensors.items()}
     metadata = {"format": FORMAT, "version": str(VERSION),
                 "state": json.dumps(skeleton, allow_nan=False, separators=(",", ":")),
@@ -236,10 +242,7 @@ def _split(value: Any, path: tuple[str, ...], tensors: dict[str, torch.Tensor]) 
         name = "/".join(path) or "tensor"
         while name in tensors:
             name += "~"
-        t = value.detach().cpu().contiguous()
-        if any(_shares(t, other) for other in tensors.values()):
-            t = t.clone()  # safetensors keeps no shared storage
-        tensors[name] = t
+        tensors[name] = value.detach().cpu().contiguous()
         return {"$tensor": name}
     if value is None or isinstance(value, (bool, int, str)):
         return value
@@ -274,11 +277,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return _plain(value.item())
     return value
-
-
-def _shares(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.numel() > 0 and b.numel() > 0 and \
-        a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
 
 
 def _join(value: Any, tensor, path) -> Any:
