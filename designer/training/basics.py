@@ -134,7 +134,9 @@ def make_grad_scaler() -> Any:
 
 
 def make_optimizer(config: Any, params) -> torch.optim.Optimizer:
-    """The configured optimizer over `params` (lr, weight decay, momentum from the config)."""
+    """The configured optimizer over `params` (lr, weight decay, momentum from the config);
+    parameters that need no gradient (a fine-tune's frozen layers) are left out."""
+    params = [p for p in params if p.requires_grad]
     name, lr, wd, mom = config.optimizer, config.lr, config.weight_decay, config.momentum
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=wd)
