@@ -11,6 +11,9 @@ buffers are left out (they are counted as "weights" and "buffers"), and so is th
 (counted as "data batch"). The label tensor and the loss's log-softmax are included, as in the
 estimate.
 
+"weights" are the parameters that require a gradient (the ones the optimizer is given), "frozen
+weights" those that do not (a fine-tune's frozen layers: no gradient, no optimizer state).
+
 "optimizer state" sums the tensors in `optimizer.state` after the step except the scalar "step"
 counters Adam, AdamW, Adagrad and RMSProp keep per parameter: a few bytes that the estimate (the
 notes' "step cache" count: values per parameter) does not model.
@@ -29,8 +32,8 @@ __all__ = ["OPTIMIZERS", "PARTS", "make_optimizer", "measure_training_step"]
 
 # The parts measured, named as in MemoryEstimate.parts (the estimate's "backward working set" is
 # transient and has no counterpart here).
-PARTS = ("saved for backward", "data batch", "weights", "weight gradients", "optimizer state",
-         "buffers")
+PARTS = ("saved for backward", "data batch", "weights", "frozen weights", "weight gradients",
+         "optimizer state", "buffers")
 
 # Optimizer name (as in analysis.OPTIMIZER_STATE) -> constructor taking the parameters.
 OPTIMIZERS: dict[str, Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]] = {
@@ -46,12 +49,15 @@ OPTIMIZERS: dict[str, Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]]
 
 def make_optimizer(name: str, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
     """The optimizer called `name` (a key of OPTIMIZERS) over `params`."""
+    return _factory(name)(params)
+
+
+def _factory(name: str) -> Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]:
     try:
-        factory = OPTIMIZERS[name]
+        return OPTIMIZERS[name]
     except KeyError:
         known = ", ".join(OPTIMIZERS)
         raise ValueError(f"unknown optimizer {name!r} (known: {known})") from None
-    return factory(params)
 
 
 def _bytes(t: torch.Tensor) -> int:
@@ -69,7 +75,8 @@ def measure_training_step(
 
     The module is put in training mode and converted to `dtype` (in place, on its own device); x
     is converted to `dtype` on that device, `target` (class indices) is moved there. The step
-    really updates the weights. Keys are PARTS.
+    really updates the weights; the optimizer gets only the parameters that require a gradient
+    (a step with none of them runs the forward pass only). Keys are PARTS.
     """
     module.train()
     params = list(module.parameters())
@@ -77,8 +84,11 @@ def measure_training_step(
     module.to(device=device, dtype=dtype)
     x = x.to(device=device, dtype=dtype)
     target = target.to(device)
-    optimizer = make_optimizer(optimizer_name, params)
-    optimizer.zero_grad(set_to_none=True)
+    trained = [p for p in params if p.requires_grad]
+    factory = _factory(optimizer_name)
+    optimizer = factory(trained) if trained else None
+    for p in params:
+        p.grad = None
 
     excluded = {t.untyped_storage().data_ptr()
                 for t in (*module.parameters(), *module.buffers(), x)}
@@ -96,19 +106,21 @@ def measure_training_step(
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss = nn.functional.cross_entropy(module(x), target)
     alive.clear()
-    loss.backward()
-    optimizer.step()
+    if optimizer is not None:
+        loss.backward()
+        optimizer.step()
 
     state = sum(
         _bytes(v)
-        for per_param in optimizer.state.values()
+        for per_param in (optimizer.state.values() if optimizer is not None else ())
         for key, v in per_param.items()
         if isinstance(v, torch.Tensor) and key != "step"
     )
     return {
         "saved for backward": sum(saved.values()),
         "data batch": _bytes(x),
-        "weights": sum(_bytes(p) for p in params),
+        "weights": sum(_bytes(p) for p in trained),
+        "frozen weights": sum(_bytes(p) for p in params if not p.requires_grad),
         "weight gradients": sum(_bytes(p.grad) for p in params if p.grad is not None),
         "optimizer state": state,
         "buffers": sum(_bytes(b) for b in module.buffers()),

@@ -4,6 +4,11 @@ Layers are attributes named by their ids; plain runs are nn.Sequential blocks (s
 the module tree equals the one the code export writes. forward() walks the layers in topological
 order and lets go of each volume as soon as nothing else reads it, so the memory a training step
 holds is what autograd keeps, not what the walk keeps.
+
+Frozen layers (Node.frozen, a fine-tune): their parameters have requires_grad=False (an optimizer
+given only the parameters that require a gradient leaves them as they are), and a frozen
+BatchNorm2d stays in eval mode whatever train() says: it normalises with its running statistics
+and does not update them (the usual practice when fine-tuning; analysis/peak.py counts it so).
 """
 
 from __future__ import annotations
@@ -63,6 +68,21 @@ class DesignModule(nn.Module):
                                 tuple(index[s] for s in layer.inputs), layer.flatten, free))
         self._ids = [layer.id for layer in order]
         self._out = out
+        self.frozen_ids = tuple(layer.id for layer in order
+                                if layer.id in modules and network.nodes[layer.id].frozen)
+        self._frozen_norms = []
+        for nid in self.frozen_ids:
+            for p in modules[nid].parameters():
+                p.requires_grad_(False)
+            if isinstance(modules[nid], nn.BatchNorm2d):
+                self._frozen_norms.append(modules[nid])
+
+    def train(self, mode: bool = True) -> DesignModule:
+        """Training or evaluation mode; a frozen BatchNorm2d stays in evaluation mode."""
+        super().train(mode)
+        for norm in self._frozen_norms:
+            norm.train(False)
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._run(x, keep=False)[self._out]

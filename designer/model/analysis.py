@@ -3,9 +3,10 @@
 Per layer: output volume, parameters (trainable and buffers), MACs, activations, receptive field,
 issues with fixes. Totals. Memory for training two ways: the notes' textbook count ("Computational
 Considerations": activations + their gradients, parameters × (weight, gradient, optimizer state),
-the data batch) and an estimate of the highest point PyTorch really reaches in a step (peak.py:
-the tensors autograd saves, gradients in flight, scratch space, weights and optimizer state,
-walked through the step in time). Pure Python: no Qt, no torch.
+the data batch; a frozen layer's parameters count once, as "frozen weights") and an estimate of
+the highest point PyTorch really reaches in a step (peak.py: the tensors autograd saves,
+gradients in flight, scratch space, weights and optimizer state, walked through the step in
+time). Pure Python: no Qt, no torch.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class LayerReport(NamedTuple):
     inputs: tuple[str, ...]
     in_shapes: tuple[Shape, ...]
     shape: Shape | None  # None: unknown (an error here or upstream)
-    params: int  # trainable
+    params: int  # weights and biases (trained unless the layer is frozen)
     buffers: int  # non-trainable (BatchNorm running statistics)
     macs: int
     activations: int  # values in the output volume, per sample
@@ -55,6 +56,15 @@ class LayerReport(NamedTuple):
     issues: tuple[Issue, ...]
     in_place: bool  # elementwise: counted with the volume it acts on, as the notes do for RELU
     saved: tuple  # what PyTorch keeps for backward (the catalogue's `saved` rule)
+    frozen: bool = False  # a fine-tune keeps this layer's parameters (Node.frozen)
+
+    @property
+    def trainable_params(self) -> int:
+        return 0 if self.frozen else self.params
+
+    @property
+    def frozen_params(self) -> int:
+        return self.params if self.frozen else 0
 
     @property
     def rf(self) -> ReceptiveField | None:
@@ -72,7 +82,7 @@ class LayerReport(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    params: int
+    params: int  # all of them: trainable + frozen
     buffers: int
     macs: int
     activations: int  # per sample, the notes' way: each layer's output, RELU counted in place
@@ -80,6 +90,11 @@ class Totals:
     layers: int
     errors: int
     warnings: int
+    params_frozen: int = 0  # the parameters of frozen layers (a fine-tune keeps them)
+
+    @property
+    def params_trainable(self) -> int:
+        return self.params - self.params_frozen
 
     @property
     def flops(self) -> int:
@@ -211,10 +226,12 @@ def _analyze(network, batch, dtype, optimizer, budget, device) -> Report:
     if not any(nodes[nid].type == "Input" for nid in order):
         net_issues.append((None, Issue("error", "the network has no INPUT layer: add one")))
 
-    params = buffers = macs = acts = input_values = n_err = n_warn = 0
+    params = frozen = buffers = macs = acts = input_values = n_err = n_warn = 0
     for rep in layers.values():
         if rep.shape is not None:
             params += rep.params
+            if rep.frozen:
+                frozen += rep.params
             buffers += rep.buffers
             macs += rep.macs
             if rep.type == "Input":
@@ -238,20 +255,29 @@ def _analyze(network, batch, dtype, optimizer, budget, device) -> Report:
             "output and the others are computed for nothing",
         )))
         n_warn += 1
+    if frozen and frozen == params:
+        net_issues.append((None, Issue(
+            "warning", "every layer with weights is frozen: training would change nothing "
+                       "(make the layers to fine-tune trainable in the inspector)")))
+        n_warn += 1
     n_err += sum(1 for _, i in net_issues if i.severity == "error")
     if (params == _VGG16_PARAMS and acts + input_values == _VGG16_FORWARD
             and input_values == 3 * 224 * 224):
         net_issues.append((None, Issue("info", _VGG16_REMARK)))
 
-    totals = Totals(params, buffers, macs, acts, input_values, len(order), n_err, n_warn)
+    totals = Totals(params, buffers, macs, acts, input_values, len(order), n_err, n_warn,
+                    frozen)
     value = DTYPE_BYTES[dtype]
     state = OPTIMIZER_STATE[optimizer]
+    trained = params - frozen  # a frozen parameter has no gradient and no optimizer state
     textbook = _estimate(
         batch, budget,
         per_sample=(("activations", acts * value), ("activation gradients", acts * value),
                     ("data batch", input_values * value)),
-        fixed=(("weights", params * value), ("weight gradients", params * value),
-               ("optimizer state", state * params * value), ("buffers", buffers * value)),
+        fixed=(("weights", trained * value),)
+        + ((("frozen weights", frozen * value),) if frozen else ())
+        + (("weight gradients", trained * value),
+           ("optimizer state", state * trained * value), ("buffers", buffers * value)),
     )
     # The PyTorch estimate walks the step in time: made when first asked for, from what this
     # analysis saw (the network may be edited in place afterwards)
@@ -326,7 +352,8 @@ def _layers(network: Network, order: tuple[str, ...]) -> dict[str, LayerReport]:
         hit = cache.get(nid)
         # a moved or relabelled layer keeps its params object, so it keeps its report too
         if (hit is not None and hit[0] is node.params and hit[1] == prev
-                and hit[3] == kind and hit[2].inputs == ins and hit[4] == cut):
+                and hit[3] == kind and hit[2].inputs == ins and hit[4] == cut
+                and hit[2].frozen == node.frozen):
             layers[nid] = hit[2]
             continue
         layer = node.layer
@@ -359,10 +386,10 @@ def _layers(network: Network, order: tuple[str, ...]) -> dict[str, LayerReport]:
                 if shape is not None:
                     rep = LayerReport(nid, kind, ins, in_shapes, shape, n_p, n_b, n_macs,
                                       n_values, _field(prev, step), issues, layer.elementwise,
-                                      saved)
+                                      saved, node.frozen)
         if rep is None:
             rep = LayerReport(nid, kind, ins, (), None, 0, 0, 0, 0, None, issues,
-                              layer.elementwise, ())
+                              layer.elementwise, (), node.frozen)
         layers[nid] = rep
         cache[nid] = (node.params, prev, rep, kind, cut)
     if len(cache) > len(layers):

@@ -2,7 +2,8 @@
 
     {"format": "convnet-designer", "version": 1,
      "name": str, "description": str, "source": str, "reference": {"params": int},
-     "nodes": [{"id": str, "type": str, "params": {...}, "label": str, "pos": [x, y]}, ...],
+     "nodes": [{"id": str, "type": str, "params": {...}, "label": str, "pos": [x, y],
+                "frozen": true}, ...],                # "frozen": only on a frozen layer
      "edges": [{"from": str, "to": str}, ...],      # in input-port order for each "to"
      "analysis": {"batch": int, "dtype": str, "optimizer": str, "budget": int | null},
      "training": {...}, "canvas": {...}, "hints": {...}}
@@ -24,7 +25,7 @@ from typing import Any
 from ..atomic import write_text
 from .analysis import DTYPE_BYTES, OPTIMIZER_STATE
 from .layers import CATALOGUE, ParamError
-from .network import Network, NetworkError
+from .network import FREEZABLE, Network, NetworkError
 
 FORMAT = "convnet-designer"
 VERSION = 1
@@ -68,6 +69,8 @@ def to_dict(design: Design) -> dict[str, Any]:
             entry["label"] = n.label
         if n.pos is not None:
             entry["pos"] = [round(n.pos[0], 2), round(n.pos[1], 2)]
+        if n.frozen:
+            entry["frozen"] = True
         nodes.append(entry)
     data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": net.name,
                             "description": net.description}
@@ -245,10 +248,10 @@ def from_dict(data: Any) -> Design:
 
 def _node(net: Network, entry: Any, path: str) -> None:
     _expect(entry, (dict,), path, "an object")
-    extra = set(entry) - {"id", "type", "params", "label", "pos"}
+    extra = set(entry) - {"id", "type", "params", "label", "pos", "frozen"}
     if extra:
         raise _FieldError(f"{path}.{sorted(extra)[0]}",
-                          "unknown field (known: id, type, params, label, pos)")
+                          "unknown field (known: id, type, params, label, pos, frozen)")
     nid = _expect(entry.get("id"), (str,), f"{path}.id", "a string")
     type_name = _expect(entry.get("type"), (str,), f"{path}.type", "a layer type")
     if type_name not in CATALOGUE:
@@ -263,13 +266,17 @@ def _node(net: Network, entry: Any, path: str) -> None:
                            and math.isfinite(v) for v in pos)):
             raise _FieldError(f"{path}.pos", f"expected [x, y] numbers, got {json.dumps(pos)[:40]}")
         pos = (float(pos[0]), float(pos[1]))
+    frozen = _expect(entry.get("frozen", False), (bool,), f"{path}.frozen", "true or false")
+    if frozen and type_name not in FREEZABLE:
+        raise _FieldError(f"{path}.frozen", f"a {type_name} layer has no weights to freeze (only "
+                                            f"{', '.join(sorted(FREEZABLE))} can be frozen)")
     try:
         CATALOGUE[type_name].validate(params)
     except ParamError as e:
         key, _, problem = str(e).partition(": ")
         raise _FieldError(f"{path}.params.{key}", problem) from None
     try:
-        net.add(type_name, params, id=nid, label=label, pos=pos)
+        net.add(type_name, params, id=nid, label=label, pos=pos, frozen=frozen)
     except NetworkError as e:
         raise _FieldError(f"{path}.id", str(e)) from None
 

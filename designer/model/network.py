@@ -1,7 +1,8 @@
 """Network: the design as a DAG of layer nodes, and the edits a person makes to it.
 
 A node has an id (a Python identifier, also the attribute name in built and exported code), a
-layer type from the catalogue, its parameters, and a canvas position. Each node keeps its inputs
+layer type from the catalogue, its parameters, a canvas position, and whether it is frozen (a
+fine-tune keeps its weights as they are: see FREEZABLE). Each node keeps its inputs
 as an ordered tuple of node ids (the order matters for Concat). Every edit keeps the graph acyclic
 and the parameters valid; a refused edit raises NetworkError and changes nothing.
 
@@ -25,6 +26,11 @@ class NetworkError(ValueError):
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch: "fc\n" is no name
 
+# The kinds of layer that hold weights, the ones a fine-tune can freeze: a frozen layer's
+# parameters are not trained (no gradient, no optimizer state) and a frozen BatchNorm2d normalises
+# with its running statistics, which stay as they are (eval mode, also while training).
+FREEZABLE = frozenset({"Conv2d", "Linear", "BatchNorm2d"})
+
 
 @dataclass(frozen=True, slots=True)
 class Node:
@@ -34,6 +40,7 @@ class Node:
     inputs: tuple[str, ...] = ()
     label: str = ""
     pos: tuple[float, float] | None = None
+    frozen: bool = False  # a fine-tune keeps this layer's weights (only FREEZABLE kinds)
 
     @property
     def layer(self) -> LayerType:
@@ -110,6 +117,7 @@ class Network:
         inputs: Iterable[str] = (),
         label: str = "",
         pos: tuple[float, float] | None = None,
+        frozen: bool = False,
     ) -> str:
         """Add a layer (optionally wired to `inputs`) and return its id."""
         try:
@@ -119,13 +127,15 @@ class Network:
             raise NetworkError(f"{id or type_name}: {e}") from None
         node_id = id if id is not None else self.unique_id(_short(type_name))
         self._check_new_id(node_id)
+        if frozen:
+            _check_freezable(node_id, type_name)
         inputs = tuple(inputs)
         for src in inputs:
             self[src]
         _check_arity(layer, node_id, len(inputs), partial=True)
         if pos is not None:
             pos = (float(pos[0]), float(pos[1]))
-        self.nodes[node_id] = Node(node_id, type_name, full, inputs, label, pos)
+        self.nodes[node_id] = Node(node_id, type_name, full, inputs, label, pos, bool(frozen))
         self._touch()
         return node_id
 
@@ -203,6 +213,17 @@ class Network:
         except ParamError as e:
             raise NetworkError(f"{node_id}.{e}") from None
         self.nodes[node_id] = replace(node, params=full)
+        self._touch()
+
+    def set_frozen(self, node_id: str, frozen: bool) -> None:
+        """Freeze a layer's weights for a fine-tune (or make them trainable again)."""
+        node = self[node_id]
+        frozen = bool(frozen)
+        if frozen == node.frozen:
+            return
+        if frozen:
+            _check_freezable(node_id, node.type)
+        self.nodes[node_id] = replace(node, frozen=frozen)
         self._touch()
 
     def set_inputs(self, node_id: str, inputs: Iterable[str], check_cycles: bool = True) -> None:
@@ -283,6 +304,12 @@ def _short(type_name: str) -> str:
     return {"Conv2d": "conv", "MaxPool2d": "pool", "AvgPool2d": "avgpool",
             "AdaptiveAvgPool2d": "gap", "BatchNorm2d": "bn", "LocalResponseNorm": "lrn",
             "Linear": "fc", "Input": "input"}.get(type_name, type_name.lower())
+
+
+def _check_freezable(node_id: str, type_name: str) -> None:
+    if type_name not in FREEZABLE:
+        raise NetworkError(f"{node_id}: a {type_name} layer has no weights to freeze (only "
+                           f"{', '.join(sorted(FREEZABLE))} can be frozen)")
 
 
 def _check_arity(layer: LayerType, node_id: str, n: int, partial: bool) -> None:

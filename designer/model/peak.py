@@ -25,6 +25,15 @@ in forward 2× that, except for a CONV on an image's few channels (none); for a 
 computes no input gradient (the first), none in fp32 and its output's size in fp32 under
 autocast.
 
+Frozen layers (Node.frozen, a fine-tune): their parameters are weights only ("frozen weights": no
+gradient, no optimizer state or temporaries), and a frozen BatchNorm2d runs in eval mode. What
+autograd keeps follows from which tensors need a gradient: a layer's output needs one where some
+input does or it has trainable parameters. A frozen layer whose input needs no gradient (a frozen
+prefix at the network's start) keeps nothing for backward and is never reached by it; one whose
+input does keeps what the input's gradient needs: a CONV its input (PyTorch's convolution saves
+it either way), a frozen FC nothing but its weight (the input serves only the weight's gradient),
+a frozen BatchNorm2d its input (as in training mode).
+
 Pure Python: no Qt, no torch. The figures are checked against torch.cuda.max_memory_allocated
 (benchmarks/gpu_memory_timeline.py, BENCHMARKS.md) and, for what is held, against the tensors a
 real CPU step keeps (tests/bridge/test_memory_estimate.py).
@@ -38,9 +47,10 @@ from .layers import numel
 
 # The parts of the estimate, in the order the readouts show them.
 PARTS = ("saved for backward", "gradients in flight", "workspace", "data batch", "weights",
-         "16-bit weight copies", "weight gradients", "optimizer state",
+         "frozen weights", "16-bit weight copies", "weight gradients", "optimizer state",
          "optimizer temporaries", "buffers")
-(SAVED, GRADS, WORK, DATA, WEIGHTS, COPIES, WGRADS, STATE, TEMP, BUFFERS) = range(len(PARTS))
+(SAVED, GRADS, WORK, DATA, WEIGHTS, FROZEN, COPIES, WGRADS, STATE, TEMP,
+ BUFFERS) = range(len(PARTS))
 
 # Optimizer temporaries in PyTorch's foreach step, in weights' sizes: Adam, AdamW, RMSprop and
 # Adagrad take a square root of their running average into a new tensor list; Nesterov adds the
@@ -61,21 +71,22 @@ class StepMemory:
     """The walk's result: the highest point for a batch size, and the largest batch that fits.
 
     A point of the walk is (saved, gradients in flight, workspace: bytes per sample; 16-bit
-    weight copies, weight gradients, temporaries: bytes); the data batch, weights, optimizer
-    state and buffers are there at every point."""
+    weight copies, weight gradients, temporaries: bytes); the data batch, weights (trainable
+    and frozen), optimizer state and buffers are there at every point."""
 
-    __slots__ = ("points", "held", "data", "weights", "state", "buffers")
+    __slots__ = ("points", "held", "data", "weights", "frozen", "state", "buffers")
 
     def __init__(self, points: list[tuple[int, int, int, int, int, int]],
                  held: dict[str, tuple[int, int]], data: int, weights: int, state: int,
-                 buffers: int):
+                 buffers: int, frozen: int = 0):
         self.points = points
         self.held = held  # part -> (per sample, fixed): what stays allocated between phases
         self.data, self.weights, self.state, self.buffers = data, weights, state, buffers
+        self.frozen = frozen
 
     def _totals(self, p: tuple) -> tuple[int, int]:
         return (p[0] + p[1] + p[2] + self.data,
-                p[3] + p[4] + p[5] + self.weights + self.state + self.buffers)
+                p[3] + p[4] + p[5] + self.weights + self.frozen + self.state + self.buffers)
 
     def peak(self, batch: int) -> tuple[tuple[tuple[str, int], ...], int, int]:
         """The highest point at `batch`: (bytes per part, bytes per sample, fixed bytes)."""
@@ -87,7 +98,7 @@ class StepMemory:
                 top, best = total, p
         saved, flight, work, copies, wgrads, tmp = best
         parts = (saved * batch, flight * batch, work * batch, self.data * batch, self.weights,
-                 copies, wgrads, self.state, tmp, self.buffers)
+                 self.frozen, copies, wgrads, self.state, tmp, self.buffers)
         per, fix = self._totals(best)
         return tuple(zip(PARTS, parts)), per, fix
 
@@ -123,7 +134,7 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
     saved_fix: dict[str, int] = {}  # saved weight copy -> bytes
     last_user: dict[str, str] = {}  # saved storage -> the layer whose backward frees it
     needs_grad: set[str] = set()
-    weights = buffers = 0
+    weights = frozen = buffers = 0
     data = None
     data_bytes = 0
     extra_n = 0  # extras get storage names of their own
@@ -131,6 +142,7 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
     live: dict[str, int] = {}  # storage -> consumers still to run (outputs not saved)
     live_total = 0
     saved_total = 0
+    saved_small = 0  # saved bytes that do not grow with the batch (held only, see below)
     copies_total = 0
     remaining = dict(consumers)
     run = [nid for nid in order if layers[nid].shape is not None]
@@ -138,7 +150,11 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
         rep = layers[nid]
         kind = rep.type
         ins = rep.inputs
-        weights += rep.params * full
+        trained = rep.params and not rep.frozen
+        if rep.frozen:
+            frozen += rep.params * full
+        else:
+            weights += rep.params * full
         buffers += rep.buffers * full
         if kind == "Input":
             data = nid
@@ -167,10 +183,14 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
             if s in needs_grad:
                 grad_in = True
                 break
-        if grad_in or rep.params:
+        if grad_in or trained:
             needs_grad.add(nid)
-        saved = rep.saved if grad_in else (
-            (("input", 0),) if kind in _SAVES_FOR_WEIGHTS else ())
+        if not grad_in:  # only a weight gradient: the input it is made from
+            saved = (("input", 0),) if trained and kind in _SAVES_FOR_WEIGHTS else ()
+        elif rep.frozen and kind == "Linear":
+            saved = ()  # the input's gradient needs only the weight
+        else:
+            saved = rep.saved
         work = 0
         for item in saved:
             tag = item[0]
@@ -203,7 +223,10 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
                     live_total -= size[src]
                     del live[src]
             last_user[src] = nid
-        if amp and kind in _WITH_WEIGHTS and (grad_in or rep.params):
+        if kind == "BatchNorm2d" and not rep.frozen and (grad_in or trained):
+            # training mode keeps the batch's mean and inverse deviation per channel (fp32)
+            saved_small += 2 * rep.in_shapes[0][0] * (4 if amp else full)
+        if amp and kind in _WITH_WEIGHTS and (grad_in or trained):
             n_w = _weight_values(kind, nodes[nid].params, rep)
             key = f"{nid}:w16"
             saved_fix[key] = n_w * 2
@@ -226,14 +249,16 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
                 if live[ss] <= 0:
                     live_total -= size[ss]
                     del live[ss]
-    loss = 0
-    if output is not None and layers[output].shape is not None:
-        # the log-softmax the loss keeps (fp32 under autocast) and the labels
-        loss = layers[output].activations * full + 8
-        saved_total += loss
+    if output is not None and output in needs_grad:
+        # the log-softmax the loss keeps (fp32 under autocast) and the labels; and its total
+        # weight, a scalar (nothing at all where no layer is trained: no backward)
+        saved_total += layers[output].activations * full + 8
+        saved_small += full
     state = state_values * weights
-    held = {"saved for backward": (saved_total, 0), "16-bit weight copies": (0, copies_total),
-            "data batch": (data_bytes, 0), "weights": (0, weights),
+    # (the few bytes of saved_small are left out of the walk's points: its peak is per sample)
+    held = {"saved for backward": (saved_total, saved_small),
+            "16-bit weight copies": (0, copies_total), "data batch": (data_bytes, 0),
+            "weights": (0, weights), "frozen weights": (0, frozen),
             "weight gradients": (0, weights), "optimizer state": (0, state),
             "buffers": (0, buffers)}
     temp = OPTIMIZER_TEMPORARIES.get(optimizer, 0) * weights
@@ -271,11 +296,11 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
                 work = WORKSPACE * max(layers[ins[0]].activations, rep.activations) * half
             elif amp:  # weight gradient only: scratch of about the output's size in fp32
                 work = rep.activations * 4
-        wg = rep.params * full
+        wg = 0 if rep.frozen else rep.params * full
         if amp and kind in _WITH_WEIGHTS:
             # the op makes a 16-bit weight gradient; once its saved tensors are released,
             # autocast's cast turns it into the fp32 gradient
-            wg16 = rep.params * 2
+            wg16 = 0 if rep.frozen else rep.params * 2
             point((saved_total, pending_total + new, work, copies_total, wgrads, wg16))
         else:
             point((saved_total, pending_total + new, work, copies_total, wgrads + wg, 0))
@@ -296,7 +321,7 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
     # ---- optimizer step --------------------------------------------------------------------
     point((0, 0, 0, 0, wgrads, temp))
 
-    return StepMemory(points, held, data_bytes, weights, state, buffers)
+    return StepMemory(points, held, data_bytes, weights, state, buffers, frozen)
 
 
 def _weight_values(kind: str, params: Mapping, rep) -> int:

@@ -243,9 +243,11 @@ def fc_to_conv(net: Network) -> Network:
         if nid in removed:
             continue
         if nid in converted:
-            out.add("Conv2d", converted[nid], id=nid, label=node.label, pos=node.pos)
+            out.add("Conv2d", converted[nid], id=nid, label=node.label, pos=node.pos,
+                    frozen=node.frozen)
         else:
-            out.add(node.type, node.params, id=nid, label=node.label, pos=node.pos)
+            out.add(node.type, node.params, id=nid, label=node.label, pos=node.pos,
+                    frozen=node.frozen)
 
     def source(s: str) -> str:
         while s in removed:

@@ -171,6 +171,12 @@ def set_params(doc: EditableDocument, nid: str, text: str | None = None, **chang
              lambda net: net.set_params(nid, **changes), merge_key=key)
 
 
+def set_frozen(doc: EditableDocument, nid: str, frozen: bool) -> None:
+    """Freeze a layer's weights for a fine-tune, or make them trainable again (one undo step)."""
+    doc.edit(f"{'Freeze' if frozen else 'Unfreeze'} {nid}",
+             lambda net: net.set_frozen(nid, frozen))
+
+
 def rename(doc: EditableDocument, old: str, new: str) -> None:
     doc.edit(f"Rename {old} → {new}", lambda net: net.rename(old, new))
 
@@ -187,7 +193,8 @@ def paste(doc: EditableDocument, nodes: list[Node],
         for node in nodes:
             mapping[node.id] = net.unique_id(node.id.rstrip("0123456789_") or node.id)
             pos = None if node.pos is None else (node.pos[0] + offset[0], node.pos[1] + offset[1])
-            net.add(node.type, dict(node.params), id=mapping[node.id], label=node.label, pos=pos)
+            net.add(node.type, dict(node.params), id=mapping[node.id], label=node.label, pos=pos,
+                    frozen=node.frozen)
         for node in nodes:
             inputs = [mapping[s] for s in node.inputs if s in mapping]
             if inputs:

@@ -4,11 +4,19 @@ For each network, batch size and optimizer: build the module, run one training s
 designer.bridge.memory.measure_training_step, and compare part by part with what analyze() says
 a step holds (Report.held; Report.pytorch is the step's highest point, checked against CUDA
 measurements in test_peak_calibration.py). DESIGN.md's target ("memory estimate vs measured") is
-10%; the estimate does far better, exact to a few hundred bytes (worst 0.08%: the VGG-like
-network at batch 2, 772 B of 936 KiB), so the tolerance is what is achieved, 0.5%: an error such
-as counting Dropout2d's mask per value instead of per depth slice (+4.9%) fails it.
+10%; the estimate does far better: since it counts BatchNorm's per-channel batch statistics and
+the loss's total weight (fixed bytes), it is exact to the byte on every case below, frozen layers
+included (torch 2.13, CPU, fp32; before, it was a few hundred bytes short: 0.08% at worst). The
+tolerance stays what was achieved then, 0.5%: an error such as counting Dropout2d's mask per
+value instead of per depth slice (+4.9%) fails it.
 
-NETWORKS is also used by benchmarks/bench_memory.py, which prints the same comparison as a table.
+Frozen layers (a fine-tune, Node.frozen): FROZEN_NETWORKS with the layers FREEZES names frozen,
+the same checks, plus "frozen weights" exact and gradients and optimizer state for the trainable
+ones only. A frozen prefix keeps nothing for backward; a frozen layer after a trainable one keeps
+what its input's gradient needs (peak.py's docstring).
+
+NETWORKS and the frozen cases are also used by benchmarks/bench_memory.py, which prints the same
+comparison as a table.
 """
 
 from __future__ import annotations
@@ -24,14 +32,14 @@ from designer.bridge.memory import PARTS, measure_training_step
 from designer.bridge.module import build_module
 from designer.model import design_file
 from designer.model.analysis import Report, analyze
-from designer.model.network import Network
+from designer.model.network import FREEZABLE, Network
 
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 0.005  # achieved: ≤ 0.08% on every case below (CPU, fp32)
 CUDA_TOLERANCE = 0.10  # DESIGN.md's target: what CUDA achieves has not been measured here yet
 # The parts of a training step that both the estimate and the measurement hold for its whole
 # length (the estimate's "backward working set" is transient and not measured).
-HELD = ("saved for backward", "weights", "weight gradients", "optimizer state")
+HELD = ("saved for backward", "weights", "frozen weights", "weight gradients", "optimizer state")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +157,33 @@ NETWORKS: dict[str, Callable[[], Network]] = {
     "residual + concat": residual,
     "assorted layers": assorted,
 }
+
+
+def preset(name: str) -> Callable[[], Network]:
+    return lambda: design_file.load(ROOT / "presets" / f"{name}.convnet.json").network
+
+
+# Fine-tunes: two presets (LeNet-5: CONVs and FCs; ResNet-20: BatchNorm, residual Adds) and the
+# VGG-like network (BatchNorm, Dropout, FCs), with frozen layers chosen among those with weights
+# (CONV, FC, BatchNorm) in network order.
+FROZEN_NETWORKS: dict[str, Callable[[], Network]] = {
+    "LeNet-5": preset("lenet5"),
+    "ResNet-20": preset("resnet20_cifar"),
+    "VGG-like": vgg_like,
+}
+FREEZES: dict[str, Callable[[list[str]], list[str]]] = {
+    "first half frozen": lambda ids: ids[:len(ids) // 2],  # a frozen prefix: no backward there
+    "middle frozen": lambda ids: ids[1:-1],  # trainable first and last: backward through all
+    "all but the last frozen": lambda ids: ids[:-1],
+}
+
+
+def frozen(network: Network, how: str) -> Network:
+    """The network with the layers FREEZES[how] picks frozen."""
+    ids = [nid for nid in network.topological_order() if network.nodes[nid].type in FREEZABLE]
+    for nid in FREEZES[how](ids):
+        network.set_frozen(nid, True)
+    return network
 BATCHES = (2, 8)
 OPTIMIZERS = ("sgd", "adam")
 
@@ -189,9 +224,57 @@ CASES = [
 ]
 
 
+FROZEN_CASES = [
+    pytest.param(name, how, batch, opt, id=f"{name}-{how.replace(' ', '_')}-b{batch}-{opt}")
+    for name in FROZEN_NETWORKS for how in FREEZES for batch in BATCHES for opt in OPTIMIZERS
+]
+
+
 @pytest.mark.parametrize("name, batch, optimizer", CASES)
 def test_estimate_within_half_a_percent_of_a_real_step(name, batch, optimizer):
     report, measured = estimate_and_measure(NETWORKS[name](), batch, optimizer)
+    check_held(report, measured)
+
+
+@pytest.mark.parametrize("name, how, batch, optimizer", FROZEN_CASES)
+def test_frozen_layers_estimate_within_half_a_percent_of_a_real_step(name, how, batch,
+                                                                     optimizer):
+    network = frozen(FROZEN_NETWORKS[name](), how)
+    report, measured = estimate_and_measure(network, batch, optimizer)
+    check_held(report, measured)
+    t = report.totals
+    assert t.params_frozen and t.params_trainable
+    assert measured["frozen weights"] == t.params_frozen * 4
+    assert measured["weight gradients"] == t.params_trainable * 4
+    assert measured["optimizer state"] == (2 if optimizer == "adam" else 0) * t.params_trainable * 4
+
+
+def test_a_frozen_prefix_keeps_nothing_for_backward():
+    # LeNet-5 with conv1..conv3 frozen keeps what fc4 and fc5 need, not one volume before them:
+    # fc4's input (tanh3's 120 values), tanh4's output (84, also fc5's input), the loss's
+    # log-softmax (10), the labels (int64) and its total weight (a scalar)
+    whole, _ = estimate_and_measure(preset("lenet5")(), 8, "sgd")
+    network = frozen(preset("lenet5")(), "first half frozen")
+    network.set_frozen("conv3", True)
+    report, measured = estimate_and_measure(network, 8, "sgd")
+    est = dict(report.held)["saved for backward"]
+    assert est == measured["saved for backward"] == 8 * 4 * (120 + 84 + 10) + 8 * 8 + 4
+    assert est < dict(whole.held)["saved for backward"] / 10
+
+
+def test_everything_frozen_runs_no_backward():
+    network = cifar10_example()
+    for nid in ("conv", "fc"):
+        network.set_frozen(nid, True)
+    report, measured = estimate_and_measure(network, 4, "adam")
+    estimate = dict(report.held)
+    for part in ("saved for backward", "weights", "weight gradients", "optimizer state"):
+        assert estimate[part] == measured[part] == 0, part
+    assert estimate["frozen weights"] == measured["frozen weights"] == report.totals.params * 4
+    assert any("every layer with weights is frozen" in i.message for _, i in report.issues)
+
+
+def check_held(report: Report, measured: dict[str, int]) -> None:
     estimate = dict(report.held)
 
     saved_est, saved_meas = estimate["saved for backward"], measured["saved for backward"]
@@ -200,7 +283,8 @@ def test_estimate_within_half_a_percent_of_a_real_step(name, batch, optimizer):
     assert abs(relative(held(estimate), held(measured))) <= TOLERANCE, (
         f"held in a step: estimate {held(estimate)} B, measured {held(measured)} B")
     # Parameter memory and the data batch are plain counts: they agree exactly.
-    for part in ("weights", "weight gradients", "optimizer state", "data batch"):
+    for part in ("weights", "frozen weights", "weight gradients", "optimizer state",
+                 "data batch"):
         assert estimate[part] == measured[part], part
 
 

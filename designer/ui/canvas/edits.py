@@ -248,7 +248,7 @@ def nodes_to_json(net: Network, ids: Iterable[str],
         n = net.nodes[nid]
         pos = n.pos if n.pos is not None else shown_at.get(nid)
         sub.nodes[nid] = Node(n.id, n.type, dict(n.params),
-                              tuple(s for s in n.inputs if s in keep), n.label, pos)
+                              tuple(s for s in n.inputs if s in keep), n.label, pos, n.frozen)
     return json.dumps(to_dict(Design(sub)), ensure_ascii=False)
 
 
@@ -268,7 +268,8 @@ def paste_nodes(doc, nodes: list[Node], offset: tuple[float, float],
     """commands.paste, with layers that had no position given the one they were shown at."""
     if placed:
         nodes = [n if n.pos is not None or n.id not in placed else
-                 Node(n.id, n.type, n.params, n.inputs, n.label, placed[n.id]) for n in nodes]
+                 Node(n.id, n.type, n.params, n.inputs, n.label, placed[n.id], n.frozen)
+                 for n in nodes]
     ids = commands.paste(doc, nodes, offset)
     if ids:
         doc.select(ids)
