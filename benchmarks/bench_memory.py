@@ -1,6 +1,7 @@
 """Memory of one training step: the analysis's estimates against a measured step.
 
-For each network and batch size (the ones tests/bridge/test_memory_estimate.py checks) it prints,
+For each network and batch size (the ones tests/bridge/test_memory_estimate.py checks, fine-tunes
+with frozen layers included) it prints,
 part by part, the estimate of what PyTorch holds (Report.held), what a real step held
 (designer.bridge.memory.measure_training_step) and the difference, then the notes' textbook
 figure (Report.textbook) and the estimated peak of the step (Report.pytorch) beside the totals.
@@ -23,13 +24,21 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "bridge")]
 
-from test_memory_estimate import HELD, NETWORKS, estimate_and_measure, held  # noqa: E402
+from test_memory_estimate import (  # noqa: E402
+    FREEZES,
+    FROZEN_NETWORKS,
+    HELD,
+    NETWORKS,
+    estimate_and_measure,
+    frozen,
+    held,
+)
 
 from designer.model.analysis import OPTIMIZER_STATE  # noqa: E402
 from designer.model.units import format_bytes  # noqa: E402
 
 PARTS = ("saved for backward", "backward working set", "data batch", "weights",
-         "weight gradients", "optimizer state", "buffers")
+         "frozen weights", "weight gradients", "optimizer state", "buffers")
 
 
 def pct(estimate: int, measured: int) -> str:
@@ -51,8 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     cuda = args.device.startswith("cuda")
     print(f"torch {torch.__version__}, device {args.device}, fp32, optimizer {args.optimizer}\n")
 
+    cases = dict(NETWORKS)
+    for base, make in FROZEN_NETWORKS.items():
+        for how in FREEZES:
+            cases[f"{base}, {how}"] = lambda make=make, how=how: frozen(make(), how)
     summary = []
-    for name, make in NETWORKS.items():
+    for name, make in cases.items():
         for batch in args.batches:
             peak = None
             if cuda:
