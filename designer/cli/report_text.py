@@ -1,6 +1,7 @@
 """A Report as text: the per-layer table and the memory section (terminal, Markdown, CSV, JSON).
 
-Formats what analyze() computed; computes nothing of its own.
+Formats what analyze() computed; computes nothing of its own. A frozen layer's parameters (a
+fine-tune) are written apart: "N frozen" in its row, trainable and frozen in the totals.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def layer_row(nid: str, node, rep) -> tuple[str, ...]:
         (h, w), (jh, jw) = rep.rf.size, rep.rf.jump
         rf = f"{w}×{h}" + (f" /{jw}" if jw == jh else f" /{jw}×{jh}")
     notes = "; ".join(f"{i.severity.upper()}: {i.message}" for i in rep.issues)
-    return (nid, kind, fmt_shape(rep.shape), f"{rep.params:,}",
+    params = f"{rep.params:,}" + (" frozen" if rep.frozen and rep.params else "")
+    return (nid, kind, fmt_shape(rep.shape), params,
             format_count(rep.macs) if rep.macs else "", rf, notes)
 
 
@@ -83,7 +85,9 @@ def render_text(network: Network, report: Report, hints: list[Hint] | None = Non
         out.write(f"{issue.severity.upper()}: {issue.message}\n")
     t = report.totals
     out.write("\n")
-    out.write(f"parameters        {t.params:,} trainable"
+    out.write(f"parameters        {t.params_trainable:,} trainable"
+              + (f", {t.params_frozen:,} frozen ({t.params:,} in all; frozen ones get no "
+                 "gradient and no optimizer state)" if t.params_frozen else "")
               + (f", {t.buffers:,} in buffers (BatchNorm running statistics)" if t.buffers else "")
               + "\n")
     out.write(f"compute           {format_count(t.macs)} MACs ({format_count(t.flops)} FLOPs) "
@@ -179,7 +183,9 @@ def render_markdown(network: Network, report: Report) -> str:
     for r in layer_rows(network, report):
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
     t = report.totals
-    lines += ["", f"**Parameters:** {t.params:,} · **MACs:** {format_count(t.macs)} · "
+    frozen = (f" ({t.params_trainable:,} trainable, {t.params_frozen:,} frozen)"
+              if t.params_frozen else "")
+    lines += ["", f"**Parameters:** {t.params:,}{frozen} · **MACs:** {format_count(t.macs)} · "
                   f"**Activations per image:** {format_count(t.activations)}", ""]
     for title, est in (("Training memory (the notes' count)", report.textbook),
                        (f"PyTorch's peak in one step on {report.device.upper()} (estimate)",
@@ -195,7 +201,7 @@ def render_csv(network: Network, report: Report) -> str:
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["layer", "type", "width", "height", "depth", "params", "buffers", "macs",
-                "activations", "rf_width", "rf_height", "jump", "issues"])
+                "activations", "rf_width", "rf_height", "jump", "issues", "frozen"])
     for nid in report.order:
         rep = report.layers[nid]
         s = rep.shape
@@ -203,7 +209,8 @@ def render_csv(network: Network, report: Report) -> str:
         rf = rep.rf
         w.writerow([nid, rep.type, *whd, rep.params, rep.buffers, rep.macs, rep.activations,
                     rf.size[1] if rf else "", rf.size[0] if rf else "", rf.jump[1] if rf else "",
-                    " | ".join(f"{i.severity}: {i.message}" for i in rep.issues)])
+                    " | ".join(f"{i.severity}: {i.message}" for i in rep.issues),
+                    int(rep.frozen)])
     return out.getvalue()
 
 
@@ -218,7 +225,8 @@ def to_json(network: Network, report: Report) -> dict[str, Any]:
         layers.append({
             "id": nid, "type": rep.type, "inputs": list(rep.inputs),
             "shape": list(rep.shape) if rep.shape is not None else None,
-            "whd": fmt_shape(rep.shape), "params": rep.params, "buffers": rep.buffers,
+            "whd": fmt_shape(rep.shape), "params": rep.params, "frozen": rep.frozen,
+            "buffers": rep.buffers,
             "macs": rep.macs, "activations": rep.activations,
             "receptive_field": None if rep.rf is None else {
                 "size": list(rep.rf.size), "jump": list(rep.rf.jump), "start": list(rep.rf.start)},
@@ -232,7 +240,9 @@ def to_json(network: Network, report: Report) -> dict[str, Any]:
         "optimizer": report.optimizer, "output": report.output, "layers": layers,
         "issues": [{"layer": nid, "severity": i.severity, "message": i.message}
                    for nid, i in report.issues],
-        "totals": {"params": t.params, "buffers": t.buffers, "macs": t.macs, "flops": t.flops,
+        "totals": {"params": t.params, "params_trainable": t.params_trainable,
+                   "params_frozen": t.params_frozen, "buffers": t.buffers, "macs": t.macs,
+                   "flops": t.flops,
                    "activations": t.activations, "input_values": t.input_values,
                    "forward_values": t.forward_values, "errors": t.errors,
                    "warnings": t.warnings},

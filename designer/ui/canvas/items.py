@@ -138,15 +138,19 @@ def shape_text(report: LayerReport | None) -> str:
 def params_text(report: LayerReport | None) -> str:
     if report is None or not report.params:
         return ""
-    return f"{format_count(report.params)} {'param' if report.params == 1 else 'params'}"
+    word = "frozen" if report.frozen else "param" if report.params == 1 else "params"
+    return f"{format_count(report.params)} {word}"
 
 
 def _params_forms(report: LayerReport | None) -> tuple[str, ...]:
-    """The parameter count from the longest way of writing it to the shortest."""
+    """The parameter count from the longest way of writing it to the shortest ("frozen" in
+    place of "params" for a frozen layer's)."""
     if report is None or not report.params:
         return ()
     n = report.params
     short = format_count(n) if n >= 100_000 else f"{n / 1000:.3g} K" if n >= 1000 else str(n)
+    if report.frozen:
+        return (f"{format_count(n)} frozen", f"{short} frozen", "frozen")
     word = "param" if n == 1 else "params"
     return (f"{format_count(n)} {word}", f"{short} {word}", short)
 
@@ -159,6 +163,8 @@ def tooltip_text(node: Node, report: LayerReport | None) -> str:
     layer = CATALOGUE[node.type]
     lines = [f"<b>{_escape(node.label or node.id)}</b> — {_escape(title_text(node))}",
              _escape(layer.doc)]
+    if node.frozen:
+        lines.append("Frozen: a fine-tune keeps its weights as they are")
     if report is not None:
         for issue in report.issues:
             mark = {"error": "✖", "warning": "⚠"}.get(issue.severity, "•")

@@ -1,5 +1,8 @@
 """The inspector: the selected layer's name, type, parameters, readouts and issues.
 
+A layer with weights (CONV, FC, BatchNorm) has a "Trainable" switch: unticked, the layer is frozen
+for a fine-tune (its weights are not trained; Node.frozen), one undo step per click.
+
 Shows what the Document's report says about one layer and edits it only through the undo
 commands: one undo step per finished change (Enter, focus out, an arrow step, a click). While the
 same kind of layer stays selected the editors are kept and only their values change (with their
@@ -15,6 +18,7 @@ from PySide6.QtCore import QRegularExpression, QSize, Qt
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QFormLayout,
     QGridLayout,
     QLabel,
@@ -25,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...model.layers import Fix
+from ...model.network import FREEZABLE
 from ...model.units import format_bytes, format_count
 from .. import commands
 from ..document import Document
@@ -34,6 +39,9 @@ from ..widgets.issues import IssueList
 from ..widgets.params import make_editor
 
 _HINT = "Select a layer"
+_TRAINABLE_TIP = ("Ticked: training changes this layer's weights. Unticked: the layer is frozen "
+                  "for a fine-tune: its weights stay as they are (no gradient, no optimizer "
+                  "state), and a frozen BatchNorm keeps its running statistics (eval mode)")
 
 
 class Inspector(QWidget):
@@ -78,6 +86,8 @@ class Inspector(QWidget):
         self.params_form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         self.params_form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.params_form.setVerticalSpacing(3)
+        self.trainable = QCheckBox("Trainable")
+        self.trainable.clicked.connect(self._set_trainable)
 
         # A grid, not a form: QFormLayout under-counts the height of a value that wraps (the
         # activations at a narrow width), and the next row is drawn over its second line.
@@ -123,6 +133,7 @@ class Inspector(QWidget):
         layout.addWidget(self.error_label)
         layout.addWidget(self.params_title)
         layout.addWidget(self.params_box)
+        layout.addWidget(self.trainable)
         layout.addWidget(section("Readouts"))
         layout.addWidget(readouts_box)
         layout.addWidget(section("Issues"))
@@ -182,6 +193,11 @@ class Inspector(QWidget):
             self._build_editors(node)
         for name, editor in self.editors.items():
             editor.set_value(node.params[name])
+        freezable = node.type in FREEZABLE
+        self.trainable.setChecked(not node.frozen)
+        self.trainable.setEnabled(freezable)
+        self.trainable.setToolTip(_TRAINABLE_TIP if freezable else
+                                  f"A {node.layer.name} layer has no weights to train or freeze")
         self._show_readouts(nid)
         self.stack.setCurrentIndex(1)
 
@@ -215,7 +231,7 @@ class Inspector(QWidget):
             return
         r["input"].setText(volumes(rep.in_shapes) if rep.in_shapes else "—")
         r["output"].setText(volumes([rep.shape]) if rep.shape is not None else "unknown")
-        params = f"{rep.params:,}"
+        params = f"{rep.params:,}" + ("  ·  frozen" if rep.frozen and rep.params else "")
         if rep.buffers:
             params += f"  (+ {rep.buffers:,} in buffers)"
         r["params"].setText(params)
@@ -268,6 +284,13 @@ class Inspector(QWidget):
         if node is None or node.params.get(name) == value:
             return
         self._edit(lambda: commands.set_params(self.doc, nid, **{name: value}))
+
+    def _set_trainable(self, trainable: bool) -> None:
+        nid = self.nid
+        node = self.doc.network.nodes.get(nid) if nid is not None else None
+        if node is None or node.frozen != trainable:
+            return
+        self._edit(lambda: commands.set_frozen(self.doc, nid, not trainable))
 
     def _rename(self) -> None:
         old, new = self.nid, self.id_edit.text().strip()

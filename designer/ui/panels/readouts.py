@@ -232,8 +232,14 @@ class TotalsPanel(QWidget):
         follow_in_training(self.doc)
         self._sync_controls()
         t = report.totals
+        trainable = f"{t.params_trainable:,} trainable" + (
+            f"  ·  {t.params_frozen:,} frozen" if t.params_frozen else "")
         self.params_label.setText(
-            f"{t.params:,} trainable" + (f"  ·  {t.buffers:,} in buffers" if t.buffers else ""))
+            trainable + (f"  ·  {t.buffers:,} in buffers" if t.buffers else ""))
+        self.params_label.setToolTip(
+            f"{t.params:,} parameters, {t.params_frozen:,} of them in frozen layers: a fine-tune "
+            "keeps those as they are (no gradients, no optimizer state in the memory below)"
+            if t.params_frozen else "")
         self.macs_label.setText(f"{format_count(t.macs)} MACs  ·  {format_count(t.flops)} FLOPs")
         value = DTYPE_BYTES[report.dtype]
         self.activations_label.setText(
