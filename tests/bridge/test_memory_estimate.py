@@ -5,10 +5,11 @@ designer.bridge.memory.measure_training_step, and compare part by part with what
 a step holds (Report.held; Report.pytorch is the step's highest point, checked against CUDA
 measurements in test_peak_calibration.py). DESIGN.md's target ("memory estimate vs measured") is
 10%; the estimate does far better: since it counts BatchNorm's per-channel batch statistics and
-the loss's total weight (fixed bytes), it is exact to the byte on every case below, frozen layers
-included (torch 2.13, CPU, fp32; before, it was a few hundred bytes short: 0.08% at worst). The
-tolerance stays what was achieved then, 0.5%: an error such as counting Dropout2d's mask per
-value instead of per depth slice (+4.9%) fails it.
+the loss's total weight (fixed bytes), it is exact to the byte on every network of the tables
+below, frozen layers included, and 4 B short with Dropout at p = 1 (torch 2.13, CPU, fp32;
+before, it was a few hundred bytes short: 0.08% at worst). The tolerance stays what was
+achieved then, 0.5%: an error such as counting Dropout2d's mask per value instead of per depth
+slice (+4.9%) fails it.
 
 Frozen layers (a fine-tune, Node.frozen): FROZEN_NETWORKS with the layers FREEZES names frozen,
 the same checks, plus "frozen weights" exact and gradients and optimizer state for the trainable
