@@ -13,8 +13,8 @@ read before it (the first batch of every epoch is always read).
 
 For a caller in another thread (the window's TrainWorker):
 - stop(), pause(), resume() only set threading.Events: call them from any thread, at any time.
-  Stop ends the run after the current batch (training or validation), also while paused, and at
-  once while the data set loads or a batch is read from it (that read is abandoned); pause
+  Stop ends the run after the current batch (training or validation), also while paused, and
+  leaves a batch being read or the data set's load (at its next progress report, ≤ 3 s); pause
   holds between batches; the time spent paused is left out of elapsed_s, images/s and the ETA.
   stop() answers a StoppingEvent (what is left of the step in progress: its text() for Stop).
 - checkpoint_dir: last.safetensors at every epoch's end and at Stop (the state then: its epoch
@@ -187,6 +187,7 @@ class Trainer:
         except runs.ResumeError as e:  # the checkpoint to resume does not continue this run
             status, fault = "failed", Fault("resume", str(e), e.advice)
         except KeyboardInterrupt:
+            self._stop.set()  # what runs on in the background (a data set's load) ends too
             status = "stopped"
             fault = Fault("interrupted", "training was interrupted",
                           "resume it from last.safetensors (if checkpoints are on): the state "
