@@ -142,7 +142,9 @@ def export_project(design: Design, folder: str | os.PathLike[str], *, force: boo
         **library_files(),
         "config.json": json.dumps(config, indent=1, ensure_ascii=False) + "\n",
         "README.md": _readme(design, config, design_file),
-        "requirements.txt": "torch>=2.2\nnumpy>=1.24\n# pillow  (for an image folder)\n",
+        "requirements.txt": "torch>=2.2\nnumpy>=1.24\n# pillow  (for an image folder)\n"
+                            "# safetensors>=0.4  (model.py's from_checkpoint on the app's "
+                            ".safetensors checkpoints)\n",
         design_file: dumps(design),
     }
     written = []
