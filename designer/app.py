@@ -55,6 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:  # Qt would print its own text and abort (exit 134)
         print(f"convnet-designer: {problem}", file=sys.stderr)
         return 2
+    # The start-up makes many objects and frees few: Python's collector, which would walk them
+    # again and again, waits until the window is filled (_after_start).
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _start(argv, collecting)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _start(argv: list[str] | None, collecting: bool) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
@@ -79,13 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     from .ui.main_window import MainWindow
 
     # The window goes up as a shell and is filled right after its first paint, with the file
-    # named on the command line (main_window.py); then what a crashed session left is offered.
+    # named on the command line (main_window.py); once that filled window has been painted,
+    # what a crashed session left is offered.
     files = [a for a in argv if not a.startswith("-")]
     window = MainWindow(staged=True, open_first=files[0] if files else None)
     window.started.connect(lambda: QTimer.singleShot(0, window,
-                                                     lambda: _check_recovery(window)))
+                                                     lambda: _after_start(window, collecting)))
     window.show()
     return app.exec()
+
+
+def _after_start(window, collecting: bool) -> None:
+    if collecting:
+        import gc
+
+        gc.enable()
+    _check_recovery(window)
 
 
 def _check_recovery(window) -> None:

@@ -10,13 +10,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QStatusBar, QVBoxLayout, QWidget
 
 from ..assets import presets_dir
-from .file_names import file_stem, module_stem, name_on_disk, write_text_file
 from .icons import icon
+
+# (file_names.py is imported where a file is named: the shell goes up without it)
 
 if TYPE_CHECKING:
     from .canvas.scene import CanvasScene
@@ -37,6 +38,8 @@ APP_NAME = "ConvNet Designer"
 FILE_FILTER = f"ConvNet designs (*{SUFFIX});;All files (*)"
 MAX_RECENT = 10
 NOTES_URL = "https://cs231n.github.io/convolutional-networks/"
+# what the panels post as they are made, handled before a staged window's filled paint
+_SETTLE = (QEvent.Type.PolishRequest, QEvent.Type.LayoutRequest, QEvent.Type.MetaCall)
 
 
 class MainWindow(QMainWindow):
@@ -51,8 +54,8 @@ class MainWindow(QMainWindow):
     table: LayerTable
     totals: TotalsPanel
     issues: IssuesPanel
-    recovery: Recovery
     gpu_probe: GpuProbe
+    recovery: Recovery  # (made by _finish_rest(): a staged window's right after its filled paint)
 
     # (name, dock title, area) of the panels around the canvas
     PANELS = (("palette", "Layers", Qt.LeftDockWidgetArea),
@@ -66,10 +69,11 @@ class MainWindow(QMainWindow):
                  open_first: str | None = None):
         """`staged`: the window is put up as a shell (menus, toolbar, the docks in their
         places) and finish_start() fills it right after its first paint: the document, the
-        canvas with the design, the panels, the recovery autosave. app.main starts this way,
-        so the window appears before the analysis, the canvas and the panels are even
-        imported; `started` is emitted once they are there. Otherwise (the default) the
-        window is complete when the constructor returns. `open_first`: a design file opened
+        canvas with the design, the panels; the export/import actions, the Inside dock and the
+        recovery autosave follow the filled window's paint. app.main starts this way, so the
+        window appears before the analysis, the canvas and the panels are even imported;
+        `started` is emitted once they are there. Otherwise (the default) the window is
+        complete when the constructor returns. `open_first`: a design file opened
         before the canvas and the panels are built (a bad one is said, and a new design
         stays), so that they show it from their first paint."""
         super().__init__()
@@ -81,6 +85,8 @@ class MainWindow(QMainWindow):
         self._open_first = open_first
         self.ready = False  # True once finish_start() has filled the window
         self._filling = False
+        self._rest_after_paint = False  # finish_start() from the event loop: _finish_rest() later
+        self._rest_done = False
 
         # The shell. The centre and each dock hold an empty widget that the canvas or the
         # panel goes into once it is made: the window's layout stays as it is.
@@ -116,22 +122,20 @@ class MainWindow(QMainWindow):
 
     def finish_start(self) -> None:
         """Fill the shell: the document, the canvas showing it, the panels around it, the
-        actions on the design, the recovery autosave, the GPU probe, the hints. Once; the
-        constructor calls it unless the window is `staged`, and anything that needs the
-        document before then calls it first."""
+        actions on the design, the GPU probe; then _finish_rest() (export/import actions, the
+        Inside dock, the recovery autosave) and, 150 ms on, the hints. Once; the constructor
+        calls it unless the window is `staged`, and anything that needs the document before
+        then calls it first."""
         if self.ready or self._filling:
             return
         self._filling = True
-        from . import export_actions
         from .canvas.scene import CanvasScene
         from .canvas.view import CanvasView
         from .document import Document
         from .gpu_probe import GpuProbe
-        from .panels.inside import dock as feature_maps
         from .panels.inspector import Inspector
         from .panels.palette import LayerPalette
         from .panels.readouts import IssuesPanel, LayerTable, TotalsPanel
-        from .recovery import Recovery
 
         self.doc = self._document or Document()
         if self._open_first is not None:
@@ -155,23 +159,46 @@ class MainWindow(QMainWindow):
         self.doc.error.connect(lambda msg: self.statusBar().showMessage(msg, 6000))
         self.doc.changed.connect(self._show_totals_in_status)
         self._build_design_menus()
-        # menus and docks of their own modules (each loads its heavy parts when first used;
-        # a dock tabbed in now stays behind the tab in front)
-        export_actions.install(self)  # Export project / ONNX / .pt2, Import, Compare
-        feature_maps.install(self)  # Inside the network: feature maps, filters, confusion
-        self.docks["table"].raise_()
         self._update_title()
         self._show_totals_in_status(self.doc.report)
-
-        self.recovery = Recovery(self.doc, self._recovery_dir, parent=self)
         # the detected GPUs join the budget choices once the window is up (gpu_probe.py)
         self.gpu_probe = GpuProbe(self.totals, parent=self)
         # the design hints (and their markers on the cards) once the window has been shown
         QTimer.singleShot(150, self, lambda: self.hints)
         self.ready = True
+        if self._rest_after_paint:
+            # Filled from the event loop (a staged start): what the widgets posted as they were
+            # made (polish, layout, queued scene and view updates) is handled now, so that the
+            # one repaint already asked for paints them laid out (else Qt paints the canvas and
+            # the table, relays them out and paints them again); the rest follows that paint.
+            for _ in range(3):
+                for kind in _SETTLE:
+                    QCoreApplication.sendPostedEvents(None, kind)
+            QTimer.singleShot(0, self, self._finish_rest)
+        else:
+            self._finish_rest()
         self.started.emit()
 
+    def _finish_rest(self) -> None:
+        """What the filled window does not need for its first paint: the menus and the dock of
+        their own modules (each loads its heavy parts when first used) and the recovery
+        autosave. A staged window makes them right after that paint."""
+        if self._rest_done:
+            return
+        self._rest_done = True
+        from . import export_actions
+        from .panels.inside import dock as feature_maps
+        from .recovery import Recovery
+
+        export_actions.install(self)  # Export project / ONNX / .pt2, Import, Compare
+        feature_maps.install(self)  # Inside the network: feature maps, filters, confusion
+        self.docks["table"].raise_()  # (a dock tabbed in comes in front: the table stays there)
+        self.recovery = Recovery(self.doc, self._recovery_dir, parent=self)
+        if self.doc.modified:  # changed before the autosave was there
+            self.recovery._schedule()
+
     def _finish_after_paint(self) -> None:
+        self._rest_after_paint = True
         try:
             self.finish_start()
         except Exception as e:  # noqa: BLE001 - said, and the empty shell goes
@@ -411,6 +438,8 @@ class MainWindow(QMainWindow):
     def save_as(self) -> bool:
         from PySide6.QtWidgets import QFileDialog
 
+        from .file_names import file_stem
+
         start = self.doc.path or str(Path(self.settings.value("last_dir", str(Path.home())))
                                      / (file_stem(self.doc.network.name) + SUFFIX))
         path, _ = QFileDialog.getSaveFileName(self, "Save design", start, FILE_FILTER)
@@ -435,6 +464,8 @@ class MainWindow(QMainWindow):
     def export(self, kind: str, path: str | None = None) -> bool:
         """Export the design: code, markdown, csv, png or svg."""
         from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+        from .file_names import file_stem, module_stem, write_text_file
 
         suffix = {"code": ".py", "markdown": ".md", "csv": ".csv", "png": ".png",
                   "svg": ".svg"}[kind]
@@ -515,6 +546,8 @@ class MainWindow(QMainWindow):
             name = self.doc.title
         else:
             if self._title_of[0] != path:
+                from .file_names import name_on_disk
+
                 self._title_of = (path, name_on_disk(path))
             name = self._title_of[1]
         self.setWindowTitle(f"{name}[*] — {APP_NAME}")
@@ -556,7 +589,10 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
-        self.recovery.close()
+        recovery = getattr(self, "recovery", None)
+        if recovery is not None:
+            recovery.close()
+        self._rest_done = True  # closed before _finish_rest() came: no autosave after the close
         event.accept()
 
     # ----------------------------------------------------------------------------- training
