@@ -9,6 +9,7 @@ package are read.
 
 from __future__ import annotations
 
+import json
 from importlib.resources import files
 from pathlib import Path
 
@@ -34,6 +35,33 @@ def presets_dir() -> Path:
 def preset_files() -> list[Path]:
     """Every preset, sorted by file name."""
     return sorted(presets_dir().glob("*" + PRESET_SUFFIX))
+
+
+# the Examples menu's teaching order; a preset not named here comes after, by file name
+EXAMPLE_ORDER = ("cifar10_example", "pattern_conv_relu_pool_x2",
+                 "pattern_conv_relu_conv_relu_pool_x3", "lenet5", "alexnet",
+                 "alexnet_single_tower", "zfnet", "googlenet", "vgg16", "vgg19", "resnet18",
+                 "resnet34", "resnet50", "resnet152", "resnet20_cifar", "allconv_cifar10")
+
+
+def list_examples() -> list[tuple[Path, str, str]]:
+    """(path, name, description) of every preset, in the teaching order (a preset that can't
+    be read is left out: the menu shows what opens)."""
+    def rank(path: Path) -> tuple[int, str]:
+        stem = path.name[: -len(PRESET_SUFFIX)]
+        order = EXAMPLE_ORDER.index(stem) if stem in EXAMPLE_ORDER else len(EXAMPLE_ORDER)
+        return order, path.name
+
+    out = []
+    for path in sorted(preset_files(), key=rank):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                continue
+            out.append((path, str(data.get("name", path.stem)), str(data.get("description", ""))))
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 def icons_dir() -> Path:

@@ -14,8 +14,10 @@ from PySide6.QtCore import QCoreApplication, QEvent, QSettings, Qt, QTimer, Sign
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QStatusBar, QVBoxLayout, QWidget
 
-from ..assets import presets_dir
+from ..assets import PRESET_SUFFIX, list_examples, presets_dir
 from .icons import icon
+
+__all__ = ["MainWindow", "list_examples"]
 
 # (file_names.py is imported where a file is named: the shell goes up without it)
 
@@ -31,8 +33,7 @@ if TYPE_CHECKING:
     from .panels.training import TrainingPanel
     from .recovery import Recovery
 
-# design_file.SUFFIX, not imported from there: the shell goes up before the model is loaded
-SUFFIX = ".convnet.json"
+SUFFIX = PRESET_SUFFIX  # design_file.SUFFIX: the shell goes up before the model is loaded
 PRESETS = presets_dir()  # presets/ in a checkout, designer/presets in a wheel
 APP_NAME = "ConvNet Designer"
 FILE_FILTER = f"ConvNet designs (*{SUFFIX});;All files (*)"
@@ -669,24 +670,6 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, APP_NAME, "Training did not stop in time; try again.")
             return False
         return True
-
-
-def list_examples() -> list[tuple[Path, str, str]]:
-    """(path, name, description) of every preset, in a teaching order."""
-    order = ["cifar10_example", "pattern_conv_relu_pool_x2", "pattern_conv_relu_conv_relu_pool_x3",
-             "lenet5", "alexnet", "alexnet_single_tower", "zfnet", "googlenet", "vgg16", "vgg19",
-             "resnet18", "resnet34", "resnet50", "resnet152", "resnet20_cifar", "allconv_cifar10"]
-    files = sorted(PRESETS.glob("*" + SUFFIX),
-                   key=lambda p: (order.index(p.name[: -len(SUFFIX)])
-                                  if p.name[: -len(SUFFIX)] in order else len(order), p.name))
-    out = []
-    for path in files:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            out.append((path, str(data.get("name", path.stem)), str(data.get("description", ""))))
-        except (OSError, ValueError):
-            continue
-    return out
 
 
 def _holder() -> QWidget:

@@ -594,6 +594,7 @@ def test_the_confusion_header_stays_inside_its_table(window, qtbot):
     header = view.table.horizontalHeader()
     panel.show_tab("confusion")
     assert header.isHidden()  # no matrix yet: no header row
+    settle()  # the docks laid out at their final widths (the Inside dock was just made)
     before = inspector.grab().toImage()
 
     qtbot.mouseClick(view.evaluate_button, Qt.LeftButton)
@@ -613,3 +614,23 @@ def test_the_confusion_header_stays_inside_its_table(window, qtbot):
     settle()
     assert not header.isVisible()
     assert inspector.grab().toImage() == before
+
+
+@pytest.mark.parametrize("width, epochs", [(520, None), (520, 60), (900, 3), (1400, 200)])
+def test_the_epoch_labels_never_run_into_one_another(qtbot, width, epochs):
+    """A narrow empty plot labelled 0.2 0.4 0.6 0.8 in one run of text ('0.20.40.60.8'):
+    epochs are whole numbers, as many as have room."""
+    from designer.ui.panels.plots import TrainingPlots
+
+    plots = TrainingPlots()
+    show(qtbot, plots, width, 200)
+    if epochs:
+        plots.begin_run(10, epochs)
+        plots.add_points([(s, 1.0, 0.5, 0.01) for s in range(1, epochs * 10 + 1)])
+    settle()
+    for plot in (plots.loss_plot, plots.accuracy_plot, plots.lr_plot):
+        labels = sorted(drawn_labels(plot, "bottom"), key=lambda tr: tr[1].left())
+        assert all(float(text).is_integer() for text, _ in labels), labels
+        assert len(labels) >= 2 or not epochs, labels  # an empty plot may show none
+        for (_, a), (_, b) in zip(labels, labels[1:]):
+            assert a.right() < b.left(), labels  # a gap between neighbours

@@ -327,11 +327,25 @@ class TrainingPlots(QWidget):
         return sum(1 for plot, _ in self._overlays if plot is self.loss_plot)
 
 
+EPOCH_LABEL_PX = 36  # the room an epoch number takes on its axis, with its gap
+_NICE_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000, 100_000)
+
+
 class _Axis(pg.AxisItem):
     """pyqtgraph's axis, except that the epoch axis leaves the corner's 0 to the value axis
     beside it (two zeros a few pixels apart read as one axis showing 0 twice), and a value axis
     whose numbers are too long for its width (a learning rate of 0.0002) writes them short
     (2e-4), every level of ticks alike."""
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 N803 (pyqtgraph's names)
+        """The epoch axis ticks whole epochs, as many as fit with room for their labels (at a
+        narrow width pyqtgraph's own ticks, 0.2 0.4 0.6 0.8, ran into one another)."""
+        span = maxVal - minVal
+        if self.orientation != "bottom" or not span > 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        room = max(2, int(size // EPOCH_LABEL_PX))
+        step = next(s for s in _NICE_STEPS if span / s <= room or s == _NICE_STEPS[-1])
+        return [(float(step), 0.0)]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph's name)
         if self.orientation == "bottom":
