@@ -4,14 +4,17 @@ fits it (image shape, labels, number of classes). Faults name both sides. TORCH,
 
 from __future__ import annotations
 
+import math
+import os
 import traceback
 from typing import Any
 
 import torch
 
 from ..model.analysis import Report
+from . import runs
 from .batches import tensor_pair
-from .events import Fault
+from .events import Fault, TrainConfig
 from .runtime import FaultError
 
 
@@ -114,3 +117,31 @@ def class_names(info: Any, count: int) -> list[str] | int:
     return count
 
 
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """FaultError("config") for settings no run can use (the CLI and the file reader check
+    more; this is the Trainer's own guard for callers that build a TrainConfig by hand)."""
+    bad = None
+    if cfg.epochs < 1:
+        bad = f"epochs must be at least 1, got {cfg.epochs}"
+    elif cfg.batch_size < 1:
+        bad = f"the batch size must be at least 1, got {cfg.batch_size}"
+    elif not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+        bad = f"the learning rate must be a number above 0, got {cfg.lr}"
+    elif cfg.num_workers < 0:
+        bad = f"num_workers must be 0 or more, got {cfg.num_workers}"
+    if bad:
+        raise FaultError(Fault("config", bad, "change the setting and train again"))
+
+
+def load_start(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
+    """The weights of the checkpoint `path` put into the fresh `model`, every one by name;
+    FaultError("weights") naming the file and the mismatch otherwise."""
+    try:
+        weights, _meta = runs.read_weights(path)
+        model.load_state_dict(weights, strict=True)
+    except (runs.CheckpointError, RuntimeError) as e:
+        raise FaultError(Fault("weights", f"cannot start from the weights in {path}: {e}",
+                               "train from fresh weights, or start from another run's weights "
+                               "(of this version of the design)")) from None

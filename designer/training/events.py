@@ -209,7 +209,7 @@ class StoppingEvent:
 @dataclass
 class Fault:
     kind: str  # out_of_memory | nan_loss | data | model | shape | interrupted
-    #            (also: device | config | checkpoint | resume | internal)
+    #            (also: device | config | checkpoint | resume | weights | internal)
     message: str  # what happened, in a sentence
     advice: str  # what to do about it
     detail: str = ""  # the Python traceback, where an exception caused it

@@ -60,7 +60,7 @@ from ..model.analysis import analyze
 from ..model.network import Network
 from . import runs
 from .batches import Abandonable, Abandoned, make_batches, skip_batches
-from .checks import check_data, class_names, design_io
+from .checks import check_config, check_data, class_names, design_io, load_start
 from .events import (
     BatchEvent,
     EpochEvent,
@@ -102,13 +102,18 @@ class Trainer:
     callbacks: any object with some of on_start / on_batch / on_epoch / on_end; they are called
     in the thread that runs run().
     resume: a checkpoint (last/best.safetensors) of a run of this design to continue.
+    start_from: a checkpoint (or any safetensors file of runs.py's format) whose model weights
+    the run starts from instead of fresh ones: a new run, with its own settings (fine-tuning,
+    training a trained version further). Ignored when resuming.
     After run(), `model` is the trained module (on `device`) and `result` the RunResult.
     """
 
     def __init__(self, network: Network, config: TrainConfig | None = None,
                  callbacks: Any = None, datasets: tuple | None = None,
-                 resume: str | os.PathLike[str] | None = None):
+                 resume: str | os.PathLike[str] | None = None,
+                 start_from: str | os.PathLike[str] | None = None):
         self.network = network
+        self.start_from = start_from
         self.config = config if config is not None else TrainConfig()
         self.callbacks = callbacks
         self._datasets = datasets
@@ -215,7 +220,7 @@ class Trainer:
 
     def _run(self) -> str:
         cfg = self.config
-        self._check_config()
+        check_config(self.config)
         state = self._open_resume() if self.resume_from is not None else None
         dev = self.device = pick_device(cfg.device)
         self._dname = device_name(dev)
@@ -242,6 +247,9 @@ class Trainer:
         except BuildError as e:
             raise FaultError(Fault("model", f"the design cannot be built: {e}",
                                    "fix the layer it names and train again")) from None
+        if self.start_from is not None and state is None:
+            load_start(model, self.start_from)
+            self._notes.append(f"started from the weights in {Path(self.start_from).name}")
         cuda = dev.type == "cuda"
         cl = cfg.channels_last and cuda
         if cfg.channels_last and not cuda:
@@ -571,20 +579,6 @@ class Trainer:
         self.callbacks.on_probe(report)
 
     # -- setup ---------------------------------------------------------------------------------
-
-    def _check_config(self) -> None:
-        cfg = self.config
-        bad = None
-        if cfg.epochs < 1:
-            bad = f"epochs must be at least 1, got {cfg.epochs}"
-        elif cfg.batch_size < 1:
-            bad = f"the batch size must be at least 1, got {cfg.batch_size}"
-        elif not (cfg.lr > 0 and math.isfinite(cfg.lr)):
-            bad = f"the learning rate must be a number above 0, got {cfg.lr}"
-        elif cfg.num_workers < 0:
-            bad = f"num_workers must be 0 or more, got {cfg.num_workers}"
-        if bad:
-            raise FaultError(Fault("config", bad, "change the setting and train again"))
 
     def _load_data(self, in_shape: tuple[int, ...]):
         if self._datasets is not None:

@@ -8,6 +8,7 @@ on the undo stack, re-analyses and emits `changed`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from ..atomic import clean_stale
 from ..model.analysis import Report, analyze
 from ..model.design_file import Design, DesignFileError, dumps, load, loads
 from ..model.network import Network, NetworkError
+from ..model.versions import structure_key
+from ..training.store import RunStore, without_weights
 from .commands import MoveNodes, NetworkEdit
 
 DEFAULT_SETTINGS = {"batch": 32, "dtype": "fp32", "optimizer": "sgd", "budget": None}
@@ -36,6 +39,8 @@ class Document(QObject):
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self._selection: list[str] = []
         self._settings_dirty = False
+        self.store = RunStore()  # where the runs' weights are (training/store.py)
+        self.weight_problems: list[str] = []  # the runs' weights the last open missed
         self._set_design(design or new_design(), path)
 
     # ----------------------------------------------------------------------------- state
@@ -98,8 +103,10 @@ class Document(QObject):
     def set_settings(self, **changes: Any) -> None:
         """Batch size, dtype, optimizer, budget of the memory readouts (saved with the design,
         not undoable)."""
-        merged = {**self.design.analysis, **changes}
-        if merged != self.design.analysis:
+        effective = self.settings
+        changes = {k: v for k, v in changes.items() if effective.get(k) != v}
+        if changes:  # a value equal to what is shown already (a default) changes nothing
+            merged = {**self.design.analysis, **changes}
             self.design.analysis = merged
             self._settings_dirty = True
             self.refresh()
@@ -119,9 +126,11 @@ class Document(QObject):
     # ----------------------------------------------------------------------------- files
 
     def open(self, path: str) -> None:
-        """Replace the design by the file's; raises DesignFileError and keeps the current one."""
+        """Replace the design by the file's; raises DesignFileError and keeps the current one.
+        The runs' weights are looked for beside it: `weight_problems` says what is missing."""
         design = load(path)
         self._set_design(design, str(path))
+        self.weight_problems = self.store.problems(self.runs)
 
     def open_text(self, text: str, path: str | None = None, where: str = "<recovered>") -> None:
         self._set_design(loads(text, where), path)
@@ -129,23 +138,63 @@ class Document(QObject):
         self.file_changed.emit()
 
     def save(self, path: str | None = None) -> None:
-        """Write atomically to path (or the current file); raises OSError on failure."""
-        from PySide6.QtCore import QSaveFile
-
+        """Write atomically to path (or the current file), the runs' weights into its weights
+        folder first (training/store.py); raises OSError on failure."""
         target = path or self._path
         if target is None:
             raise ValueError("no file name: use Save As")
-        f = QSaveFile(str(target))
-        if not f.open(QSaveFile.WriteOnly):
-            raise OSError(f"cannot write {target}: {f.errorString()}")
-        f.write(dumps(self.design).encode("utf-8"))
-        if not f.commit():  # QSaveFile: an exclusive temporary file, flushed, renamed over it
-            raise OSError(f"cannot write {target}: {f.errorString()}")
-        clean_stale(target)  # what a killed save of ours (designer.atomic) left beside it
+        runs = self.store.save(target, self.runs)  # first: the file names only what is there
+        if runs:
+            self.design.training = {**self.design.training, "runs": runs}
+        self._write(target, self.design)
+        self.store.design_path = str(target)
         self._path = str(target)
         self._settings_dirty = False
         self.undo_stack.setClean()
         self.file_changed.emit()
+
+    def save_without_weights(self, path: str) -> None:
+        """A copy of the design for sharing: its runs' curves and figures, no weights. The
+        open design keeps its file, its weights and its unsaved state."""
+        training = {**self.design.training, "runs": without_weights(self.runs)}
+        if not self.runs:
+            training.pop("runs", None)
+        self._write(path, replace(self.design, training=training))
+
+    @staticmethod
+    def _write(target: str, design: Design) -> None:
+        """The design's text written atomically; OSError naming the file on failure."""
+        from PySide6.QtCore import QSaveFile
+
+        f = QSaveFile(str(target))
+        if not f.open(QSaveFile.WriteOnly):
+            raise OSError(f"cannot write {target}: {f.errorString()}")
+        f.write(dumps(design).encode("utf-8"))
+        if not f.commit():  # QSaveFile: an exclusive temporary file, flushed, renamed over it
+            raise OSError(f"cannot write {target}: {f.errorString()}")
+        clean_stale(target)  # what a killed save of ours (designer.atomic) left beside it
+
+    # ----------------------------------------------------------------------------- runs
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        """The runs the design keeps (training.runs; a damaged entry is left out)."""
+        runs = self.design.training.get("runs")
+        return [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
+
+    @property
+    def version(self) -> str:
+        """The design's version now (model/versions.py): what trained weights must match."""
+        return structure_key(self.network)
+
+    def trained_weights(self) -> tuple[dict[str, Any], Path] | None:
+        """(the run, its weights file) of the latest run that trained this version of the
+        design and whose weights are here; None when this version was never trained."""
+        return self.store.weights_for(self.runs, self.version)
+
+    def close(self) -> None:
+        """The window closes: runs never saved give up their working files."""
+        self.store.close()
 
     def mark_modified(self) -> None:
         """Something saved with the design but not undoable changed (training settings, runs)."""
@@ -170,6 +219,8 @@ class Document(QObject):
     def _set_design(self, design: Design, path: str | None) -> None:
         self.design = design
         self._path = path
+        self.store.design_path = path
+        self.weight_problems = []
         self._selection = []
         self._settings_dirty = False
         self.undo_stack.clear()

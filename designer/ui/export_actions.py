@@ -193,24 +193,11 @@ class ExportActions(QObject):
         return True
 
     def _trained_weights(self) -> str | None:
-        """best.pt or last.pt in the training settings' checkpoint folder, if the user wants
-        them in the export (else the export has the weights a run would start from)."""
-        config = self.doc.design.training.get("config") if isinstance(
-            self.doc.design.training, dict) else None
-        folder = config.get("checkpoint_dir") if isinstance(config, dict) else None
-        if not folder:
-            return None
-        from PySide6.QtWidgets import QMessageBox
-
-        for name in ("best.pt", "last.pt"):
-            path = Path(folder).expanduser() / name
-            if path.is_file():
-                answer = QMessageBox.question(
-                    self.window, APP_NAME, f"Export with the trained weights of {path}?\n\n"
-                    "No: the weights a training run would start from.",
-                    QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
-                return str(path) if answer == QMessageBox.Yes else None
-        return None
+        """The weights file of the latest run that trained this version of the design (its
+        best epoch, else its last): exports carry them; None where this version was never
+        trained (the export then has the weights a run would start from)."""
+        found = self.doc.trained_weights()
+        return None if found is None else str(found[1])
 
     # ----------------------------------------------------------------------------- exports
 
@@ -308,10 +295,19 @@ class ExportActions(QObject):
             self.finished.emit(f"Exported {path}; outputs not checked")
             return True
 
-        self._run(f"Exporting {label}", work,
-                  lambda message: message + (" with the weights of " + Path(weights_path).name
-                                             if weights_path else ""), unchecked)
+        said = self._weights_said()
+        self._run(f"Exporting {label}", work, lambda message: message + said, unchecked)
         return True
+
+    def _weights_said(self) -> str:
+        """How an export's message names the weights it carries."""
+        from ..training.store import run_started
+
+        found = self.doc.trained_weights()
+        if found is None:  # the weights a run would start from
+            return ""
+        record, path = found
+        return f" with the trained weights of the run of {run_started(record)} ({path.stem})"
 
     # ----------------------------------------------------------------------------- import
 

@@ -6,7 +6,6 @@ design state of its own and does no arithmetic.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QStatusBar, QVBoxLayout, QWidget
 
 from ..assets import PRESET_SUFFIX, list_examples, presets_dir
+from . import recent
 from .icons import icon
 
 __all__ = ["MainWindow", "list_examples"]
@@ -37,7 +37,6 @@ SUFFIX = PRESET_SUFFIX  # design_file.SUFFIX: the shell goes up before the model
 PRESETS = presets_dir()  # presets/ in a checkout, designer/presets in a wheel
 APP_NAME = "ConvNet Designer"
 FILE_FILTER = f"ConvNet designs (*{SUFFIX});;All files (*)"
-MAX_RECENT = 10
 NOTES_URL = "https://cs231n.github.io/convolutional-networks/"
 # what the panels post as they are made, handled before a staged window's filled paint
 _SETTLE = (QEvent.Type.PolishRequest, QEvent.Type.LayoutRequest, QEvent.Type.MetaCall)
@@ -284,13 +283,16 @@ class MainWindow(QMainWindow):
         self.act_open = self._action("&Open…", self.open_dialog, QKeySequence.Open, "open")
         self.act_save = self._action("&Save", self.save, QKeySequence.Save, "save")
         self.act_save_as = self._action("Save &As…", self.save_as, QKeySequence.SaveAs)
+        self.act_save_bare = self._action(
+            "Save a Copy &Without Weights…", lambda: self.save_as(weights=False),
+            tip="A copy of the design to share: its runs' curves, not their trained weights")
         file.addActions([self.act_new, self.act_open])
         self.recent_menu = file.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self.examples_menu = file.addMenu("&Examples")
         self.examples_menu.aboutToShow.connect(self._fill_examples)
         file.addSeparator()
-        file.addActions([self.act_save, self.act_save_as])
+        file.addActions([self.act_save, self.act_save_as, self.act_save_bare])
         export = file.addMenu("&Export")
         self.export_actions = {
             "code": self._action("PyTorch code (.py)…", lambda: self.export("code")),
@@ -426,6 +428,9 @@ class MainWindow(QMainWindow):
             self.doc.forget_path()
         else:
             self._remember(path)
+        if self.doc.weight_problems:
+            QMessageBox.warning(self, APP_NAME, "The design opened without the trained weights "
+                                "of some of its runs:\n\n" + "\n".join(self.doc.weight_problems))
         return True
 
     def open_example(self, path: Path) -> bool:
@@ -436,30 +441,36 @@ class MainWindow(QMainWindow):
             return self.save_as()
         return self._save_to(self.doc.path)
 
-    def save_as(self) -> bool:
+    def save_as(self, weights: bool = True) -> bool:
+        """Save under a new name (weights=False: a copy without the runs' weights, the design
+        keeping its own file)."""
         from PySide6.QtWidgets import QFileDialog
 
         from .file_names import file_stem
 
         start = self.doc.path or str(Path(self.settings.value("last_dir", str(Path.home())))
                                      / (file_stem(self.doc.network.name) + SUFFIX))
-        path, _ = QFileDialog.getSaveFileName(self, "Save design", start, FILE_FILTER)
+        if not weights:
+            start = start.removesuffix(SUFFIX) + "_shared" + SUFFIX
+        title = "Save design" if weights else "Save a copy without weights"
+        path, _ = QFileDialog.getSaveFileName(self, title, start, FILE_FILTER)
         if not path:
             return False
         if not path.endswith(SUFFIX):
             path = path.removesuffix(".json") + SUFFIX
-        return self._save_to(path)
+        return self._save_to(path, weights)
 
-    def _save_to(self, path: str) -> bool:
+    def _save_to(self, path: str, weights: bool = True) -> bool:
         from PySide6.QtWidgets import QMessageBox
 
         try:
-            self.doc.save(path)
+            self.doc.save(path) if weights else self.doc.save_without_weights(path)
         except OSError as e:
             QMessageBox.warning(self, APP_NAME, f"Could not save the design.\n\n{e}")
             return False
         self._remember(path)
-        self.statusBar().showMessage(f"Saved {path}", 4000)
+        self.statusBar().showMessage(f"Saved {path}" + ("" if weights else " (no weights)"),
+                                     4000)
         return True
 
     def export(self, kind: str, path: str | None = None) -> bool:
@@ -504,28 +515,13 @@ class MainWindow(QMainWindow):
         return summary.render_csv(net, report)
 
     def _remember(self, path: str) -> None:
-        path = str(Path(path).resolve())
-        recent = [p for p in self._recent() if p != path]
-        self.settings.setValue("recent", json.dumps([path] + recent[: MAX_RECENT - 1]))
-        self.settings.setValue("last_dir", str(Path(path).parent))
+        recent.remember(self.settings, path)
 
     def _recent(self) -> list[str]:
-        try:
-            value = json.loads(self.settings.value("recent", "[]"))
-            return [p for p in value if isinstance(p, str)]
-        except (TypeError, ValueError):
-            return []
+        return recent.recent_paths(self.settings)
 
     def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        recent = self._recent()
-        if not recent:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-        for p in recent:
-            action = self.recent_menu.addAction(Path(p).name)
-            action.setStatusTip(p)
-            action.setToolTip(p)
-            action.triggered.connect(lambda _=False, p=p: self.open_path(p))
+        recent.fill_menu(self.recent_menu, self.settings, self.open_path)
 
     def _fill_examples(self) -> None:
         if self.examples_menu.actions():
@@ -593,6 +589,7 @@ class MainWindow(QMainWindow):
         recovery = getattr(self, "recovery", None)
         if recovery is not None:
             recovery.close()
+        self.doc.close()  # the session's run files not saved with the design
         self._rest_done = True  # closed before _finish_rest() came: no autosave after the close
         event.accept()
 

@@ -61,13 +61,14 @@ class Progress:
     points: list[tuple[int, float, float, float]] = field(default_factory=list)
 
 
-def _default_factory(network: Network, config: TrainConfig, callbacks: Any, datasets: Any):
+def _default_factory(network: Network, config: TrainConfig, callbacks: Any, datasets: Any,
+                     **weights: Any):
     import torch  # only ever in the worker's thread
 
     from ..training.trainer import Trainer
 
     _leave_a_core_for_the_gui(torch)
-    return Trainer(network, config, callbacks=callbacks, datasets=datasets)
+    return Trainer(network, config, callbacks=callbacks, datasets=datasets, **weights)
 
 
 def _leave_a_core_for_the_gui(torch: Any) -> None:
@@ -96,9 +97,13 @@ class TrainWorker(QObject):
 
     def __init__(self, network: Network, config: TrainConfig, datasets: Any = None,
                  trainer_factory: Callable[..., Any] | None = None,
-                 interval_s: float = 1.0 / UPDATES_PER_S):
+                 interval_s: float = 1.0 / UPDATES_PER_S, resume: str | None = None,
+                 start_from: str | None = None):
         super().__init__()
         self.network = network.copy()  # the user keeps editing while this one trains
+        # the Trainer's resume= and start_from= (checkpoints), passed on where given
+        self.weights = {k: v for k, v in (("resume", resume), ("start_from", start_from))
+                        if v is not None}
         self.config = config
         self.datasets = datasets
         self.interval_s = interval_s
@@ -141,13 +146,17 @@ class TrainWorker(QObject):
     def paused(self) -> bool:
         return self._paused
 
-    def stop(self) -> None:
+    def stop(self) -> Any:
+        """Ask the run to end; the Trainer's StoppingEvent (how long the step in progress
+        takes still), or None before the Trainer exists."""
         with self._lock:
             self._stop_requested = True
             trainer = self._trainer
+        stopping = None
         if trainer is not None:
-            trainer.stop()
+            stopping = trainer.stop()
             trainer.resume()  # a paused loop wakes up to see the stop
+        return stopping
 
     def pause(self) -> None:
         with self._lock:
@@ -203,7 +212,8 @@ class TrainWorker(QObject):
             if stopped_early:
                 result = RunResult("stopped", 0, [], config=self.config.to_dict())
             else:
-                trainer = self._factory(self.network, self.config, self, self.datasets)
+                trainer = self._factory(self.network, self.config, self, self.datasets,
+                                        **self.weights)
                 with self._lock:
                     self._trainer = trainer
                     stop, paused = self._stop_requested, self._paused

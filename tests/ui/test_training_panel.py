@@ -209,3 +209,23 @@ def test_the_window_imports_neither_torch_nor_pyqtgraph_before_training(tmp_path
     lines = out.stdout.split()
     assert lines[:2] == ["False", "False"], out.stderr
     assert lines[2:4] == ["False", "True"], out.stderr  # the Training tab shown: plots, no torch
+
+
+def test_showing_the_training_tab_does_not_modify_a_design(qtbot, monkeypatch):
+    """A preset without an analysis section was marked modified (and offered for recovery
+    after a crash) as soon as the Training tab was shown: the panel wrote the default batch."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from designer.ui.main_window import MainWindow
+
+    # were it marked modified, closing it at teardown must not wait on a modal question
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.open_path(str(ROOT / "presets" / "cifar10_example.convnet.json"), ask=False)
+    assert not window.doc.modified
+    window.show_training()
+    qtbot.wait(20)
+    assert not window.doc.modified and not window.isWindowModified()

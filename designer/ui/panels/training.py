@@ -15,7 +15,6 @@ shown, torch is imported by the worker's thread.
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Any
 
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -40,8 +38,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...model.analysis import analyze
-from ...model.units import format_bytes
 from ...training.events import (
     DEVICES,
     OPTIMIZERS,
@@ -53,12 +49,14 @@ from ...training.events import (
     TrainConfig,
 )
 from ..document import Document
-from ..theme import SEVERITY_COLOURS
 from ..train_worker import Progress, TrainWorker
 from ..widgets.decor import section, vertical_scroll
+from ..widgets.fault_box import FaultBox
+from . import run_info
 from .batch import adopt_file_batch, design_batch, follow_in_training
 from .memory_check import ask_before_start
-from .runs import MAX_RUNS_KEPT, format_duration, run_record
+from .run_list import RunList
+from .runs import MAX_RUNS_KEPT, RunStart, format_duration, resume_settings, run_record
 
 DATASETS = (  # (name in DataConfig, what the user reads)
     ("synthetic", "Synthetic shapes"),
@@ -98,12 +96,22 @@ class TrainingPanel(QWidget):
         self._history: list[EpochEvent] = []
         self._last_result: RunResult | None = None
         self._run_design = None
+        self._run: RunStart | None = None  # the run in progress: its id, version, folder
 
         self._build_controls()
         self._build_settings()
-        self.plot_area = QWidget()
-        self._plot_layout = QVBoxLayout(self.plot_area)
+        self.plot_holder = QWidget()
+        self._plot_layout = QVBoxLayout(self.plot_holder)
         self._plot_layout.setContentsMargins(0, 0, 0, 0)
+        self.run_list = RunList(doc)
+        self.run_list.resume_requested.connect(self.resume)
+        self.plot_area = QSplitter(Qt.Vertical)
+        self.plot_area.addWidget(self.plot_holder)
+        self.plot_area.addWidget(self.run_list)
+        self.plot_area.setStretchFactor(0, 3)
+        self.plot_area.setStretchFactor(1, 1)
+        self.plot_area.setCollapsible(0, False)
+        self.plot_area.setSizes([500, 160])
 
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(self.settings_area)
@@ -119,11 +127,13 @@ class TrainingPanel(QWidget):
         layout.setSpacing(4)
         layout.addLayout(self._controls)
         layout.addWidget(self.info_label)
+        layout.addWidget(self.edit_notice)
         layout.addWidget(self.fault_box)
         layout.addWidget(splitter, 1)
 
         doc.file_changed.connect(self._design_maybe_replaced)
         doc.changed.connect(self._follow_batch)
+        doc.changed.connect(self._check_version)
         self._design_maybe_replaced()
         self._set_running(False)
 
@@ -165,30 +175,10 @@ class TrainingPanel(QWidget):
         self.info_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.info_label.setWordWrap(True)
 
-        self.fault_box = QFrame()
-        self.fault_box.setObjectName("fault")
-        red = SEVERITY_COLOURS["error"]
-        self.fault_box.setStyleSheet(
-            f"QFrame#fault {{ border: 1px solid {red}; border-left: 4px solid {red};"
-            " border-radius: 3px; }")
-        self.fault_title = QLabel()
-        self.fault_title.setWordWrap(True)
-        self.fault_title.setStyleSheet(f"color: {red}; font-weight: bold;")
-        self.fault_advice = QLabel()
-        self.fault_advice.setWordWrap(True)
-        self.fault_advice.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Hide this message")
-        close.clicked.connect(self.fault_box.hide)
-        box = QGridLayout(self.fault_box)
-        box.setContentsMargins(10, 4, 4, 6)
-        box.setVerticalSpacing(2)
-        box.addWidget(self.fault_title, 0, 0)
-        box.addWidget(close, 0, 1, Qt.AlignTop)
-        box.addWidget(self.fault_advice, 1, 0, 1, 2)
-        self.fault_box.hide()
+        self.fault_box = FaultBox()
+        self.edit_notice = QLabel()  # a structural edit while a run trains another version
+        self.edit_notice.setWordWrap(True)
+        self.edit_notice.hide()
 
     def _build_settings(self) -> None:
         self.dataset = QComboBox()
@@ -299,7 +289,10 @@ class TrainingPanel(QWidget):
         box.addStretch(1)
         self.settings_form = content
         scroll = vertical_scroll(content)
-        scroll.setMinimumWidth(260)
+        # as wide as the settings need (a narrow column cut the Batch field off), and the
+        # scroll bar beside them
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(max(260, content.minimumSizeHint().width() + bar))
         self.settings_area = scroll
 
     # ----------------------------------------------------------------------------- settings
@@ -432,8 +425,7 @@ class TrainingPanel(QWidget):
 
     @property
     def runs(self) -> list[dict[str, Any]]:
-        runs = self.doc.design.training.get("runs")
-        return [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
+        return self.doc.runs
 
     # ----------------------------------------------------------------------------- running
 
@@ -460,8 +452,26 @@ class TrainingPanel(QWidget):
         if self.plots is None and self.isVisible() and not self.visibleRegion().isEmpty():
             self.ensure_plots()
 
-    def start(self) -> bool:
-        """Start a run; False (and the reason shown) when the design cannot be trained."""
+    def resume(self, record: dict[str, Any]) -> bool:
+        """Continue the run `record` from its last checkpoint (the run list's Resume): its
+        settings (the checkpoint's), as many epochs as it was to train."""
+        problem = self.run_list.resume_problem(record)
+        path = self.doc.store.files(record).get("last")
+        if problem is None and path is not None:
+            try:
+                config = resume_settings(path, self._config)
+            except ValueError as e:
+                problem = str(e)
+        if problem is not None or path is None:
+            self._show_fault("This run cannot be resumed.", problem or "its checkpoint is gone")
+            return False
+        return self.start(config=config, resume=(record, path))
+
+    def start(self, config: TrainConfig | None = None,
+              resume: tuple[dict[str, Any], Any] | None = None) -> bool:
+        """Start a run (`config`: these settings, not the form's; `resume`: (the run, its
+        checkpoint) to continue); False (and the reason shown) when the design cannot be
+        trained."""
         if self.running:
             return False
         report = self.doc.report
@@ -471,7 +481,8 @@ class TrainingPanel(QWidget):
             self.status_message.emit(f"Cannot train: {error}")
             return False
         self._edited()  # a half-typed learning rate counts
-        if not ask_before_start(self, self.doc.network, self._config, self._config.batch_size):
+        config = TrainConfig.from_dict((config or self._config).to_dict())
+        if not ask_before_start(self, self.doc.network, config, config.batch_size):
             self.status_message.emit("Not started: lower the batch size, or start anyway")
             return False
         self.ensure_plots()
@@ -481,10 +492,14 @@ class TrainingPanel(QWidget):
         self._steps_per_epoch = None
         self._run_design = self.doc.design
         self.plots.show_earlier_runs(self.runs)
-        self.plots.begin_run(1, self._config.epochs)
-        config = TrainConfig.from_dict(self._config.to_dict())
+        self.plots.begin_run(1, config.epochs)
+        trained = self.doc.trained_weights() if self.run_list.start_from.isChecked() else None
+        run = self._run = RunStart.begin(self.doc, resume, trained)
+        config.checkpoint_dir = str(run.folder)
         worker = TrainWorker(self.doc.network, config, datasets=self.datasets,
-                             trainer_factory=self.trainer_factory)
+                             trainer_factory=self.trainer_factory,
+                             resume=run.resume_path, start_from=run.start_path)
+        worker.run_id = run.run_id  # the Inside tab keys the model it leaves by its run
         worker.started.connect(self._on_started)
         worker.progress.connect(self._on_progress)
         worker.epoch.connect(self._on_epoch)
@@ -514,8 +529,9 @@ class TrainingPanel(QWidget):
 
     def stop(self) -> None:
         if self.worker is not None:
-            self.worker.stop()
-            self._set_state("stopping")
+            stopping = self.worker.stop()
+            long = getattr(stopping, "long", False)  # a step of a second or more
+            self._set_state(stopping.text() if long else "stopping")
             self.stop_button.setEnabled(False)
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
@@ -534,7 +550,17 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(running)
         self.pause_button.setText("Pause")
         self.settings_form.setEnabled(not running)
+        self.run_list.set_running(running)
         self.running_changed.emit(running)
+
+    def _check_version(self, _report=None) -> None:
+        """While a run trains, say so when the design on screen is no longer what it trains."""
+        text = self._run.edit_notice(self.doc) if self._run is not None else ""
+        self.edit_notice.setText(text)
+        self.edit_notice.setVisible(bool(text))
+        if text and self.edit_notice.property("said") != self._run.run_id:
+            self.edit_notice.setProperty("said", self._run.run_id)
+            self.status_message.emit(text)
 
     def _set_state(self, state: str) -> None:
         self.state_label.setText(state)
@@ -590,38 +616,13 @@ class TrainingPanel(QWidget):
         self._history.append(event)
 
     def _info_text(self, b) -> str:
-        parts = []
-        if b is not None:
-            parts.append(f"<b>{b.images_per_s:,.0f}</b> images/s")
-            parts.append(f"loss <b>{b.loss:.3g}</b>")
-        if self._history:
-            e = self._history[-1]
-            parts.append(f"validation accuracy <b>{100 * e.val_accuracy:.1f}%</b>")
-        if self._start is not None:
-            parts.append(html.escape(self._start.device))
-        parts.append(self._memory_text(b.peak_bytes if b is not None else None))
-        return " &nbsp;·&nbsp; ".join(parts)
-
-    def _memory_text(self, measured: int | None) -> str:
-        """Measured peak beside the analysis's estimate for the same step."""
-        estimate = self._estimate()
-        text = ("peak memory <b>" + format_bytes(measured).replace(" ", "&nbsp;") + "</b>"
-                if measured is not None else "peak memory – (measured on CUDA)")
-        if estimate is not None:
-            text += " / estimated " + format_bytes(estimate).replace(" ", "&nbsp;")
-        return text
+        return run_info.during(b, self._history, self._start, self._estimate())
 
     def _estimate(self) -> int | None:
         if self._start is not None and self._start.estimated_bytes is not None:
             return self._start.estimated_bytes
-        c = self._config
-        try:
-            report = analyze(self.doc.network, batch=c.batch_size,
-                             dtype="fp32" if c.precision == "fp32" else c.precision,
-                             optimizer=c.optimizer)
-        except ValueError:
-            return None
-        return report.pytorch.total
+        network = self.worker.network if self.worker is not None else self.doc.network
+        return run_info.estimate(network, self._config)
 
     def _on_finished(self, result: RunResult) -> None:
         worker = self.worker
@@ -635,9 +636,12 @@ class TrainingPanel(QWidget):
         if result.status != "failed" or result.epochs_done or loss_curve:
             runs = [r for r in (self._run_design.training.get("runs") or [])
                     if isinstance(r, dict)]
-            runs.append(run_record(result, loss_curve, lr_curve, self._steps_per_epoch))
+            run = self._run
+            runs.append(run_record(result, loss_curve, lr_curve, self._steps_per_epoch,
+                                   run.origin if run else None, run.folder if run else None))
             self._save_training(runs=runs[-MAX_RUNS_KEPT:])
-        self._run_design = None
+        self._run_design = self._run = None
+        self.edit_notice.hide()
         self.progress.setRange(0, max(1, self.progress.maximum()))
         best = (f" · best val. accuracy {100 * result.best_val_accuracy:.1f}%"
                 if result.best_val_accuracy is not None else "")
@@ -657,27 +661,15 @@ class TrainingPanel(QWidget):
         self._set_running(False)  # last: a listener may start the next run from here
 
     def _final_info(self, result: RunResult) -> str:
-        parts = []
-        if result.best_val_accuracy is not None:
-            parts.append(f"best validation accuracy <b>{100 * result.best_val_accuracy:.1f}%</b>")
-        device = result.device or (self._start.device if self._start else "")
-        if device:
-            parts.append(html.escape(device))
-        parts.append(self._memory_text(result.peak_bytes))
-        return " &nbsp;·&nbsp; ".join(parts)
+        return run_info.after(result, self._start, self._estimate())
 
     def _show_fault(self, message: str, advice: str, detail: str = "") -> None:
-        self.fault_title.setText(message)
-        self.fault_advice.setText(advice)
-        self.fault_box.setToolTip(f"<pre>{html.escape(detail[-3000:])}</pre>" if detail else "")
-        self.fault_box.show()
+        self.fault_box.show_fault(message, advice, detail)
 
     @property
     def fault_text(self) -> str:
         """The fault shown, or '' (what the user reads in the panel)."""
-        if self.fault_box.isHidden():
-            return ""
-        return f"{self.fault_title.text()}\n{self.fault_advice.text()}"
+        return self.fault_box.text
 
 
 def _float_edit(tip: str) -> QLineEdit:

@@ -254,7 +254,8 @@ class InsidePanel(QWidget):
         self.worker = None
         if worker.prober is not None:
             self.prober = worker.prober
-            self._prober_key = _prober_key(worker.network, worker.config)
+            self._prober_key = _prober_key(worker.network, worker.config,
+                                           getattr(worker, "run_id", None))
         last = self.evaluated.epoch if self.evaluated is not None else None
         done = getattr(result, "epochs_done", 0)
         if self.prober is not None and done and last != done:
@@ -276,14 +277,15 @@ class InsidePanel(QWidget):
 
     def _probe_locally(self, evaluate: bool) -> None:
         args = (self.doc.network.copy(), self._config(), self._datasets(), self.request(),
-                evaluate)
+                evaluate, _trained(self.doc))
         if self._job is not None and self._job.is_alive():
             self._again = args
             return
         self._start_job(*args)
 
-    def _start_job(self, network, config, datasets, request, evaluate) -> None:
-        key, pkey = _network_key(network), _prober_key(network, config)
+    def _start_job(self, network, config, datasets, request, evaluate, weights=None) -> None:
+        key = _network_key(network)
+        pkey = _prober_key(network, config, weights[0] if weights else None)
         prober = self.prober if self._prober_key == pkey else None
         if prober is None:
             self._say("Building the model and reading the data…")
@@ -297,7 +299,7 @@ class InsidePanel(QWidget):
         def work() -> None:
             try:
                 result: Any = _probe_job(network, config, datasets, request, evaluate, prober,
-                                         data_cache)
+                                         data_cache, weights)
                 result = (result[0], pkey, key, result[1])
             except Exception as e:  # noqa: BLE001 - shown in the panel
                 result = (None, pkey, key, e)
@@ -525,11 +527,12 @@ class InsidePanel(QWidget):
 
 
 def _probe_job(network: Network, config: TrainConfig, datasets, request: ProbeRequest,
-               evaluate: bool, prober, cache: dict):
-    """(prober, report) in a background thread: the given prober, or a fresh model of `network`
-    with the run's seed on the training settings' data (loaded once per settings)."""
+               evaluate: bool, prober, cache: dict, weights=None):
+    """(prober, report) in a background thread: the given prober, or a model of `network` on
+    the training settings' data (loaded once per settings): with the trained `weights` of this
+    version of the design, else fresh with the run's seed."""
     if prober is None:
-        prober = _fresh_prober(network, config, datasets, cache)
+        prober = _fresh_prober(network, config, datasets, cache, weights)
     evaluation = prober.evaluate() if evaluate and prober.val_size else None
     try:
         return prober, prober.probe(request, evaluation=evaluation)
@@ -541,7 +544,10 @@ def _probe_job(network: Network, config: TrainConfig, datasets, request: ProbeRe
         raise
 
 
-def _fresh_prober(network: Network, config: TrainConfig, datasets, cache: dict):
+def _fresh_prober(network: Network, config: TrainConfig, datasets, cache: dict,
+                  weights: tuple[str, str, str] | None = None):
+    """A Prober of `network`: with `weights` ((run id, file, what to call them)) where given
+    and readable, else the weights a run would start from (the label says which, and why)."""
     import torch
 
     from ....bridge.module import build_module
@@ -555,8 +561,17 @@ def _fresh_prober(network: Network, config: TrainConfig, datasets, cache: dict):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # as the Trainer does: the weights a run starts from
         model = build_module(network, report)
-    prober = Prober(model, network, data, info, report,
-                    weights=f"initial weights (seed {config.seed}), before training")
+    label = f"initial weights (seed {config.seed}), before training"
+    if weights is not None:
+        from ....training import runs
+
+        _rid, path, called = weights
+        try:
+            model.load_state_dict(runs.read_weights(path)[0], strict=True)
+            label = called
+        except (runs.CheckpointError, RuntimeError) as e:
+            label += f": the trained weights could not be read ({e})"
+    prober = Prober(model, network, data, info, report, weights=label)
     prober.data_problem = info.note if isinstance(info, _NoData) else ""
     return prober
 
@@ -590,9 +605,28 @@ class _NoData:
         self.note = why
 
 
-def _prober_key(network: Network, config: TrainConfig) -> tuple:
-    """What a prober between runs depends on: the design, the data settings and the seed."""
-    return (_network_key(network), repr(sorted(config.data.__dict__.items())), config.seed)
+def _prober_key(network: Network, config: TrainConfig, run_id: str | None = None) -> tuple:
+    """What a prober between runs depends on: the design, the data settings, the seed and the
+    run whose weights it holds (None: the initial weights)."""
+    return (_network_key(network), repr(sorted(config.data.__dict__.items())), config.seed,
+            run_id)
+
+
+def _trained(doc) -> tuple[str, str, str] | None:
+    """(run id, weights file, what the panel calls them) of the trained weights of the design
+    on screen (the latest run of this version whose files are here), or None."""
+    from ....training.store import run_started
+
+    found = doc.trained_weights()
+    if found is None:
+        return None
+    record, path = found
+    acc = record.get("best_val_accuracy")
+    what = "its best epoch" if path.stem == "best" else "its last epoch"
+    called = f"trained weights of the run of {run_started(record) or '?'} ({what}"
+    if isinstance(acc, (int, float)) and path.stem == "best":
+        called += f", validation accuracy {100 * acc:.1f}%"
+    return str(record.get("id")), str(path), called + ")"
 
 
 def _network_key(network: Network) -> tuple:

@@ -1,0 +1,62 @@
+"""The line under the training controls: speed, loss, validation accuracy, the device, and the
+measured peak memory beside the analysis's estimate for the same step (HTML for a QLabel)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from ...model.analysis import analyze
+from ...model.network import Network
+from ...model.units import format_bytes
+from ...training.events import EpochEvent, RunResult, StartEvent, TrainConfig
+
+SEPARATOR = " &nbsp;·&nbsp; "
+
+
+def during(batch: Any, history: list[EpochEvent], start: StartEvent | None,
+           estimate: int | None) -> str:
+    """While a run trains: the latest batch's figures (None before the first)."""
+    parts = []
+    if batch is not None:
+        parts.append(f"<b>{batch.images_per_s:,.0f}</b> images/s")
+        parts.append(f"loss <b>{batch.loss:.3g}</b>")
+    if history:
+        parts.append(f"validation accuracy <b>{100 * history[-1].val_accuracy:.1f}%</b>")
+    if start is not None:
+        parts.append(html.escape(start.device))
+    parts.append(memory(batch.peak_bytes if batch is not None else None, estimate))
+    return SEPARATOR.join(parts)
+
+
+def after(result: RunResult, start: StartEvent | None, estimate: int | None) -> str:
+    """When a run has ended."""
+    parts = []
+    if result.best_val_accuracy is not None:
+        parts.append(f"best validation accuracy <b>{100 * result.best_val_accuracy:.1f}%</b>")
+    device = result.device or (start.device if start else "")
+    if device:
+        parts.append(html.escape(device))
+    parts.append(memory(result.peak_bytes, estimate))
+    return SEPARATOR.join(parts)
+
+
+def memory(measured: int | None, estimate: int | None) -> str:
+    """Measured peak beside the analysis's estimate for the same step."""
+    text = ("peak memory <b>" + format_bytes(measured).replace(" ", "&nbsp;") + "</b>"
+            if measured is not None else "peak memory – (measured on CUDA)")
+    if estimate is not None:
+        text += " / estimated " + format_bytes(estimate).replace(" ", "&nbsp;")
+    return text
+
+
+def estimate(network: Network, config: TrainConfig) -> int | None:
+    """The analysis's PyTorch peak of one training step with these settings (None: the design
+    cannot be analysed)."""
+    try:
+        report = analyze(network, batch=config.batch_size,
+                         dtype="fp32" if config.precision == "fp32" else config.precision,
+                         optimizer=config.optimizer)
+    except ValueError:
+        return None
+    return report.pytorch.total
