@@ -5,6 +5,7 @@ Pure Python.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from .issues import Fix, Issue
@@ -181,3 +182,22 @@ def window_fixes(
 def adaptive_windows(n: int, o: int) -> list[tuple[int, int]]:
     """PyTorch's adaptive pooling windows along one axis: window i spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉)."""
     return [((i * n) // o, -(-((i + 1) * n) // o)) for i in range(o)]
+
+
+def input_window(field: Sequence[float], rows: tuple[int, int], cols: tuple[int, int],
+                 size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The input pixels a layer's units rows[0]..rows[1], cols[0]..cols[1] (inclusive) see,
+    from the analysis's receptive field (size h, size w, jump h, jump w, start h, start w:
+    LayerReport.field): (top, bottom, left, right) as pixel edges, bottom and right exclusive,
+    clipped to the input of `size` (H, W). A unit's field is centred at start + index·jump
+    (pixel centres at 0.5, 1.5, …) and spans its size; a range of units spans the union."""
+    rh, rw, jh, jw, sh, sw = field
+
+    def span(first: int, last: int, r: float, j: float, s: float, n: int) -> tuple[int, int]:
+        lo = s + first * j - r / 2
+        hi = s + last * j + r / 2
+        return max(0, min(n, math.floor(lo + 1e-9))), max(0, min(n, math.ceil(hi - 1e-9)))
+
+    top, bottom = span(rows[0], rows[1], rh, jh, sh, size[0])
+    left, right = span(cols[0], cols[1], rw, jw, sw, size[1])
+    return top, bottom, left, right

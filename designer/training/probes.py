@@ -90,6 +90,13 @@ class FeatureMap:
         """(H, W) of the layer's output (1, 1 for a vector)."""
         return (int(self.shape[1]), int(self.shape[2])) if len(self.shape) == 3 else (1, 1)
 
+    def units(self, r: int, c: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The output units (first, last row), (first, last column) that the value shown at
+        (r, c) stands for: itself, or the step×step block it is the mean of."""
+        h, w = self.spatial
+        s = self.step
+        return ((r * s, min((r + 1) * s, h) - 1), (c * s, min((c + 1) * s, w) - 1))
+
     @property
     def whd(self) -> str:
         """The volume the notes' way: W×H×D."""

@@ -10,18 +10,22 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from .mosaic_view import MosaicView, TilesView
-from .text import caption_label, fmt, layer_kind, sample_text
+from .text import caption_label, faint_label, fmt, layer_kind, sample_text
 from .tiles import Mosaic, colour_table, tile_pictures, tile_values
 
 
 class FeatureMapView(TilesView):
     """One layer's output for one sample: its depth slices as a grid of tiles, coloured on one
-    scale for all of them or each on its own; the caption gives the slice count and W×H×D."""
+    scale for all of them or each on its own; the caption gives the slice count and W×H×D.
+    The unit under the mouse is announced (unit_hovered) for its receptive field's outline."""
+
+    # (layer id, (first, last row), (first, last column)) of the units under the mouse, or None
+    unit_hovered = Signal(object)
 
     def __init__(self, parent: QWidget | None = None):
         # set first: filling the scale's combo box already redraws
@@ -31,6 +35,14 @@ class FeatureMapView(TilesView):
                           ("Each slice its own scale", True)), parent)
         self.scale.setToolTip("Shared: slices compare with each other; per slice: the pattern "
                               "inside a faint slice shows too")
+        self.mosaic.hovered_at.connect(self._hovered_at)
+
+    def _hovered_at(self, where) -> None:
+        fm = self.feature_map
+        if where is None or fm is None or len(fm.shape) != 3:
+            self.unit_hovered.emit(None)
+            return
+        self.unit_hovered.emit((fm.id, *fm.units(where[1], where[2])))
 
     @property
     def per_slice(self) -> bool:
@@ -101,16 +113,26 @@ class InputView(QWidget):
         self.mosaic = MosaicView(min_size=96)
         self.caption = caption_label()
         self.caption.setTextFormat(Qt.RichText)
+        self.field_label = faint_label()  # the outlined receptive field, in words
+        self.field_label.setText("Hover over a feature map: its unit's receptive field is "
+                                 "outlined here")
         self.picture: np.ndarray | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.mosaic, 1)
+        layout.addWidget(self.field_label)
         layout.addWidget(self.caption)
+
+    def show_field(self, box: tuple[int, int, int, int] | None, text: str = "") -> None:
+        """Outline the input pixels (top, bottom, left, right) a unit sees, and say so."""
+        self.mosaic.outline(box)
+        self.field_label.setText(text or " ")
 
     def show_sample(self, sample, class_names: Sequence[str], mean=None, std=None) -> None:
         from ....training.probes import display_image
 
+        self.show_field(None)  # a new picture: no unit hovered yet
         if sample is None:
             self.picture = None
             self.mosaic.set_mosaic(None)

@@ -24,6 +24,7 @@ class MosaicView(QWidget):
     mouse over a tile calls describe(tile, row, column) and shows the text it returns."""
 
     hovered = Signal(str)
+    hovered_at = Signal(object)  # (tile, row, column) under the mouse, or None off the tiles
     reshaped = Signal()  # its shape changed enough that another grid may fit better
 
     def __init__(self, parent: QWidget | None = None, min_size: int = 120):
@@ -40,6 +41,7 @@ class MosaicView(QWidget):
         self.mosaic: Mosaic | None = None
         self.describe: Callable[[int, int, int], str] | None = None
         self.hover_text = ""
+        self.hover_at: tuple[int, int, int] | None = None
         self._aspect = self.aspect
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -79,10 +81,44 @@ class MosaicView(QWidget):
         where = self.mosaic.locate(x, y)
         return self.describe(*where) if where is not None else ""
 
+    def outline(self, box: tuple[int, int, int, int] | None) -> None:
+        """A rectangle over the picture around pixels (top, bottom, left, right), edges, bottom
+        and right exclusive (None: no rectangle)."""
+        from PySide6.QtGui import QColor, QPen
+        from PySide6.QtWidgets import QGraphicsRectItem
+
+        if box is None:
+            if getattr(self, "_outline", None) is not None:
+                self._outline.hide()
+            return
+        if getattr(self, "_outline", None) is None:
+            self._outline = QGraphicsRectItem()
+            pen = QPen(QColor("#ff2bd6"), 2)
+            pen.setCosmetic(True)  # two screen pixels at any zoom
+            self._outline.setPen(pen)
+            self._outline.setZValue(10)
+            self.box.addItem(self._outline)
+        top, bottom, left, right = box
+        self._outline.setRect(left, top, right - left, bottom - top)
+        self._outline.show()
+
+    @property
+    def outlined(self) -> tuple[int, int, int, int] | None:
+        """The rectangle shown as (top, bottom, left, right), or None."""
+        item = getattr(self, "_outline", None)
+        if item is None or not item.isVisible():
+            return None
+        r = item.rect()
+        return int(r.top()), int(r.bottom()), int(r.left()), int(r.right())
+
     def _moved(self, scene_pos) -> None:
         if self.mosaic is None:
             return
         p = self.box.mapSceneToView(scene_pos)
+        where = self.mosaic.locate(p.x(), p.y())
+        if where != self.hover_at:
+            self.hover_at = where
+            self.hovered_at.emit(where)
         text = self.text_at(p.x(), p.y())
         if text != self.hover_text:
             self.hover_text = text
