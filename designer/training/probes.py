@@ -413,6 +413,28 @@ class Prober:
         report.seconds = time.perf_counter() - t0
         return report
 
+    def effective_field(self, image: np.ndarray, layer: str, rows: tuple[int, int],
+                        cols: tuple[int, int]) -> np.ndarray:
+        """The effective receptive field of `layer`'s units rows × cols (first, last; every
+        depth slice) for the input `image` ((C, H, W) normalised, as a report's sample.image):
+        |∂ (their sum) / ∂ input|, summed over the input's channels and scaled to 0..1, (H, W)
+        float32. Where the analysis's field says which pixels a unit can see, this says how
+        much each one counts for these weights. The model is left as it was (modes, RNG, the
+        parameters' gradients: only the input's is computed)."""
+        x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+        if x.dim() == 2:
+            x = x[None]
+        with untouched(self.model), torch.enable_grad():
+            x = x[None].to(self.device).requires_grad_(True)
+            out = self.model.trace(x).get(layer)
+            if out is None or out.dim() != 4:
+                raise ValueError(f"{layer} has no feature maps to take a unit of")
+            units = out[0, :, rows[0]:rows[1] + 1, cols[0]:cols[1] + 1].sum()
+            (grad,) = torch.autograd.grad(units, [x])
+        field = grad[0].abs().sum(0).float().cpu().numpy()
+        top = float(field.max())
+        return (field / top if top > 0 else field).astype(np.float32)
+
     def filters(self) -> Filters | None:
         module = self._modules.get(self.conv) if self.conv else None
         weight = getattr(module, "weight", None)

@@ -74,3 +74,26 @@ def test_the_notes_three_3x3_convs_see_7x7_and_a_block_of_units_sees_their_union
     assert (bottom - top, right - left) == (7, 7)
     assert input_window(field, (0, 0), (0, 0), (32, 32)) == (0, 4, 0, 4)  # clipped
     assert input_window(field, (10, 11), (5, 7), (32, 32)) == (7, 15, 2, 11)
+
+
+def test_the_effective_field_lies_inside_the_window_and_leaves_the_model_as_it_was():
+    from designer.training.probes import Prober
+
+    side = 40
+    net = network(STACKS["ResNet stem"], side)
+    report = analyze(net)
+    model = build_module(net, report)
+    model.train()
+    prober = Prober(model, net, report=report)
+    image = torch.rand(1, side, side).numpy()
+    before = [p.detach().clone() for p in model.parameters()]
+    erf = prober.effective_field(image, "l2", (3, 4), (5, 5))
+    assert erf.shape == (side, side) and erf.max() == 1.0 and erf.min() >= 0
+    nz = erf.nonzero()
+    box = (nz[0].min(), nz[0].max() + 1, nz[1].min(), nz[1].max() + 1)
+    top, bottom, left, right = input_window(report.layers["l2"].field, (3, 4), (5, 5),
+                                            (side, side))
+    assert top <= box[0] and box[1] <= bottom and left <= box[2] and box[3] <= right
+    assert model.training  # its mode as before
+    assert all(p.grad is None for p in model.parameters())  # no parameter gradient left
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

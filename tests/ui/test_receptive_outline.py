@@ -93,3 +93,24 @@ def test_the_notes_three_3x3_convs_see_7x7():
     top, bottom, left, right = input_window(analyze(net).layers["conv3"].field, (16, 16),
                                             (16, 16), (32, 32))
     assert (bottom - top, right - left) == (7, 7) and (top, left) == (13, 13)
+
+
+def test_the_effective_field_tints_the_input_where_the_unit_looks(window, qtbot):  # noqa: F811
+    panel = open_panel(window, qtbot, VGG16, small(train=16, val=8))
+    picture = panel.input_view.mosaic
+    view = panel.maps_view
+    window.doc.select(["conv3_1"])
+    qtbot.waitUntil(lambda: view.feature_map.id == "conv3_1", timeout=10_000)
+    panel.input_view.effective.setChecked(True)
+    where = hover(qtbot, view, 0, 20, 20)
+    assert where is not None
+    qtbot.waitUntil(lambda: picture.tinted, timeout=30_000)
+    veil = picture._tint.image[..., 3]
+    top, bottom, left, right = picture.outlined
+    inside = veil[top:bottom, left:right]
+    assert inside.max() == 220  # the strongest pixel, fully tinted
+    outside = veil.copy()
+    outside[top:bottom, left:right] = 0
+    assert outside.max() == 0  # nothing outside the field the analysis gives
+    panel.input_view.effective.setChecked(False)
+    assert not picture.tinted

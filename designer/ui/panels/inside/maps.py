@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QVBoxLayout, QWidget
 
 from .mosaic_view import MosaicView, TilesView
 from .text import caption_label, faint_label, fmt, layer_kind, sample_text
@@ -116,18 +116,30 @@ class InputView(QWidget):
         self.field_label = faint_label()  # the outlined receptive field, in words
         self.field_label.setText("Hover over a feature map: its unit's receptive field is "
                                  "outlined here")
+        self.effective = QCheckBox("Effective field")
+        self.effective.setToolTip(
+            "Also tint each input pixel by how much it counts for the unit under the mouse "
+            "with these weights (the gradient of the unit with respect to the input): after "
+            "training, the field a unit really uses is often much smaller than the outline")
         self.picture: np.ndarray | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.mosaic, 1)
         layout.addWidget(self.field_label)
+        layout.addWidget(self.effective)
         layout.addWidget(self.caption)
 
     def show_field(self, box: tuple[int, int, int, int] | None, text: str = "") -> None:
         """Outline the input pixels (top, bottom, left, right) a unit sees, and say so."""
         self.mosaic.outline(box)
         self.field_label.setText(text or " ")
+        if box is None:
+            self.show_effective(None)
+
+    def show_effective(self, field: np.ndarray | None) -> None:
+        """Tint the picture by an effective receptive field ((H, W) in 0..1; None: no tint)."""
+        self.mosaic.tint(field)
 
     def show_sample(self, sample, class_names: Sequence[str], mean=None, std=None) -> None:
         from ....training.probes import display_image

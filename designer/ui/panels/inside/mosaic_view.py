@@ -102,6 +102,29 @@ class MosaicView(QWidget):
         self._outline.setRect(left, top, right - left, bottom - top)
         self._outline.show()
 
+    def tint(self, field) -> None:
+        """A magenta veil over the picture, as opaque as `field` ((H, W) in 0..1) is high;
+        None removes it."""
+        import numpy as np
+
+        if field is None:
+            if getattr(self, "_tint", None) is not None:
+                self._tint.hide()
+            return
+        if getattr(self, "_tint", None) is None:
+            self._tint = pg.ImageItem(axisOrder="row-major")
+            self._tint.setZValue(5)
+            self.box.addItem(self._tint)
+        veil = np.zeros((*field.shape, 4), np.uint8)
+        veil[..., 0], veil[..., 2] = 255, 214
+        veil[..., 3] = np.rint(np.clip(field, 0, 1) * 220).astype(np.uint8)
+        self._tint.setImage(veil, autoLevels=False, levels=None)
+        self._tint.show()
+
+    @property
+    def tinted(self) -> bool:
+        return getattr(self, "_tint", None) is not None and self._tint.isVisible()
+
     @property
     def outlined(self) -> tuple[int, int, int, int] | None:
         """The rectangle shown as (top, bottom, left, right), or None."""

@@ -40,6 +40,7 @@ from ....model.analysis import analyze
 from ....model.network import Network
 from ....training.events import ProbeRequest, TrainConfig
 from .confusion import ConfusionView
+from .fields import ReceptiveFields
 from .filters import FiltersView
 from .maps import FeatureMapView, InputView
 from .mistakes import MisclassifiedView
@@ -142,7 +143,7 @@ class InsidePanel(QWidget):
         left.addWidget(self.layer_list)
         left.setSizes([200, 260])
         self.maps_view = FeatureMapView()
-        self.maps_view.unit_hovered.connect(self._outline_field)
+        self.fields = ReceptiveFields(self)  # hovering a unit outlines what it sees
         maps_page = QSplitter(Qt.Horizontal)
         maps_page.addWidget(left)
         maps_page.addWidget(self.maps_view)
@@ -390,29 +391,6 @@ class InsidePanel(QWidget):
             note = (f"The layer {self.layer_id} is not in the network these maps are of: "
                     "Refresh to see it.")
         self.maps_view.show_map(fm, note)
-
-    def _outline_field(self, target) -> None:
-        """Outline on the input picture the pixels the unit under the mouse sees: the
-        analysis's receptive field (size, jump, start), clipped at the borders."""
-        from ....model.windows import input_window
-
-        picture = self.input_view.picture
-        fm = self.maps_view.feature_map
-        layer = self.doc.report.layers.get(target[0]) if target is not None else None
-        if (layer is None or picture is None or fm is None or layer.field is None
-                or layer.shape is None or tuple(layer.shape) != tuple(fm.shape)):
-            self.input_view.show_field(None)  # (a design edited since the probe: no outline)
-            return
-        _id, rows, cols = target
-        top, bottom, left, right = input_window(layer.field, rows, cols, picture.shape[:2])
-        units = (f"unit x {cols[0]}, y {rows[0]}" if rows[0] == rows[1] and cols[0] == cols[1]
-                 else f"units x {cols[0]}–{cols[1]}, y {rows[0]}–{rows[1]}")
-        text = (f"{layer.id} {units} sees {right - left}×{bottom - top} input pixels: "
-                f"x {left}–{right - 1}, y {top}–{bottom - 1}")
-        if rows[0] == rows[1] and cols[0] == cols[1] and (
-                (bottom - top, right - left) != (layer.field[0], layer.field[1])):
-            text += f" (its {layer.field[1]}×{layer.field[0]} field, clipped at the border)"
-        self.input_view.show_field((top, bottom, left, right), text)
 
     def _fill_sample_range(self, report) -> None:
         n = max(int(report.val_size), 1)
