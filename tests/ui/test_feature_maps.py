@@ -182,8 +182,8 @@ def test_hovering_a_tile_shows_its_value(window, qtbot):
     x0, y0 = mosaic.mosaic.origin(5)
     scene_point = mosaic.box.mapViewToScene(QPointF(x0 + 10.5, y0 + 4.5))
     widget_point = mosaic.graphics.mapFromScene(scene_point)
-    qtbot.mouseMove(mosaic.graphics.viewport(), QPoint(round(widget_point.x()),
-                                                       round(widget_point.y())))
+    qtbot.mouseMove(mosaic.graphics.viewport(), QPoint(int(widget_point.x()),
+                                                       int(widget_point.y())))
     qtbot.waitUntil(lambda: view.hover.text().startswith("slice 5"), timeout=5_000)
     assert view.hover.text() == f"slice 5 · x 10, y 4: {fm.maps[5, 4, 10]:.4g}"
 
