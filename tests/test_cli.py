@@ -104,3 +104,27 @@ def test_largest_batch_is_a_whole_number(capsys):
     assert main(["summary", str(ROOT / "presets" / "vgg16.convnet.json"), "--budget",
                  "12GB"]) == 0
     assert "largest batch that fits: 155\n" in capsys.readouterr().out
+
+
+def test_each_fix_says_what_it_does_to_the_design(tmp_path, capsys):
+    """A fix is shown with its effect (output, params, MACs, memory before → after), in the
+    table and in --json, as the window shows it: the notes' 2×2 POOL on 29×29."""
+    path = tmp_path / "pool.convnet.json"
+    path.write_text(json.dumps({
+        "format": "convnet-designer", "version": 1, "name": "pool on 29",
+        "nodes": [{"id": "input", "type": "Input",
+                   "params": {"channels": 3, "height": 29, "width": 29}},
+                  {"id": "pool", "type": "MaxPool2d", "params": {"kernel_size": 2, "stride": 2}}],
+        "edges": [{"from": "input", "to": "pool"}]}), encoding="utf-8")
+    assert main(["summary", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "fix: ceil_mode false → true (output 14×14×3 → 15×15×3, params 0 → 0" in out
+    assert "fix: stride 2 → 3" not in out  # never a stride larger than the window
+    assert main(["summary", str(path), "--json"]) == 0
+    (issue,) = json.loads(capsys.readouterr().out)["layers"][1]["issues"]
+    fixes = {f["label"]: f for f in issue["fixes"]}
+    effect = {e["what"]: (e["before"], e["after"]) for e in fixes["ceil_mode false → true"]
+              ["effect"]}
+    assert effect["output"] == ("14×14×3", "15×15×3")
+    assert effect["warnings"] == ("1", "0")
+    assert fixes["ceil_mode false → true"]["params"] == {"ceil_mode": True}

@@ -81,6 +81,10 @@ def render_text(network: Network, report: Report, hints: list[Hint] | None = Non
             out.write("  ".join("-" * w for w in widths) + "\n")
         elif notes.get(r[1]):
             out.write(" " * (widths[0] + 2) + "↳ " + notes[r[1]] + "\n")
+            for issue in report.layers[r[1]].issues:
+                for fix in issue.fixes:  # what each fix does to the whole design
+                    effect = f" ({fix.effect_text})" if fix.effect_text else ""
+                    out.write(" " * (widths[0] + 4) + f"fix: {fix.label}{effect}\n")
     for _, issue in report.issues:
         out.write(f"{issue.severity.upper()}: {issue.message}\n")
     t = report.totals
@@ -231,7 +235,9 @@ def to_json(network: Network, report: Report) -> dict[str, Any]:
             "receptive_field": None if rep.rf is None else {
                 "size": list(rep.rf.size), "jump": list(rep.rf.jump), "start": list(rep.rf.start)},
             "issues": [{"severity": i.severity, "message": i.message,
-                        "fixes": [{"label": f.label, "params": dict(f.params)} for f in i.fixes]}
+                        "fixes": [{"label": f.label, "params": dict(f.params),
+                                   "effect": [{"what": w, "before": b, "after": a}
+                                              for w, b, a in f.effect]} for f in i.fixes]}
                        for i in rep.issues],
         })
     t = report.totals
