@@ -223,14 +223,14 @@ flip keeps the class) unless `--no-augment`.
 after every epoch:
 
 ```python
-import torch
 from model import {config['model_class']}
 
-model = {config['model_class']}()
-state = torch.load("checkpoints/best.pt", weights_only=True)["state_dict"]
-model.load_state_dict(state)
+model = {config['model_class']}.from_checkpoint("checkpoints/best.pt")  # weights + normalisation
+predicted = model(model.preprocess(images)).argmax(1)  # raw uint8 images, as read from files
 ```
 
-The state_dict's keys are those of the model ConvNet Designer builds, so the weights also load
-there.
+`from_checkpoint` reads the run's input normalisation from the checkpoint (`preprocess` applies
+it), so raw images give the run's accuracy. The file itself is a dict (`state_dict`, `meta`)
+that `torch.load(path, weights_only=True)` reads without running code; the state_dict's keys are
+those of the model ConvNet Designer builds, so the weights also load there.
 """

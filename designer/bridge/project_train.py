@@ -286,7 +286,14 @@ def main(argv=None) -> int:
     meta = {"design": model_cfg.get("design"), "model_class": cls.__name__,
             "input_shape": list(shape), "classes": info.classes,
             "class_names": list(info.class_names), "world_size": world,
-            "config": cfg.to_dict()}
+            "config": cfg.to_dict(),
+            # what the inputs were normalised with, as the app's runs record it: model.py's
+            # from_checkpoint() gives the model these (its preprocess() applies them)
+            "normalization": None if getattr(info, "mean", None) is None else {
+                "mean": [float(v) for v in info.mean], "std": [float(v) for v in info.std],
+                "uint8_divisor": 255,
+                "rule": "x = images / 255 for uint8 images (0..255), float images as they are; "
+                        "then (x - mean) / std per channel"}}
     best = None
     done = 0
     max_steps = args.max_steps
