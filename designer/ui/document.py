@@ -132,6 +132,28 @@ class Document(QObject):
         self._set_design(design, str(path))
         self.weight_problems = self.store.problems(self.runs)
 
+    def open_version(self, record: dict[str, Any], design_path: str | None) -> None:
+        """The design as the run `record` trained it (the design text its checkpoint holds),
+        as a new unsaved design with that run and its weights; ValueError (DesignFileError,
+        CheckpointError) naming what could not be read."""
+        from ..training import runs as checkpoints
+
+        store = RunStore(self.store.work_dir)  # where that run's files are: here or its file's
+        store.design_path = design_path
+        files = store.files(record)
+        if not files:
+            raise ValueError("the run's weights are not here (saved without weights?), so the "
+                             "version it trained is not known")
+        meta = checkpoints.read_info(next(iter(files.values())))
+        design = loads(str(meta.get("design_file", "")), f"{next(iter(files.values()))}: design")
+        when = record.get("id", "")[9:13]
+        design.network.name = f"{design.network.name} (version of {when[:2]}:{when[2:]})"
+        design.training = {"runs": [record]}
+        self._set_design(design, None)
+        self.store.design_path = design_path  # the weights stay where they are until saved
+        self._settings_dirty = True
+        self.file_changed.emit()
+
     def open_text(self, text: str, path: str | None = None, where: str = "<recovered>") -> None:
         self._set_design(loads(text, where), path)
         self._settings_dirty = True

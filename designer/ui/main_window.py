@@ -624,7 +624,16 @@ class MainWindow(QMainWindow):
         self.act_train_stop = self._action("S&top", lambda: self.training.stop(), "Shift+F5",
                                            "stop", tip="End the run after the current batch")
         menu.addActions([self.act_train_start, self.act_train_pause, self.act_train_stop])
+        menu.addSeparator()
+        menu.addAction(self._action("&Experiments…", self.show_experiments, tip="Every run of "
+                                    "your designs, and accuracy against cost"))
         self._training_running_changed(False)
+
+    def show_experiments(self):
+        from .dialogs.experiments import show_experiments
+
+        self.experiments = show_experiments(self)
+        return self.experiments
 
     def _start_training(self) -> None:
         self.show_training()

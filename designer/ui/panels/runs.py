@@ -71,7 +71,9 @@ class RunStart:
         """A new run of `doc`'s design as it is now (a Document: its store and version)."""
         run_id = new_run_id()
         run = cls(run_id, doc.version, doc.store.new_run_folder(run_id))
-        run.origin = {"id": run_id, "version": run.version}
+        totals = doc.report.totals  # what the run's design costs (the experiments' plot)
+        run.origin = {"id": run_id, "version": run.version, "params": totals.params,
+                      "macs": totals.macs}
         if resume is not None:
             record, path = resume
             run.origin["resumed_from"] = record.get("id")

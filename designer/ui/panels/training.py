@@ -637,8 +637,11 @@ class TrainingPanel(QWidget):
             runs = [r for r in (self._run_design.training.get("runs") or [])
                     if isinstance(r, dict)]
             run = self._run
-            runs.append(run_record(result, loss_curve, lr_curve, self._steps_per_epoch,
-                                   run.origin if run else None, run.folder if run else None))
+            record = run_record(result, loss_curve, lr_curve, self._steps_per_epoch,
+                                run.origin if run else None, run.folder if run else None)
+            if self._start is not None and self._start.estimated_bytes is not None:
+                record["estimated_bytes"] = self._start.estimated_bytes
+            runs.append(record)
             self._save_training(runs=runs[-MAX_RUNS_KEPT:])
         self._run_design = self._run = None
         self.edit_notice.hide()
