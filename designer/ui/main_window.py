@@ -378,6 +378,7 @@ class MainWindow(TrainingActions, QMainWindow):
         from .panels.hints import HintsPanel
 
         self._hints_panel = HintsPanel(self.hints)
+        self._hints_panel.try_requested.connect(self.try_variant)
         return self._hints_panel
 
     # ----------------------------------------------------------------------------- files

@@ -57,6 +57,11 @@ class TrainingActions:
         self.experiments = show_experiments(self)
         return self.experiments
 
+    def try_variant(self, hint) -> bool:
+        """A hint's Try: train the design with the hint applied, the design on screen kept."""
+        self.show_training()
+        return self.training.try_variant(hint)
+
     def _start_training(self) -> None:
         self.show_training()
         self.training.start()

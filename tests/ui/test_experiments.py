@@ -63,3 +63,34 @@ def test_runs_of_several_designs_on_one_trade_off_plot(make_window, qtbot, tmp_p
     dialog.open_row(row)
     assert Path(window.doc.path).resolve() == other.resolve()
     assert window.doc.trained_weights() is not None
+
+
+def test_a_hints_variant_is_trained_beside_the_design(make_window, qtbot):  # noqa: F811
+    """Try on a hint (the notes' "getting rid of pooling") trains the design with the hint
+    applied, the design on screen unchanged; the run is recorded as its own version, and
+    Experiments shows it beside the design's run."""
+    window = make_window()
+    window.open_example(CIFAR)
+    train(window, qtbot, small(epochs=1))
+    panel = window.hints_panel
+    window.docks["hints"].show()
+    panel.fill_effects()
+    card = next(c for c in panel.cards if c.hint.title.startswith("Getting rid of pooling"))
+    assert card.try_button.isVisible() and card.try_button.isEnabled()
+    before = window.doc.version
+    training = window.training
+    qtbot.mouseClick(card.try_button, Qt.LeftButton)
+    assert training.running
+    assert training.edit_notice.text().startswith("Training the variant “Getting rid of pooling")
+    qtbot.waitUntil(lambda: not training.running, timeout=120_000)
+    assert window.doc.version == before  # the design on screen is as it was
+    variant = window.doc.runs[-1]
+    assert variant["variant"] == card.hint.title and variant["status"] == "finished"
+    assert variant["version"] != before
+    copy = window.doc.network.copy()
+    card.hint.apply(copy)
+    assert variant["version"] == structure_key(copy)
+    assert variant["macs"] != window.doc.runs[0]["macs"]  # its own cost
+    dialog = window.show_experiments()
+    qtbot.addWidget(dialog)
+    assert [r[2] for r in dialog.rows()] == ["this version", "another version"]

@@ -149,6 +149,7 @@ class HintCard(QFrame):
     apply_clicked = Signal(object)
     ignore_clicked = Signal(object)
     restore_clicked = Signal(object)
+    try_clicked = Signal(object)
 
     def __init__(self, hint: Hint, ignored: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
@@ -193,6 +194,13 @@ class HintCard(QFrame):
         self.apply_button = QPushButton("Apply")
         self.apply_button.setCursor(Qt.ArrowCursor)
         self.apply_button.clicked.connect(lambda: self.apply_clicked.emit(self.hint))
+        self.try_button = QPushButton("Try")
+        self.try_button.setCursor(Qt.ArrowCursor)
+        self.try_button.setToolTip(
+            "Train this variant (the design with the hint applied) with the same data and "
+            "settings, the design on screen unchanged: its accuracy joins its cost in "
+            "Train → Experiments")
+        self.try_button.clicked.connect(lambda: self.try_clicked.emit(self.hint))
         self.ignore_button = QPushButton("Show again" if ignored else "Ignore")
         self.ignore_button.setCursor(Qt.ArrowCursor)
         if ignored:
@@ -204,6 +212,7 @@ class HintCard(QFrame):
         buttons = QHBoxLayout()
         buttons.setSpacing(4)
         buttons.addWidget(self.apply_button)
+        buttons.addWidget(self.try_button)
         buttons.addWidget(self.ignore_button)
         buttons.addStretch(1)
 
@@ -225,6 +234,8 @@ class HintCard(QFrame):
         self.reason.setText(hint.reason)
         self.apply_button.setVisible(hint.applicable)
         self.apply_button.setEnabled(False)
+        self.try_button.setVisible(bool(hint.edit))  # a change of the network to train
+        self.try_button.setEnabled(False)
         self.apply_button.setToolTip("Working out the predicted effect…")
 
     def show_effect(self) -> None:
@@ -248,6 +259,7 @@ class HintCard(QFrame):
             return
         safe = hint.safe
         self.apply_button.setEnabled(safe)
+        self.try_button.setEnabled(safe and bool(hint.edit))
         steps = [op.describe() for op in hint.edit or ()]
         steps += [f"{k} = {v}" for k, v in (hint.settings or {}).items()]
         tip = "\n".join(steps) + "\n(one undo step)" if hint.edit else "\n".join(steps)
@@ -266,6 +278,8 @@ class HintCard(QFrame):
 
 class HintsPanel(QWidget):
     """Every hint for the open design, in network order; ignored ones on request."""
+
+    try_requested = Signal(object)  # a hint whose variant the user wants trained
 
     def __init__(self, model: HintsModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -345,6 +359,7 @@ class HintsPanel(QWidget):
             card.apply_clicked.connect(self.model.apply)
             card.ignore_clicked.connect(self.model.ignore)
             card.restore_clicked.connect(self.model.restore)
+            card.try_clicked.connect(self.try_requested)
             self._list.insertWidget(i, card)
             self.cards.append(card)
 

@@ -50,6 +50,11 @@ def memory(measured: int | None, estimate: int | None) -> str:
     return text
 
 
+def analysis(network: Network):
+    """The analysis of a network other than the document's (a hint's variant)."""
+    return analyze(network)
+
+
 def estimate(network: Network, config: TrainConfig) -> int | None:
     """The analysis's PyTorch peak of one training step with these settings (None: the design
     cannot be analysed)."""

@@ -65,15 +65,26 @@ class RunStart:
     resume_path: str | None = None
     start_path: str | None = None
 
+    variant: str = ""  # a hint's variant of the design, by the hint's title
+
     @classmethod
     def begin(cls, doc: Any, resume: tuple[dict, Any] | None = None,
-              trained: tuple[dict, Any] | None = None) -> RunStart:
-        """A new run of `doc`'s design as it is now (a Document: its store and version)."""
+              trained: tuple[dict, Any] | None = None, network: Any = None,
+              variant: str = "") -> RunStart:
+        """A new run of `doc`'s design as it is now (a Document: its store and version), or
+        of `network`, the variant of it called `variant`."""
+        from ...model.analysis import analyze
+        from ...model.versions import structure_key
+
         run_id = new_run_id()
-        run = cls(run_id, doc.version, doc.store.new_run_folder(run_id))
-        totals = doc.report.totals  # what the run's design costs (the experiments' plot)
+        version = structure_key(network) if network is not None else doc.version
+        run = cls(run_id, version, doc.store.new_run_folder(run_id), variant=variant)
+        # what the run's design costs (the experiments' plot)
+        totals = (analyze(network) if network is not None else doc.report).totals
         run.origin = {"id": run_id, "version": run.version, "params": totals.params,
                       "macs": totals.macs}
+        if variant:
+            run.origin["variant"] = variant
         if resume is not None:
             record, path = resume
             run.origin["resumed_from"] = record.get("id")
@@ -87,6 +98,9 @@ class RunStart:
     def edit_notice(self, doc: Any) -> str:
         """What the window says while the design on screen is not the version this run trains
         ('' while it is)."""
+        if self.variant:
+            return (f"Training the variant “{self.variant}”; the design on screen is as it "
+                    "was. Its run joins the others in Train → Experiments.")
         if doc.version == self.version:
             return ""
         return (f"Training the version of {run_started({'id': self.run_id})}; edits apply to "

@@ -50,6 +50,8 @@ from ...training.events import (
 )
 from ..document import Document
 from ..train_worker import Progress, TrainWorker
+from ..widgets.decor import choose as _choose
+from ..widgets.decor import float_edit as _float_edit
 from ..widgets.decor import section, vertical_scroll
 from ..widgets.fault_box import FaultBox
 from . import run_info
@@ -467,14 +469,30 @@ class TrainingPanel(QWidget):
             return False
         return self.start(config=config, resume=(record, path))
 
+    def try_variant(self, hint) -> bool:
+        """Train the variant a hint proposes (the design with its edit applied) with the same
+        data and settings; the design on screen stays as it is. Its run is recorded with the
+        design, as a version of its own (Train → Experiments compares them)."""
+        from ...model.network import NetworkError
+
+        variant = self.doc.network.copy()
+        try:
+            hint.apply(variant)
+        except NetworkError as e:
+            self._show_fault("This hint's variant cannot be made.", str(e))
+            return False
+        return self.start(network=variant, variant=hint.title)
+
     def start(self, config: TrainConfig | None = None,
-              resume: tuple[dict[str, Any], Any] | None = None) -> bool:
+              resume: tuple[dict[str, Any], Any] | None = None, network=None,
+              variant: str = "") -> bool:
         """Start a run (`config`: these settings, not the form's; `resume`: (the run, its
-        checkpoint) to continue); False (and the reason shown) when the design cannot be
-        trained."""
+        checkpoint) to continue; `network`: a variant to train instead of the design, called
+        `variant`); False (and the reason shown) when the design cannot be trained."""
         if self.running:
             return False
-        report = self.doc.report
+        network = network if network is not None else self.doc.network
+        report = run_info.analysis(network) if variant else self.doc.report
         error = report.first_error()
         if error is not None:
             self._show_fault("The design has errors, so it cannot be trained.", error)
@@ -482,7 +500,7 @@ class TrainingPanel(QWidget):
             return False
         self._edited()  # a half-typed learning rate counts
         config = TrainConfig.from_dict((config or self._config).to_dict())
-        if not ask_before_start(self, self.doc.network, config, config.batch_size):
+        if not ask_before_start(self, network, config, config.batch_size):
             self.status_message.emit("Not started: lower the batch size, or start anyway")
             return False
         self.ensure_plots()
@@ -493,10 +511,12 @@ class TrainingPanel(QWidget):
         self._run_design = self.doc.design
         self.plots.show_earlier_runs(self.runs)
         self.plots.begin_run(1, config.epochs)
-        trained = self.doc.trained_weights() if self.run_list.start_from.isChecked() else None
-        run = self._run = RunStart.begin(self.doc, resume, trained)
+        trained = self.doc.trained_weights() if (
+            self.run_list.start_from.isChecked() and not variant) else None
+        run = self._run = RunStart.begin(self.doc, resume, trained,
+                                         network if variant else None, variant)
         config.checkpoint_dir = str(run.folder)
-        worker = TrainWorker(self.doc.network, config, datasets=self.datasets,
+        worker = TrainWorker(network, config, datasets=self.datasets,
                              trainer_factory=self.trainer_factory,
                              resume=run.resume_path, start_from=run.start_path)
         worker.run_id = run.run_id  # the Inside tab keys the model it leaves by its run
@@ -511,6 +531,7 @@ class TrainingPanel(QWidget):
         self.info_label.setText("Starting…")
         self._set_state("starting")
         self._set_running(True)
+        self._check_version()  # a variant says so at once
         worker.start()
         self.status_message.emit("Training started")
         return True
@@ -674,14 +695,3 @@ class TrainingPanel(QWidget):
         """The fault shown, or '' (what the user reads in the panel)."""
         return self.fault_box.text
 
-
-def _float_edit(tip: str) -> QLineEdit:
-    """A number such as 0.01 or 3e-4 (checked when the edit is finished)."""
-    edit = QLineEdit()
-    edit.setToolTip(tip)
-    return edit
-
-
-def _choose(combo: QComboBox, data: Any) -> None:
-    i = combo.findData(data)
-    combo.setCurrentIndex(max(0, i))

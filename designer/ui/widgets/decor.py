@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QWidget
+from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QLineEdit, QScrollArea, QWidget
 
 from ..theme import category_colour
 
@@ -52,3 +52,15 @@ def vertical_scroll(content: QWidget) -> QScrollArea:
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
     scroll.setWidget(content)
     return scroll
+
+
+def float_edit(tip: str) -> QLineEdit:
+    """A number such as 0.01 or 3e-4 (checked when the edit is finished)."""
+    edit = QLineEdit()
+    edit.setToolTip(tip)
+    return edit
+
+
+def choose(combo: QComboBox, data: object) -> None:
+    """Select the combo box's item whose data is `data` (the first item when none is)."""
+    combo.setCurrentIndex(max(0, combo.findData(data)))
