@@ -54,13 +54,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..bridge.module import BuildError, build_module
 from ..model import design_file
 from ..model.analysis import analyze
 from ..model.network import Network
 from . import runs
-from .batches import Abandonable, Abandoned, make_batches, skip_batches
-from .checks import check_config, check_data, class_names, design_io, load_start
+from .batches import Abandonable, make_batches, skip_batches
+from .checks import check_config, check_data, class_names, design_io
+from .divergence import DivergenceWatch
 from .events import (
     BatchEvent,
     EpochEvent,
@@ -71,11 +71,13 @@ from .events import (
     StoppingEvent,
     TrainConfig,
 )
+from .prepare import build, checkpoint_fault, load_data, start_loading, step_fault
 from .probes import Collector, Prober, ProbeReport
 from .runtime import (
     FaultError,
     design_bytes,
     device_name,
+    diverged_fault,
     is_oom,
     make_grad_scaler,
     make_optimizer,
@@ -242,14 +244,8 @@ class Trainer:
         self._val_data, self._report, self._classes = val, report, classes
 
         seed_everything(cfg.seed)  # the same weights whatever loading the data drew
-        try:
-            model = build_module(self.network, report)
-        except BuildError as e:
-            raise FaultError(Fault("model", f"the design cannot be built: {e}",
-                                   "fix the layer it names and train again")) from None
-        if self.start_from is not None and state is None:
-            load_start(model, self.start_from)
-            self._notes.append(f"started from the weights in {Path(self.start_from).name}")
+        model = build(self.network, report, self.start_from if state is None else None,
+                      self._notes)
         cuda = dev.type == "cuda"
         cl = cfg.channels_last and cuda
         if cfg.channels_last and not cuda:
@@ -277,13 +273,14 @@ class Trainer:
         self._opt = make_optimizer(cfg, model.parameters())
         steps = self._steps = len(self._train_batches)
         self._sched, self._per_step = make_scheduler(cfg, self._opt, steps)
+        self._watch = DivergenceWatch(classes, steps)
         self._scaler = make_grad_scaler() if prec.scaler else None
         if cfg.checkpoint_dir:
             self._ckpt = Path(cfg.checkpoint_dir)
             try:
                 self._ckpt.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise FaultError(_checkpoint_fault(self._ckpt, e)) from None
+                raise FaultError(checkpoint_fault(self._ckpt, e)) from None
         else:
             self._ckpt = None
         self._meta = {"design": self.network.name, "input_shape": list(in_shape),
@@ -436,6 +433,10 @@ class Trainer:
                     raise FaultError(nan_fault(lsum, epoch, step, lr, self._prec.name))
                 n = step - read_step
                 self._last = ((lsum - read_loss) / n, (csum - read_correct) / (seen - read_seen))
+                gone = self._watch.add(self._last[0], n)
+                if gone is not None:
+                    raise FaultError(diverged_fault(gone.value, gone.start, gone.why, epoch, step,
+                                                    lr, self.config.optimizer))
                 read_loss, read_correct, read_step, read_seen = lsum, csum, step, seen
                 window.append((now - self._paused_s, self._seen + seen))
                 while len(window) > 2 and window[-1][0] - window[1][0] >= _RATE_WINDOW_S:
@@ -584,44 +585,17 @@ class Trainer:
         if self._datasets is not None:
             train, val, *rest = self._datasets
             return train, val, (rest[0] if rest else None)
-        try:
-            from .datasets import load_datasets
-        except ImportError as e:
-            raise FaultError(Fault("data", f"the data sets module is missing ({e})",
-                                   "reinstall ConvNet Designer")) from None
-        self._loading = Abandonable(lambda progress: load_datasets(  # Stop need not wait for it
-            self.config.data, in_shape, progress=progress), self._stop,
-            getattr(self.callbacks, "on_data", None))
-        try:
-            return self._loading.run()
-        except Abandoned:
-            return [], [], None
-        except Exception as e:  # noqa: BLE001 - DatasetError and anything under it
-            name = self.config.data.name
-            raise FaultError(Fault(
-                "data", f"the data set {name!r} could not be loaded: {e}",
-                getattr(e, "advice", "") or  # a DatasetError's own advice fits its fault
-                "check the data set's name and folder (or turn on Download); the message "
-                "above says which file or field is wrong", _tb(e))) from None
+        self._loading = start_loading(self.config.data, in_shape, self._stop,  # Stop need not
+                                      getattr(self.callbacks, "on_data", None))  # wait for it
+        return load_data(self._loading, self.config.data.name)
 
     # -- endings -------------------------------------------------------------------------------
 
     def _fault(self, kind: str, error: BaseException, epoch: int, step: int,
                doing: str) -> FaultError:
         """An exception from the data or the model, as a FaultError (out of memory wins)."""
-        if is_oom(error):
-            where = f"while {doing} (epoch {epoch}, batch {step})"
-            return FaultError(oom_fault(self.network, self.config, self.device, self._dname,
-                                        self._prec.analysis_dtype, where))
-        what = f"{type(error).__name__}: {error}".strip()
-        if kind == "data":
-            advice = ("check the data set's files and format; if it is your own Dataset, fix "
-                      "its __getitem__ (the details hold the traceback)")
-        else:
-            advice = ("the network could not compute this batch: check the layer the details "
-                      "name, or change its parameters; then train again")
-        return FaultError(Fault(kind, f"{doing} failed at epoch {epoch}, batch {step}: {what}",
-                                advice, _tb(error)))
+        return step_fault(kind, error, epoch, step, doing, self.network, self.config,
+                          self.device, self._dname, self._prec.analysis_dtype)
 
     def _checkpoint(self, epoch: int, figures: dict | None = None, best: bool = False,
                     order: torch.Tensor | None = None) -> None:
@@ -642,7 +616,7 @@ class Trainer:
         try:
             runs.write_checkpoint(path, state, also=(self._ckpt / runs.FILES[1],) if best else ())
         except (OSError, runs.CheckpointError) as e:
-            raise FaultError(_checkpoint_fault(path, e)) from None
+            raise FaultError(checkpoint_fault(path, e)) from None
 
     def _open_resume(self) -> dict:
         """The checkpoint to resume, read and checked against this design and these settings."""
@@ -679,15 +653,6 @@ class Trainer:
             torch.cuda.empty_cache()
 
 
-def _checkpoint_fault(path: Path, error: OSError | ValueError) -> Fault:
-    why = getattr(error, "strerror", None) or error
-    return Fault("checkpoint", f"cannot write the checkpoint {path}: {why}",
-                 "choose a checkpoint folder you can write to, with free space")
-
-
 def _num(v: float) -> float | None:
     return None if math.isnan(v) else v
 
-
-def _tb(error: BaseException) -> str:
-    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
