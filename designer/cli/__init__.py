@@ -13,8 +13,8 @@ import os
 import sys
 
 # command -> module in this package, in the order `--help` lists them
-COMMANDS = {"gui": "gui", "summary": "summary", "train": "train", "export": "export",
-            "import": "import_model", "compare": "compare"}
+COMMANDS = {"gui": "gui", "summary": "summary", "train": "train", "sweep": "sweep",
+            "export": "export", "import": "import_model", "compare": "compare"}
 
 
 def _module(command: str):
