@@ -486,7 +486,8 @@ class _Reporter:
         if acc is None or math.isnan(acc):
             return
         self.trial.report(acc, event.epoch)
-        if self.trial.should_prune():
+        last = self.trainer is not None and event.epoch >= self.trainer.config.epochs
+        if not last and self.trial.should_prune():  # after the last epoch: nothing to save
             bar = {"median": "the median of the trials before it",
                    "halving": "the best of its rung (successive halving)"}.get(self.pruner,
                                                                                 "the pruner's bar")
