@@ -53,7 +53,7 @@ PRUNERS = ("median", "halving", "none")
 INSTALL = ("design searches need Optuna: pip install 'convnet-designer[sweep]' "
            "(or pip install optuna)")
 TRAINING_KNOBS = (
-    Knob("lr", "float", "learning rate", low=1e-4, high=0.3, log=True),
+    Knob("lr", "float", "learning rate", low=1e-4, high=0.1, log=True),
     Knob("batch_size", "choice", "batch size", choices=(16, 32, 64, 128, 256)),
     Knob("weight_decay", "float", "weight decay (L2)", low=1e-6, high=1e-2, log=True),
     Knob("optimizer", "choice", "optimizer",
