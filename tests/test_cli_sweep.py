@@ -44,9 +44,9 @@ def test_two_processes_share_one_sqlite_study(design, tmp_path):
     study = optuna.load_study(study_name="shared", storage=url)
     trials = study.get_trials()
     assert 10 <= len(trials) <= 11  # the total is shared (two may start the last at once)
-    workers = {t.user_attrs["worker"] for t in trials}
+    workers = {t.user_attrs["sweep"]["worker"] for t in trials}
     assert workers == {f"{os.uname().nodename}:{p.pid}" for p in procs}  # both contributed
-    assert all(t.state.name == "COMPLETE" or "fault" in t.user_attrs for t in trials)
+    assert all(t.state.name == "COMPLETE" or "fault" in t.user_attrs["sweep"] for t in trials)
 
 
 def test_held_options_json_and_tensorboard_logs(design, tmp_path, capsys):

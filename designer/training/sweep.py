@@ -14,9 +14,9 @@ held fixed (SweepConfig.fixed: the command line's --lr, --batch, ... hold theirs
 A trial: Optuna suggests the values; the variant is analysed first (the analysis is instant):
 a variant the analysis refuses, over the memory budget (the PyTorch estimate of one training
 step at the trial's batch) or over the MACs cap is pruned before it trains, the reason in
-trial.user_attrs["reason"] (pruned_by "analysis"). Otherwise designer.training.trainer.Trainer
-trains it on the data loaded once for the whole sweep; at every epoch's end the validation
-accuracy is reported to the trial and the pruner (median, successive halving) may stop it
+trial.user_attrs["sweep"]["reason"] (pruned_by "analysis"). Otherwise the Trainer trains it
+on the data loaded once for the whole sweep; at every epoch's end the validation accuracy is
+reported to the trial and the pruner (median, successive halving) may stop it
 (pruned_by "pruner"). The trial's value is the best validation accuracy (maximised). A run that
 fails (NaN loss, out of memory) is a failed trial with the fault's message; the sweep goes on.
 
@@ -59,7 +59,8 @@ TRAINING_KNOBS = (
     Knob("optimizer", "choice", "optimizer",
          choices=tuple(o for o in ("momentum", "nesterov", "adam", "adamw") if o in OPTIMIZERS)),
 )
-SEARCHED = ("complete", "pruned", "running", "waiting")  # the states a study's total counts
+# the states a study's total counts (a waiting trial, enqueued, is one the next trials run)
+SEARCHED = ("complete", "pruned", "running")
 _ATTEMPTS = 4  # opening a shared study
 _DTYPES = {"fp32": "fp32", "bf16": "bf16", "fp16": "fp16"}
 
@@ -358,32 +359,40 @@ class Sweep:
         return None, report
 
     def _objective(self, trial) -> float:
+        """One trial. What it learns goes into one user attribute, "sweep" (one write to the
+        storage per trial): worker, macs, params, memory, config, seconds, epochs, and where
+        it ends without a value pruned_by, reason, fault."""
+        attrs: dict[str, Any] = {"worker": f"{socket.gethostname()}:{os.getpid()}"}
+        try:
+            return self._trial(trial, attrs)
+        finally:
+            trial.set_user_attr("sweep", attrs)
+
+    def _trial(self, trial, attrs: dict[str, Any]) -> float:
         optuna = import_optuna()
         if self._stop.is_set():
-            trial.set_user_attr("reason", "the sweep was stopped")
+            attrs["reason"] = "the sweep was stopped"
             raise _TrialFailed("stopped")
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         values = self.suggest(trial)
         self._hear("on_trial_start", trial.number, dict(values))
         try:
             net, cfg = self.variant(values)
         except KnobError as e:
-            _pruned(trial, "analysis", str(e))
+            attrs.update(pruned_by="analysis", reason=str(e))
             raise optuna.TrialPruned(str(e)) from None
         why, report = self.screen(net, cfg)
-        trial.set_user_attr("macs", report.totals.macs)
-        trial.set_user_attr("params_count", report.totals.params)
-        trial.set_user_attr("memory", report.pytorch.total)
+        attrs.update(macs=report.totals.macs, params=report.totals.params,
+                     memory=report.pytorch.total)
         if why is not None:
-            _pruned(trial, "analysis", why)
+            attrs.update(pruned_by="analysis", reason=why)
             raise optuna.TrialPruned(why)
         if cfg.checkpoint_dir:
             cfg = replace(cfg, checkpoint_dir=str(Path(cfg.checkpoint_dir) /
                                                   f"trial_{trial.number:04d}"))
-        trial.set_user_attr("config", cfg.to_dict())
-        return self._train(trial, net, cfg)
+        attrs["config"] = cfg.to_dict()
+        return self._train(trial, net, cfg, attrs)
 
-    def _train(self, trial, net: Network, cfg: TrainConfig) -> float:
+    def _train(self, trial, net: Network, cfg: TrainConfig, attrs: dict[str, Any]) -> float:
         from .trainer import Trainer
 
         optuna = import_optuna()
@@ -406,23 +415,20 @@ class Sweep:
             result = trainer.run()
         finally:
             self._trainer = None
-        trial.set_user_attr("seconds", result.seconds)
-        trial.set_user_attr("epochs", result.epochs_done)
+        attrs.update(seconds=result.seconds, epochs=result.epochs_done)
         if reporter.pruned:
-            _pruned(trial, "pruner", reporter.pruned)
+            attrs.update(pruned_by="pruner", reason=reporter.pruned)
             raise optuna.TrialPruned(reporter.pruned)
         if result.status == "failed":
             f = result.fault
-            trial.set_user_attr("fault", f"{f.message} ({f.advice})")
-            trial.set_user_attr("reason", f.message)
+            attrs.update(fault=f"{f.message} ({f.advice})", reason=f.message)
             raise _TrialFailed(f.message)
         if result.status == "stopped":
-            trial.set_user_attr("reason", "stopped with the sweep")
+            attrs["reason"] = "stopped with the sweep"
             raise _TrialFailed("stopped")
         if result.best_val_accuracy is None:
-            trial.set_user_attr("fault", "no validation accuracy (is the validation split "
-                                         "empty?)")
-            trial.set_user_attr("reason", "no validation accuracy")
+            attrs.update(fault="no validation accuracy (is the validation split empty?)",
+                         reason="no validation accuracy")
             raise _TrialFailed("no validation accuracy")
         return float(result.best_val_accuracy)
 
@@ -457,7 +463,7 @@ class Sweep:
         old = self.design or design_file.Design(self.network)
         saved = {k: v for k, v in cfg.to_dict().items() if k not in ("checkpoint_dir",
                                                                      "num_workers")}
-        training = {**(old.training if isinstance(old.training, dict) else {}), "config": saved}
+        training = {"config": saved}  # (the design's runs trained the design, not this)
         design = design_file.Design(net, source=old.source, analysis=dict(old.analysis),
                                     training=training)
         try:
@@ -501,7 +507,7 @@ def record_of(t) -> TrialRecord:
     """A TrialRecord from Optuna's FrozenTrial."""
     state = t.state.name.lower()
     state = {"fail": "failed"}.get(state, state)
-    a = t.user_attrs
+    a = t.user_attrs.get("sweep") or {}
     seconds = a.get("seconds")
     if seconds is None and t.datetime_start is not None and t.datetime_complete is not None:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds()
@@ -511,7 +517,7 @@ def record_of(t) -> TrialRecord:
         pruned_by=a.get("pruned_by") if state == "pruned" else None,
         reason=a.get("reason", ""), epochs=len(t.intermediate_values) or a.get("epochs", 0),
         seconds=seconds, macs=a.get("macs"), memory=a.get("memory"),
-        param_count=a.get("params_count"), config=a.get("config"), worker=a.get("worker", ""))
+        param_count=a.get("params"), config=a.get("config"), worker=a.get("worker", ""))
 
 
 def format_params(params: dict[str, Any]) -> str:
@@ -522,17 +528,12 @@ def format_params(params: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _pruned(trial, by: str, reason: str) -> None:
-    trial.set_user_attr("pruned_by", by)
-    trial.set_user_attr("reason", reason)
-
-
 def _counted(study) -> int:
     """The trials that count towards the study's total (see the module)."""
     n = 0
     for t in study.get_trials(deepcopy=False):
         state = t.state.name.lower()
-        if state in SEARCHED or state == "fail" and "fault" in t.user_attrs:
+        if state in SEARCHED or state == "fail" and "fault" in t.user_attrs.get("sweep", {}):
             n += 1
     return n
 
