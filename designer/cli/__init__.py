@@ -1,4 +1,5 @@
-"""The command line: `python -m designer [gui] | summary | train | export | import | compare`.
+"""The command line: `python -m designer [gui] | summary | train | lr-find | sweep | export |
+import | compare`.
 
 One module per command, each with `add_parser(sub)` and `run(args) -> int` (the exit code);
 `main` builds the parser from them and dispatches. Building the parser imports neither torch nor
@@ -13,8 +14,8 @@ import os
 import sys
 
 # command -> module in this package, in the order `--help` lists them
-COMMANDS = {"gui": "gui", "summary": "summary", "train": "train", "sweep": "sweep",
-            "export": "export", "import": "import_model", "compare": "compare"}
+COMMANDS = {"gui": "gui", "summary": "summary", "train": "train", "lr-find": "lr_find",
+            "sweep": "sweep", "export": "export", "import": "import_model", "compare": "compare"}
 
 
 def _module(command: str):

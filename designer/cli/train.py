@@ -43,28 +43,13 @@ def add_parser(sub: Any) -> None:
     t = sub.add_parser("train", help="train a design (no window): progress bar, metrics line",
                        description="Train a design on a data set without the window.")
     t.add_argument("file", help="a .convnet.json design")
-    t.add_argument("--dataset", choices=DATASETS, default=None,
-                   help="the data set (default: the design's saved setting, else synthetic)")
-    t.add_argument("--data-path", default=None,
-                   help="folder of the standard files, an image folder, or a .npz file")
-    t.add_argument("--download", action="store_true",
-                   help="download the standard files into the cache when they are missing")
-    t.add_argument("--train-size", type=int, default=None, help="training samples (at most)")
-    t.add_argument("--val-size", type=int, default=None, help="validation samples (at most)")
-    t.add_argument("--no-augment", action="store_true", help="no random crops or flips")
+    add_data_options(t)
     t.add_argument("--epochs", type=int, default=None)
-    t.add_argument("--batch", type=int, default=None, help="batch size")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, default=None)
+    add_optimizer_options(t)
     t.add_argument("--lr", type=float, default=None, help="learning rate")
-    t.add_argument("--momentum", type=float, default=None)
-    t.add_argument("--weight-decay", type=float, default=None)
     t.add_argument("--schedule", choices=SCHEDULES, default=None)
-    t.add_argument("--device", choices=DEVICES, default=None)
-    t.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="bf16 / fp16: mixed precision (autocast) on CUDA; bf16 also on CPUs")
+    add_machine_options(t)
     t.add_argument("--channels-last", action="store_true", help="channels_last (CUDA only)")
-    t.add_argument("--seed", type=int, default=None)
-    t.add_argument("--workers", type=int, default=None, help="data loader worker processes")
     t.add_argument("--checkpoints", default=None, metavar="DIR",
                    help="write last.safetensors (every epoch, and at a stop) and "
                         "best.safetensors into DIR: resumable checkpoints")
@@ -72,6 +57,36 @@ def add_parser(sub: Any) -> None:
                    help="continue the run of a checkpoint (last.safetensors) where it stopped; "
                         "its settings hold, --epochs may lengthen it")
     t.add_argument("--json", action="store_true", help="print the run's result as JSON")
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    """The data set's options (train and lr-find)."""
+    p.add_argument("--dataset", choices=DATASETS, default=None,
+                   help="the data set (default: the design's saved setting, else synthetic)")
+    p.add_argument("--data-path", default=None,
+                   help="folder of the standard files, an image folder, or a .npz file")
+    p.add_argument("--download", action="store_true",
+                   help="download the standard files into the cache when they are missing")
+    p.add_argument("--train-size", type=int, default=None, help="training samples (at most)")
+    p.add_argument("--val-size", type=int, default=None, help="validation samples (at most)")
+    p.add_argument("--no-augment", action="store_true", help="no random crops or flips")
+
+
+def add_optimizer_options(p: argparse.ArgumentParser) -> None:
+    """The batch and the optimizer (train and lr-find)."""
+    p.add_argument("--batch", type=int, default=None, help="batch size")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None)
+    p.add_argument("--momentum", type=float, default=None)
+    p.add_argument("--weight-decay", type=float, default=None)
+
+
+def add_machine_options(p: argparse.ArgumentParser) -> None:
+    """Where and how precisely it runs, the seed, the loader's workers (train and lr-find)."""
+    p.add_argument("--device", choices=DEVICES, default=None)
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="bf16 / fp16: mixed precision (autocast) on CUDA; bf16 also on CPUs")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None, help="data loader worker processes")
 
 
 # the option that sets each setting
@@ -98,11 +113,12 @@ def config_from(args: argparse.Namespace, saved: dict[str, Any],
                           f"{args.file}: training.config.{e}") from None
     d = values["data"]
     options = []
+    arg = lambda name: getattr(args, name, None)  # lr-find has no --epochs, --lr, ...
     for key, attr, value in (("name", "--dataset", args.dataset),
                              ("path", "--data-path", args.data_path),
                              ("train_size", "--train-size", args.train_size),
                              ("val_size", "--val-size", args.val_size),
-                             ("seed", "--seed", args.seed)):
+                             ("seed", "--seed", arg("seed"))):
         if value is not None:
             d[key] = value
             options.append(("data." + key, attr))
@@ -110,21 +126,22 @@ def config_from(args: argparse.Namespace, saved: dict[str, Any],
         d["download"] = True
     if args.no_augment:
         d["augment"] = False
-    for key, attr, value in (("epochs", "--epochs", args.epochs),
-                             ("batch_size", "--batch", args.batch),
-                             ("optimizer", "--optimizer", args.optimizer), ("lr", "--lr", args.lr),
-                             ("momentum", "--momentum", args.momentum),
-                             ("weight_decay", "--weight-decay", args.weight_decay),
-                             ("schedule", "--schedule", args.schedule),
-                             ("device", "--device", args.device),
-                             ("precision", "--precision", args.precision),
-                             ("seed", "--seed", args.seed),
-                             ("num_workers", "--workers", args.workers),
-                             ("checkpoint_dir", "--checkpoints", args.checkpoints)):
+    for key, attr, value in (("epochs", "--epochs", arg("epochs")),
+                             ("batch_size", "--batch", arg("batch")),
+                             ("optimizer", "--optimizer", arg("optimizer")),
+                             ("lr", "--lr", arg("lr")),
+                             ("momentum", "--momentum", arg("momentum")),
+                             ("weight_decay", "--weight-decay", arg("weight_decay")),
+                             ("schedule", "--schedule", arg("schedule")),
+                             ("device", "--device", arg("device")),
+                             ("precision", "--precision", arg("precision")),
+                             ("seed", "--seed", arg("seed")),
+                             ("num_workers", "--workers", arg("workers")),
+                             ("checkpoint_dir", "--checkpoints", arg("checkpoints"))):
         if value is not None:
             values[key] = value
             options.append((key, attr))
-    if args.channels_last:
+    if arg("channels_last"):
         values["channels_last"] = True
     try:
         return TrainConfig.from_dict(values)
