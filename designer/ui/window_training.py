@@ -49,6 +49,8 @@ class TrainingActions:
         menu.addSeparator()
         menu.addAction(self._action("&Experiments…", self.show_experiments, tip="Every run of "
                                     "your designs, and accuracy against cost"))
+        menu.addAction(self._action("S&weep…", self.show_sweep, tip="Search the design's knobs "
+                                    "and the training settings with Optuna"))
         self._training_running_changed(False)
 
     def show_experiments(self):
@@ -56,6 +58,12 @@ class TrainingActions:
 
         self.experiments = show_experiments(self)
         return self.experiments
+
+    def show_sweep(self):
+        from .dialogs.sweep import show_sweep
+
+        self.sweep_dialog = show_sweep(self)
+        return self.sweep_dialog
 
     def try_variant(self, hint) -> bool:
         """A hint's Try: train the design with the hint applied, the design on screen kept."""
