@@ -5,6 +5,9 @@
     tb.attach(trainer)                               # the model, for the graph and the filters
     trainer.run()                                    # on_end flushes and closes the log
 
+    TrainWorker(..., trainer_factory=logged(factory, folder))   # the same, for the window;
+    tensorboard_missing()                            # '' or what to install (no import)
+
 What it writes (torch.utils.tensorboard.SummaryWriter, so `tensorboard --logdir runs` shows it):
 - scalars: train/loss_batch and train/lr (every batch, by global step); train/loss,
   train/accuracy, val/loss, val/accuracy and lr (every epoch);
@@ -28,6 +31,27 @@ INSTALL = ("TensorBoard logs need the tensorboard package: pip install "
            "'convnet-designer[tensorboard]' (or pip install tensorboard)")
 MAX_FILTERS = 64
 MIN_PIXELS = 32
+
+
+def tensorboard_missing() -> str:
+    """'' where the tensorboard package is installed, else what to install (asked without
+    importing it, or torch: the window asks in its own thread)."""
+    import importlib.util
+
+    return "" if importlib.util.find_spec("tensorboard") is not None else INSTALL
+
+
+def logged(trainer_factory, log_dir: str | os.PathLike[str]):
+    """A Trainer factory (the window's TrainWorker takes one: factory(network, config,
+    callbacks, datasets, **weights) -> Trainer) whose Trainers also write a TensorBoard log
+    into `log_dir`: their callbacks are Tee(callbacks, TensorBoardCallbacks(log_dir)).
+    TensorBoardMissing / TensorBoardError when the Trainer is made."""
+    def make(network, config, callbacks, datasets=None, **weights):
+        tb = TensorBoardCallbacks(log_dir)
+        trainer = trainer_factory(network, config, Tee(callbacks, tb), datasets, **weights)
+        tb.attach(trainer)
+        return trainer
+    return make
 
 
 class TensorBoardMissing(RuntimeError):

@@ -17,7 +17,9 @@ from designer.training.tensorboard import (
     TensorBoardCallbacks,
     TensorBoardMissing,
     filter_images,
+    logged,
     summary_writer,
+    tensorboard_missing,
 )
 from designer.training.trainer import Trainer
 
@@ -146,3 +148,21 @@ def test_without_the_tensorboard_package_the_message_says_what_to_install(monkey
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     with pytest.raises(TensorBoardMissing, match=r"pip install .*\[tensorboard\]"):
         summary_writer(tmp_path)
+
+
+def test_a_logged_trainer_factory_writes_the_log_and_still_calls_back(tmp_path):
+    pytest.importorskip("tensorboard")
+    recorder = Recorder()
+    make = logged(lambda net, cfg, cb, ds, **kw: Trainer(net, cfg, cb, datasets=ds, **kw),
+                  tmp_path / "run")
+    trainer = make(net_with_norm_and_dropout(), CONFIG, recorder, data())
+    assert trainer.run().status == "finished"
+    assert recorder.calls[-1] == "end"
+    assert len(_reader(tmp_path / "run").Scalars("val/accuracy")) == 2
+
+
+def test_missing_is_said_without_importing_it(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    assert "pip install 'convnet-designer[tensorboard]'" in tensorboard_missing()
