@@ -56,6 +56,9 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--resume", default=None, metavar="CHECKPOINT",
                    help="continue the run of a checkpoint (last.safetensors) where it stopped; "
                         "its settings hold, --epochs may lengthen it")
+    t.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="write a TensorBoard log into DIR: losses, accuracies, lr, the model "
+                        "graph, the first CONV's filters")
     t.add_argument("--json", action="store_true", help="print the run's result as JSON")
 
 
@@ -179,7 +182,18 @@ def run(args: argparse.Namespace) -> int:
     from ..training.trainer import Trainer
 
     bar = ProgressBar(sys.stderr, cfg.epochs, design.network.name or args.file)
-    trainer = Trainer(design.network, cfg, bar, resume=args.resume)
+    callbacks: Any = bar
+    if args.tensorboard:
+        from ..training import tensorboard as tb
+
+        try:
+            callbacks = tb.Tee(bar, tb.TensorBoardCallbacks(args.tensorboard))
+        except (tb.TensorBoardMissing, tb.TensorBoardError) as e:
+            print(f"error: --tensorboard: {e}", file=sys.stderr)
+            return 2
+    trainer = Trainer(design.network, cfg, callbacks, resume=args.resume)
+    if args.tensorboard:
+        callbacks.targets[1].attach(trainer)  # the graph and the filters are of its model
     previous = None
 
     def interrupt(signum, frame):  # first Ctrl+C: stop cleanly; the second one kills

@@ -4,7 +4,9 @@ the run as it was; Tee forwards every callback; a missing package is a message, 
 
 from __future__ import annotations
 
+import importlib.util
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -166,3 +168,21 @@ def test_missing_is_said_without_importing_it(monkeypatch):
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     assert "pip install 'convnet-designer[tensorboard]'" in tensorboard_missing()
+
+
+def test_train_tensorboard_writes_the_log_and_a_missing_package_is_one_line(tmp_path, capsys,
+                                                                            monkeypatch):
+    from designer.cli import main
+
+    design = Path(__file__).resolve().parents[2] / "presets" / "cifar10_example.convnet.json"
+    args = ["train", str(design), "--dataset", "synthetic", "--train-size", "64",
+            "--val-size", "32", "--epochs", "1", "--device", "cpu"]
+    if importlib.util.find_spec("tensorboard") is not None:
+        assert main([*args, "--tensorboard", str(tmp_path / "tb")]) == 0
+        acc = _reader(tmp_path / "tb")
+        assert len(acc.Scalars("val/accuracy")) == 1 and acc.Images("filters/conv")
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    assert main([*args, "--tensorboard", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "--tensorboard: TensorBoard logs need" in err and "Traceback" not in err
