@@ -227,3 +227,65 @@ def test_the_command_line_does_not_import_torch_until_a_command_runs():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.stdout.strip() == "False False", done.stderr
+
+
+# ------------------------------------------------------------------------------ --to diagram
+
+ALEXNET = ROOT / "presets" / "alexnet.convnet.json"
+
+
+def test_export_diagram_as_svg(tmp_path, capsys):
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "alexnet.svg"
+    assert main(["export", str(ALEXNET), "--to", "diagram", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"wrote {out}: the volumes figure of AlexNet (12 volumes in ")
+    words = [t.text for t in ET.parse(out).getroot().iter("{http://www.w3.org/2000/svg}text")]
+    assert "55×55×96" in words and "11×11 /4" in words
+
+
+@pytest.mark.parametrize("suffix", [".pdf", ".png"])
+def test_export_diagram_as_pdf_and_png_without_qt_in_the_command(tmp_path, capsys, suffix):
+    """Qt draws them in a child process: this process never imports PySide6."""
+    out = tmp_path / f"alexnet{suffix}"
+    code = ("import sys; from designer.cli import main; rc = main(sys.argv[1:]); "
+            "assert 'PySide6' not in sys.modules, 'the command imported Qt'; sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code, "export", str(ALEXNET), "--to",
+                           "diagram", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {out}: the volumes figure of AlexNet")
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF" if suffix == ".pdf" else b"\x89PNG") and len(data) > 5000
+
+
+@pytest.mark.parametrize("name", ["alexnet.txt", "alexnet", "alexnet.jpg"])
+def test_export_diagram_refuses_a_suffix_it_cannot_write(tmp_path, capsys, name):
+    out = tmp_path / name
+    assert main(["export", str(ALEXNET), "--to", "diagram", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out}: a diagram is written as .svg, .pdf or .png, not ")
+    assert (Path(name).suffix or "without a suffix") in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_export_diagram_of_a_design_with_an_error_is_refused(tmp_path, capsys):
+    design = load(ALEXNET)
+    design.network.set_params("conv1", kernel_size=300)
+    bad = tmp_path / "bad.convnet.json"
+    save(design, bad)
+    out = tmp_path / "bad.svg"
+    assert main(["export", str(bad), "--to", "diagram", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the design cannot be drawn: the design has an error")
+    assert "conv1" in err and not out.exists()
+
+
+def test_export_diagram_keeps_an_existing_file_unless_forced(tmp_path, capsys):
+    out = tmp_path / "a.svg"
+    out.write_text("mine", encoding="utf-8")
+    assert main(["export", str(ALEXNET), "--to", "diagram", str(out)]) == 2
+    assert out.read_text(encoding="utf-8") == "mine"
+    assert main(["export", str(ALEXNET), "--to", "diagram", str(out), "--force"]) == 0
+    assert out.read_text(encoding="utf-8").startswith("<?xml")

@@ -1,11 +1,14 @@
-"""`python -m designer export FILE --to code|project|onnx|pt2 OUT`: the design as PyTorch code, a
-training project (torchrun-ready), an ONNX file or a torch.export program.
+"""`python -m designer export FILE --to code|project|onnx|pt2|diagram OUT`: the design as PyTorch
+code, a training project (torchrun-ready), an ONNX file, a torch.export program or its volumes
+figure (OUT.svg, .pdf or .png: designer/model/diagram.py).
 
 Exit codes: 0 done, 1 the export itself failed (or, for ONNX, the file is written but onnxruntime
 could not check its outputs: the message says so), 2 the file, a model or an option cannot be used
 (the message names it). An existing output is kept unless --force.
 
-Importing this module does not import torch; the command does.
+Importing this module does not import torch; the command does (not for a diagram). A diagram's
+PDF or PNG is drawn by Qt's SVG renderer in a child process (python -m
+designer.ui.diagram_render): the command line itself never imports Qt.
 """
 
 from __future__ import annotations
@@ -16,19 +19,24 @@ from typing import Any
 
 from .common import Refused, error
 
-KINDS = ("code", "project", "onnx", "pt2")
+KINDS = ("code", "project", "onnx", "pt2", "diagram")
 SUFFIXES = {"code": ".py", "onnx": ".onnx", "pt2": ".pt2"}
+DIAGRAM_SUFFIXES = (".svg", ".pdf", ".png")
+RENDER_TIMEOUT_S = 300
 
 
 def add_parser(sub: Any) -> None:
-    e = sub.add_parser("export", help="the design as code, a training project, ONNX or .pt2",
+    e = sub.add_parser("export", help="the design as code, a training project, ONNX, .pt2 or "
+                                      "a diagram",
                        description="Export a design: readable PyTorch code, a standalone "
                                    "training project (python train.py, or torchrun "
-                                   "--nproc_per_node=N train.py), an ONNX file or a "
-                                   "torch.export program (.pt2).")
+                                   "--nproc_per_node=N train.py), an ONNX file, a "
+                                   "torch.export program (.pt2) or the volumes figure "
+                                   "(--to diagram OUT.svg|pdf|png).")
     e.add_argument("file", help="a .convnet.json design")
     e.add_argument("--to", choices=KINDS, required=True, dest="kind")
-    e.add_argument("out", help="the file to write (a folder for --to project)")
+    e.add_argument("out", help="the file to write (a folder for --to project; .svg, .pdf or "
+                               ".png for --to diagram)")
     e.add_argument("--weights", metavar="CKPT",
                    help="onnx, pt2: trained weights, a checkpoint of the app or of train.py "
                         "(read with weights_only=True)")
@@ -48,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     except DesignFileError as e:
         return error(str(e))
     out = Path(args.out)
+    if args.kind == "diagram" and out.suffix.lower() not in DIAGRAM_SUFFIXES:
+        return error(f"{out}: a diagram is written as .svg, .pdf or .png, not "
+                     f"{out.suffix or 'a file without a suffix'}")
     if args.kind != "project" and out.exists() and not args.force:
         return error(f"{out} exists: choose another name or add --force")
     if args.kind != "project" and out.is_dir():
@@ -57,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.kind == "code":
             line = _export_code(design, out, args.class_name)
+        elif args.kind == "diagram":
+            line = _export_diagram(design, out)
         elif args.kind == "project":
             line = _export_project(design, out, args.force, args.class_name)
         else:
@@ -90,6 +103,49 @@ def _export_code(design, out: Path, class_name: str | None) -> str:
         raise _refuse(e, "the design cannot be exported") from None
     _write(out, text)
     return f"wrote {out}: the PyTorch code of {design.network.name}"
+
+
+def _export_diagram(design, out: Path) -> str:
+    from ..model.diagram import DiagramError, to_svg, volumes_figure
+
+    try:
+        figure = volumes_figure(design.network)
+    except DiagramError as e:
+        raise _refuse(e, "the design cannot be drawn") from None
+    svg = to_svg(figure, design.network.name)
+    what = (f"the volumes figure of {design.network.name} ({len(figure.volumes)} volumes in "
+            f"{len(figure.rows)} row{'s' if len(figure.rows) != 1 else ''})")
+    if out.suffix.lower() == ".svg":
+        _write(out, svg)
+        return f"wrote {out}: {what}, {figure.width:.0f}×{figure.height:.0f} px"
+    _render(svg, out)
+    return f"wrote {out}: {what}"
+
+
+def _render(svg: str, out: Path) -> None:
+    """PDF or PNG from the SVG, by Qt in a child process (offscreen): the command line never
+    imports Qt, and a Qt that cannot start is an error message, never a crash."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with tempfile.TemporaryDirectory(prefix="convnet-diagram-") as folder:
+        source = Path(folder) / "figure.svg"
+        source.write_text(svg, encoding="utf-8")
+        try:
+            done = subprocess.run([sys.executable, "-m", "designer.ui.diagram_render",
+                                   str(source), str(out)], env=env, capture_output=True,
+                                  text=True, timeout=RENDER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise OSError(f"drawing {out.suffix[1:].upper()} took over {RENDER_TIMEOUT_S} s") \
+                from None
+    if done.returncode != 0:
+        said = [line for line in done.stderr.splitlines() if line.strip()]
+        why = said[-1].removeprefix("error: ") if said else f"exit code {done.returncode}"
+        raise OSError(f"Qt could not draw it: {why}")
 
 
 def _export_project(design, out: Path, force: bool, class_name: str | None) -> str:
