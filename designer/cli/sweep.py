@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         print(summary)
         print(f"best: {result.best.line()}")
         if result.best.config:
-            print(f"its settings: {result.best.settings()}")
+            print(f"its settings: {result.best.settings_text()}")
         if result.best_path is not None:
             print(f"best design written to {result.best_path} (with its settings: "
                   f"python -m designer train {result.best_path})")

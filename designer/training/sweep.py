@@ -113,7 +113,7 @@ class TrialRecord:
     config: dict[str, Any] | None = None  # the TrainConfig it trained with (to_dict)
     worker: str = ""  # host:pid of the process that ran it
 
-    def settings(self) -> str:
+    def settings_text(self) -> str:
         """'lr 0.0031, batch 64, optimizer adam, weight decay 1e-05, 3 epochs' ('' unknown)."""
         c = self.config
         if not c:
