@@ -176,17 +176,22 @@ def nan_fault(value: float, epoch: int, step: int, lr: float, precision: str) ->
 
 
 def diverged_fault(value: float, start: float, why: str, epoch: int, step: int, lr: float,
-                   optimizer: str) -> Fault:
+                   config: TrainConfig) -> Fault:
     """The training loss ran away (designer/training/divergence.py says how): stop, and name
-    the loss, where, and the learning rate to lower."""
-    lower = min(lr / 10, 0.01 if optimizer in ("adam", "adamw", "rmsprop") else 0.1)
+    the loss, where, the rate that batch used and the setting to lower."""
+    want, optimizer = config.lr, config.optimizer
+    rate = f"the learning rate {lr:.3g}"
+    if config.schedule != "none" and not math.isclose(lr, want, rel_tol=1e-3):
+        rate += f" (set to {want:.3g}, {config.schedule} schedule)"
+    lower = min(want / 10, 0.01 if optimizer in ("adam", "adamw", "rmsprop") else 0.1)
     return Fault(
         "diverged",
-        f"the training loss rose to {value:.3g} at epoch {epoch}, batch {step}, {why}, with the "
-        f"learning rate {lr:.3g} ({optimizer}): training diverged, so it was stopped",
-        f"lower the learning rate (from {lr:.3g} to {lower:.3g} or less), or let the "
-        f"learning-rate finder suggest one (python -m designer lr-find FILE); the one-cycle "
-        f"schedule (it warms up) and BatchNorm after the convolutions also steady a run")
+        f"the training loss rose to {value:.3g} at epoch {epoch}, batch {step}, {why}, with "
+        f"{rate} and {optimizer}: training diverged, so it was stopped",
+        f"lower the learning rate (from {want:.3g} to {lower:.3g} or less), or let the "
+        f"learning-rate finder suggest one (python -m designer lr-find FILE); "
+        + ("the one-cycle schedule (it warms up) and " if config.schedule != "onecycle" else "")
+        + "BatchNorm after the convolutions also steadies a run")
 
 
 def design_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:

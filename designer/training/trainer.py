@@ -60,6 +60,7 @@ from ..model.network import Network
 from . import runs
 from .batches import Abandonable, make_batches, skip_batches
 from .checks import check_config, check_data, class_names, design_io
+from .defaults import settings_note
 from .divergence import DivergenceWatch
 from .events import (
     BatchEvent,
@@ -227,6 +228,9 @@ class Trainer:
         dev = self.device = pick_device(cfg.device)
         self._dname = device_name(dev)
         prec = self._prec = resolve_precision(cfg, dev, self._notes)
+        why = settings_note(cfg)  # what the optimizer, rate and schedule are, and why
+        if why:
+            self._notes.append(why)
         seed_everything(cfg.seed)
 
         report = analyze(self.network, batch=cfg.batch_size, dtype=prec.analysis_dtype,
@@ -436,7 +440,7 @@ class Trainer:
                 gone = self._watch.add(self._last[0], n)
                 if gone is not None:
                     raise FaultError(diverged_fault(gone.value, gone.start, gone.why, epoch, step,
-                                                    lr, self.config.optimizer))
+                                                    lr, self.config))
                 read_loss, read_correct, read_step, read_seen = lsum, csum, step, seen
                 window.append((now - self._paused_s, self._seen + seen))
                 while len(window) > 2 and window[-1][0] - window[1][0] >= _RATE_WINDOW_S:

@@ -88,14 +88,15 @@ def test_a_loss_rising_check_after_check_stops():
 
 def test_lr_1e6_on_the_synthetic_set_stops_with_the_diverged_fault():
     net = design_file.load(CIFAR).network
-    for optimizer in ("sgd", "momentum", "adam"):
+    for optimizer, schedule in (("sgd", "none"), ("momentum", "cosine"), ("adam", "onecycle")):
         cfg = TrainConfig(data=DataConfig(train_size=256, val_size=64), epochs=3, batch_size=32,
-                          optimizer=optimizer, lr=1e6, device="cpu")
+                          optimizer=optimizer, lr=1e6, device="cpu", schedule=schedule)
         result = Trainer(net, cfg).run()
         assert result.status == "failed" and result.fault.kind == "diverged", result.fault
         assert result.epochs_done == 0  # stopped in the first epoch, not "finished"
         f = result.fault
-        assert "training loss rose to" in f.message and "learning rate 1e+06" in f.message
+        assert "training loss rose to" in f.message and "learning rate" in f.message
+        assert "from 1e+06 to" in f.advice  # the setting, whatever the schedule made of it
         assert "epoch 1, batch 2" in f.message
         assert "lower the learning rate" in f.advice and "lr-find" in f.advice
 
@@ -114,5 +115,5 @@ def test_cli_train_exits_1_with_the_message(capsys):
                  "--val-size", "32", "--device", "cpu"])
     out, err = capsys.readouterr()
     assert code == 1 and out == ""
-    assert "error: the training loss rose to" in err and "learning rate 1e+06" in err
+    assert "error: the training loss rose to" in err and "(set to 1e+06, onecycle schedule)" in err
     assert "training diverged" in err and "advice: lower the learning rate" in err
