@@ -12,11 +12,13 @@
 Every set is shaped to the design's input (C, H, W): bilinear resizing, grey repeated to RGB, RGB
 to grey by luminance; any other channel change is a ``DatasetError`` that says which depths work.
 Items are (float32 (C, H, W) normalised by the training split's per-channel mean and std, int64
-label). The training split is augmented when ``config.augment``: a random crop with zero padding
-(4 px at 32 px, scaled with the size) and a horizontal flip, except for digits, clothes and the
-synthetic shapes, where a flip makes a different picture (a mirrored "diagonal" is another class).
-Call ``train.set_epoch(epoch)`` each epoch to draw new crops; ``train.get_batch(indices)`` reads
-a whole batch at once (the same values as item by item, faster).
+label). The training split is augmented as ``config.crop_padding`` and ``config.hflip`` choose,
+each None for the data set's standard recipe (``augmentation_recipe``; data/recipe.py): CIFAR a
+random crop with zero padding (4 px at 32 px, scaled with the size) and a horizontal flip, the
+synthetic shapes the crop, MNIST, Fashion-MNIST and one's own folder or .npz nothing. The info's
+note says which, and why. Call ``train.set_epoch(epoch)`` each epoch to draw new crops;
+``train.get_batch(indices)`` reads a whole batch at once (the same values as item by item,
+faster).
 
 Nothing here imports Qt; nothing here unpickles a file. The code is in data/ (load_datasets in
 data/sets.py), which an exported training project copies: this module only re-exports it.
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 from .data.common import DatasetError, DatasetInfo, ImageDataset
 from .data.download import BASE_URLS, FILES, MIRROR_ENV, default_cache_dir, download
+from .data.recipe import Recipe
+from .data.recipe import resolve as augmentation_recipe
 from .data.sets import DATASETS, dataset_name, load_datasets
 from .events import DataConfig
 
@@ -35,9 +39,11 @@ __all__ = [
     "FILES",
     "MIRROR_ENV",
     "DataConfig",
+    "Recipe",
     "DatasetError",
     "DatasetInfo",
     "ImageDataset",
+    "augmentation_recipe",
     "dataset_name",
     "default_cache_dir",
     "download",

@@ -6,7 +6,7 @@ and read results without importing torch.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
 from typing import Any, Protocol
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
@@ -21,15 +21,44 @@ MACHINE_SETTINGS = ("checkpoint_dir", "num_workers")
 
 @dataclass
 class DataConfig:
-    """Which data set, and how it is shaped to the design's input."""
+    """Which data set, how it is shaped to the design's input, and how its training split is
+    augmented: ``crop_padding`` and ``hflip``, each None for the data set's standard recipe
+    (training/data/recipe.py: CIFAR-10/100 a pad-4 crop and a flip, the synthetic set the crop,
+    MNIST, Fashion-MNIST and one's own folder or .npz none).
+
+    ``augment`` is the former switch, kept as a deprecated alias: ``augment=False`` (an argument,
+    a saved file's "augment": false, or ``config.augment = False``) sets crop_padding 0 and hflip
+    False; as an argument True changes nothing (the standard recipe, or what the fields choose),
+    ``config.augment = True`` sets both to None. Reading it says whether augmentation is left on
+    at all (False only where both are off)."""
 
     name: str = "synthetic"  # synthetic | mnist | fashion-mnist | cifar10 | cifar100 | folder | npz
     path: str | None = None  # a folder of the standard files, an image folder, or a .npz file
     download: bool = False  # fetch the standard files into the cache when they are missing
     train_size: int | None = None  # synthetic: samples; others: use at most this many
     val_size: int | None = None
-    augment: bool = True  # random crop with padding, horizontal flip (training split only)
+    crop_padding: int | None = None  # px of zero padding around a random crop; 0 none; None std
+    hflip: bool | None = None  # a random horizontal flip; None: the standard recipe's
     seed: int = 0
+    augment: InitVar[bool | None] = None  # deprecated: see above; not saved
+
+    def __post_init__(self, augment: bool | None) -> None:
+        if augment is False:
+            _set_augment(self, False)
+
+
+def _get_augment(self: DataConfig) -> bool:
+    return not (self.crop_padding == 0 and self.hflip is False)
+
+
+def _set_augment(self: DataConfig, on: bool) -> None:
+    self.crop_padding, self.hflip = (None, None) if on else (0, False)
+
+
+# after the dataclass is made: its __init__ keeps `augment` as an argument (InitVar), and the
+# attribute reads and writes crop_padding / hflip
+DataConfig.augment = property(_get_augment, _set_augment,  # type: ignore[assignment]
+                              doc="deprecated: False = crop_padding 0 and hflip False")
 
 
 @dataclass
@@ -108,6 +137,10 @@ def _flag(v: Any) -> str | None:
     return None if isinstance(v, bool) else "expected true or false"
 
 
+def _flag_or_none(v: Any) -> str | None:
+    return None if v is None or isinstance(v, bool) else "expected true, false or null"
+
+
 def _text(v: Any) -> str | None:
     return None if v is None or (isinstance(v, str) and len(v) < 4096 and "\0" not in v) else \
         "expected a path (text) or null"
@@ -116,7 +149,8 @@ def _text(v: Any) -> str | None:
 _SEED = _whole(0, 2**32 - 1)
 _DATA_RULES = {"name": _one_of(DATASETS), "path": _text, "download": _flag,
                "train_size": _whole(1, 10**9, none=True), "val_size": _whole(0, 10**9, none=True),
-               "augment": _flag, "seed": _SEED}
+               "crop_padding": _whole(0, 1024, none=True), "hflip": _flag_or_none,
+               "augment": _flag, "seed": _SEED}  # augment: the former switch (files before it)
 _TRAIN_RULES = {"data": None, "epochs": _whole(1, 100_000), "batch_size": _whole(1, 65_536),
                 "optimizer": _one_of(OPTIMIZERS), "lr": _real(0, above=True),
                 "momentum": _real(0, high=1), "weight_decay": _real(0),

@@ -256,7 +256,7 @@ def test_mnist_downloads_with_progress_and_checksums_then_loads(server, tmp_path
     assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(
         f"{s}.gz" for s in arrays)  # the files, nothing partial
     assert (info.name, info.train_size, info.val_size, info.classes) == ("mnist", 30, 12, 10)
-    assert info.source_shape == (1, 28, 28) and info.note == ""
+    assert info.source_shape == (1, 28, 28) and info.note.startswith("augmentation: off")
     x, y = val[4]
     assert int(y) == arrays["t10k-labels-idx1-ubyte"][4]
     assert torch.allclose(denormalise(info, x)[0], torch.from_numpy(
@@ -267,12 +267,12 @@ def test_mnist_downloads_with_progress_and_checksums_then_loads(server, tmp_path
     assert calls and not [c for c in calls if c[2].startswith("downloading")]
 
 
-def test_mnist_is_adapted_to_a_colour_input_and_never_flipped(tmp_path):
+def test_mnist_is_adapted_to_a_colour_input_and_not_augmented(tmp_path):
     arrays = make_mnist(tmp_path, gz=False)
     train, val, info = load_datasets(config(name="mnist", path=str(tmp_path)), (3, 32, 32))
-    assert info.note == ("resized from 28×28×1 to 32×32×3 by bilinear resizing and repeating "
-                         "the grey channel")
-    assert info.augmentation == "random crop (pad 4)"
+    assert info.note.startswith("resized from 28×28×1 to 32×32×3 by bilinear resizing and "
+                                "repeating the grey channel; augmentation: off, the standard")
+    assert info.augmentation == "off" and train.augment is None
     x, _ = val[0]
     assert tuple(x.shape) == (3, 32, 32)
     assert torch.allclose(x[0], x[1]) and torch.allclose(x[1], x[2])
@@ -299,7 +299,9 @@ def test_cifar10_binary_downloads_and_loads(server, tmp_path, monkeypatch):
     assert int(y) == labels[32]
     assert torch.allclose(denormalise(info, x), torch.from_numpy(images[32]).float(), atol=1e-3)
     grey_train, _, grey = load_datasets(config(name="cifar10", path=str(mine)), (1, 32, 32))
-    assert grey.note == "resized from 32×32×3 to 32×32×1 by taking the luminance"
+    assert grey.note.startswith("resized from 32×32×3 to 32×32×1 by taking the luminance; "
+                                "augmentation: random crop (pad 4) + horizontal flip, the "
+                                "standard for CIFAR-10")
     assert grey.augmentation == "random crop (pad 4) + horizontal flip"
     luma = (images[13].astype(np.float32) * np.array([0.299, 0.587, 0.114])[:, None, None])
     grey_train.augment = None

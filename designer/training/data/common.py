@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from .errors import NOT_GENUINE, DatasetError
+
 EAGER_LIMIT_BYTES = 1 << 30  # adapted images up to this size are kept in memory
 STATS_SAMPLE = 4096  # lazily read sets: mean / std from this many training images
 # ITU-R 601 luma, as Pillow's "L" mode
@@ -33,19 +35,8 @@ EXPANSION_FLOOR = 64 << 20  # a small compressed file may always expand to this 
 MAX_EXPANDED_BYTES = 4 << 30  # and no compressed file to more than this
 MAX_IMAGE_PIXELS = 1 << 26  # width × height of one image (8192 × 8192), checked before decoding
 READ_CHUNK = 1 << 20
-NOT_GENUINE = ("the file is not a genuine copy of the data (a decompression bomb, or corrupt): "
-               "delete it, and download it again or point the path at the real files")
 
 Progress = Callable[[int, "int | None", str], None]  # (done, total, message); may raise to stop
-
-
-class DatasetError(ValueError):
-    """A data set cannot be found, read or shaped to the design; the message says what, where.
-    ``advice``, where given, says what to do about it (the Trainer shows it as the advice)."""
-
-    def __init__(self, message: str, advice: str = ""):
-        super().__init__(message)
-        self.advice = advice
 
 
 def expansion_limit(compressed_bytes: int) -> int:
@@ -241,14 +232,14 @@ def subset(n: int, wanted: int | None, seed: int) -> torch.Tensor | None:
 
 
 class Augment:
-    """Random crop with zero padding (in normalised units: the mean colour) and, optionally, a
-    horizontal flip. The crop offsets and flips of an epoch are drawn from (seed, epoch), one per
-    item, so an item looks the same whether it is read alone or in a batch, on any worker."""
+    """Random crop with ``pad`` pixels of zero padding (in normalised units: the mean colour)
+    and, optionally, a horizontal flip (the recipe: recipe.py). The crop offsets and flips of an
+    epoch are drawn from (seed, epoch), one per item, so an item looks the same whether it is
+    read alone or in a batch, on any worker."""
 
-    def __init__(self, size: int, shape: Sequence[int], seed: int, flip: bool):
-        c, h, w = shape
-        self.pad = max(0, round(4 * min(h, w) / 32)) if min(h, w) >= 8 else 0
-        self.flip = flip
+    def __init__(self, size: int, pad: int, seed: int, flip: bool):
+        self.pad = max(0, int(pad))
+        self.flip = bool(flip)
         self.size = size
         self.seed = seed
         self.epoch = 0

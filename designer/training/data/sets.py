@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..events import DATASETS
-from . import files, standard, synthetic
+from . import files, recipe, standard, synthetic
 from .common import (
     EAGER_LIMIT_BYTES,
     AdaptedSource,
@@ -32,25 +32,16 @@ from .common import (
     subset,
 )
 from .download import default_cache_dir, download
+from .recipe import dataset_name
+
+__all__ = ["DATASETS", "dataset_name", "load_datasets"]
 
 if TYPE_CHECKING:
     from ..events import DataConfig
 
 STANDARD = ("mnist", "fashion-mnist", "cifar10", "cifar100")
-NO_FLIP = ("synthetic", "mnist", "fashion-mnist")
 SYNTHETIC_DEFAULT = (5000, 1000)
 SYNTHETIC_EAGER_BYTES = 512 << 20
-_ALIASES = {"cifar-10": "cifar10", "cifar-100": "cifar100", "fashion_mnist": "fashion-mnist",
-            "fashionmnist": "fashion-mnist", "image-folder": "folder", "imagefolder": "folder",
-            "images": "folder"}
-
-
-def dataset_name(name: str) -> str:
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key not in DATASETS:
-        raise DatasetError(f"unknown data set {name!r}: choose one of {', '.join(DATASETS)}")
-    return key
 
 
 def load_datasets(config: DataConfig, input_shape: Sequence[int], progress=None,
@@ -104,16 +95,16 @@ def _synthetic(config: DataConfig, shape: tuple[int, int, int]):
         splits.append((source(range(n)) if eager else source, source.labels()))
     (train_x, train_y), (val_x, val_y) = splits
     mean, std = channel_stats(train_x, sizes[0], config.seed, sample=512)
-    augment = Augment(sizes[0], shape, config.seed, flip=False) if config.augment else None
-    train = ImageDataset(train_x, train_y, mean, std, augment)
+    chosen = recipe.resolve(config, shape)
+    train = ImageDataset(train_x, train_y, mean, std, _augment(chosen, config.seed, sizes[0]))
     val = ImageDataset(val_x, val_y, mean, std)
     lazily = "" if isinstance(train_x, torch.Tensor) else "; generated as they are read"
     info = DatasetInfo(
         name="synthetic", classes=synthetic.CLASSES, class_names=list(synthetic.CLASS_NAMES),
         train_size=sizes[0], val_size=sizes[1], source_shape=shape, mean=mean, std=std,
         note=f"generated at the design's input size {shape_text(shape)} from seed "
-             f"{config.seed}{lazily}",
-        input_shape=shape, augmentation=train.augment.describe() if train.augment else "off")
+             f"{config.seed}{lazily}; augmentation: {chosen.description}",
+        input_shape=shape, augmentation=chosen.text)
     return train, val, info
 
 
@@ -142,17 +133,22 @@ def _finish(name, config: DataConfig, shape, train_x, train_y, val_x, val_y, cla
     if not adapted:
         train_x, val_x = _adapt(train_x, adapter), _adapt(val_x, adapter)
     mean, std = channel_stats(train_x, len(train_y), config.seed)
-    augment = (Augment(len(train_y), shape, config.seed, flip=name not in NO_FLIP)
-               if config.augment else None)
-    train = ImageDataset(train_x, train_y, mean, std, augment)
+    chosen = recipe.resolve(config, shape)
+    notes.append(f"augmentation: {chosen.description}")
+    train = ImageDataset(train_x, train_y, mean, std, _augment(chosen, config.seed, len(train_y)))
     val = ImageDataset(val_x, val_y, mean, std)
     info = DatasetInfo(
         name=name, classes=len(class_names), class_names=list(class_names),
         train_size=len(train), val_size=len(val),
         source_shape=tuple(int(v) for v in source_shape), mean=mean, std=std,
         note="; ".join(notes), input_shape=shape,
-        augmentation=train.augment.describe() if train.augment else "off", files=list(where))
+        augmentation=chosen.text, files=list(where))
     return train, val, info
+
+
+def _augment(chosen: recipe.Recipe, seed: int, size: int) -> Augment | None:
+    """The training split's augmentation: the settings' recipe (recipe.resolve)."""
+    return Augment(size, chosen.crop_padding, seed, chosen.hflip) if chosen.active else None
 
 
 def _adapt(x: torch.Tensor, adapter: Adapter):
