@@ -394,14 +394,18 @@ def test_an_error_card_is_red_and_its_tooltip_says_why(canvas):
 
 # ------------------------------------------------------------------------------------ viewing
 
-def test_wheel_zooms_around_the_cursor_and_fit_all_shows_everything(canvas):
+def wheel(view, pos, dy: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    event = QWheelEvent(QPointF(pos), QPointF(view.viewport().mapToGlobal(pos)), QPoint(0, 0),
+                        QPoint(0, dy), Qt.MouseButton.NoButton, modifiers,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(view.viewport(), event)
+
+
+def test_ctrl_wheel_zooms_around_the_cursor_and_fit_all_shows_everything(canvas):
     doc, scene, view = canvas
     pos = at(view, *scene.position_of("relu"))
     before = view.zoom()
-    wheel = QWheelEvent(QPointF(pos), QPointF(view.viewport().mapToGlobal(pos)), QPoint(0, 0),
-                        QPoint(0, 120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
-                        Qt.ScrollPhase.NoScrollPhase, False)
-    QApplication.sendEvent(view.viewport(), wheel)
+    wheel(view, pos, 120, Qt.KeyboardModifier.ControlModifier)
     assert view.zoom() > before
     after = view.mapToScene(pos)
     assert after.x() == pytest.approx(scene.position_of("relu")[0], abs=2)
@@ -409,6 +413,19 @@ def test_wheel_zooms_around_the_cursor_and_fit_all_shows_everything(canvas):
     view.actions_by_name["fit_all"].trigger()
     visible = view.mapToScene(view.viewport().rect()).boundingRect()
     assert visible.contains(scene.design_rect())
+
+
+def test_the_wheel_scrolls_as_everywhere_in_qt(canvas):
+    doc, scene, view = canvas
+    view.set_zoom(2.0)  # taller than the view: there is somewhere to scroll
+    bar = view.verticalScrollBar()
+    bar.setValue((bar.minimum() + bar.maximum()) // 2)
+    zoom, top = view.zoom(), view.mapToScene(0, 0).y()
+    wheel(view, view.viewport().rect().center(), -120)  # the wheel turned towards the user
+    assert view.zoom() == zoom
+    assert view.mapToScene(0, 0).y() > top  # further down the design
+    wheel(view, view.viewport().rect().center(), 120)
+    assert view.mapToScene(0, 0).y() == pytest.approx(top, abs=1)
 
 
 def test_middle_button_drag_pans(canvas):

@@ -10,6 +10,8 @@ Qt item type fits (ports), cached bounding rectangles, tooltips made only when a
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QColor,
@@ -31,10 +33,18 @@ from PySide6.QtWidgets import (
 )
 
 from ...model.analysis import LayerReport
-from ...model.layers import CATALOGUE, fmt_shape
+from ...model.layers import CATALOGUE
 from ...model.network import Node
-from ...model.units import format_count
 from ..theme import category_colour, severity_colour
+from .texts import (  # noqa: F401 (re-exported: the card texts were defined here)
+    _escape,
+    _params_forms,
+    hyper_text,
+    params_text,
+    shape_text,
+    title_text,
+    tooltip_text,
+)
 
 CARD_W = 170.0
 CARD_H = 64.0
@@ -42,11 +52,22 @@ RADIUS = 8.0
 PORT_R = 4.5
 ROW = 100.0  # the layout's row height: wires longer than this are routed around cards
 
-_LOW_DETAIL = 0.4  # below this zoom cards are drawn as plain boxes
+MIN_TEXT_PX = 9.0  # no text a card needs (its kind, its output volume) below this on screen
+COMPACT_PX = 10.5  # the compact card's text on screen, whatever the zoom
+_REF_PX = 100  # the compact font's metrics are measured at this size and scaled
 
 
 def _palette() -> QPalette:
     return QGuiApplication.palette()
+
+
+def text_px(font: QFont) -> float:
+    """A font's size in canvas units: its pixel size on screen at 100 % zoom."""
+    if font.pixelSize() > 0:
+        return float(font.pixelSize())
+    screen = QGuiApplication.primaryScreen()
+    dpi = screen.logicalDotsPerInchY() if screen is not None else 96.0
+    return font.pointSizeF() * dpi / 72.0
 
 
 class _Fonts:
@@ -71,107 +92,58 @@ class _Fonts:
             cls.title_metrics = QFontMetricsF(cls.title)
             cls.small_metrics = QFontMetricsF(cls.small)
             cls.strong_metrics = QFontMetricsF(cls.strong)
+            # the full card down to the zoom where its kind (title) or volume (strong) would
+            # be drawn smaller than MIN_TEXT_PX on screen; the compact card below that
+            cls.full_lod = MIN_TEXT_PX / min(text_px(cls.title), text_px(cls.strong))
+            cls.compact_ref = QFont(base)
+            cls.compact_ref.setWeight(QFont.Weight.DemiBold)
+            cls.compact_ref.setPixelSize(_REF_PX)
+            cls.compact_metrics = QFontMetricsF(cls.compact_ref)
+            cls._compact: dict[int, QFont] = {}
             cls._made = True
         return cls
 
-
-# ------------------------------------------------------------------------------------- texts
-
-def title_text(node: Node) -> str:
-    """'CONV · Conv2d': the notes' name first, where the layer has one."""
-    alias = CATALOGUE[node.type].alias
-    return f"{alias} · {node.type}" if alias else node.type
-
-
-_DESCRIPTIONS = {"ReLU": "max(0, x)", "Sigmoid": "σ(x)", "Tanh": "tanh(x)",
-                 "BatchNorm2d": "per depth slice", "Flatten": "volume → vector"}
+    @classmethod
+    def compact(cls, px: int) -> QFont:
+        font = cls._compact.get(px)
+        if font is None:
+            font = cls._compact[px] = QFont(cls.compact_ref)
+            font.setPixelSize(px)
+        return font
 
 
-def hyper_text(node: Node) -> str:
-    """The hyperparameters a person reads off a card: '3×3 /1 pad 1 · 64', '2×2 /2', '→ 10'."""
-    p = node.params
-    t = node.type
-    if t == "Conv2d":
-        k = p["kernel_size"]
-        text = f"{k}×{k} /{p['stride']} pad {p['padding']}"
-        if p["dilation"] != 1:
-            text += f" dil {p['dilation']}"
-        if p["groups"] != 1:
-            text += f" groups {p['groups']}"
-        return f"{text} · {p['out_channels']}"
-    if t in ("MaxPool2d", "AvgPool2d"):
-        k = p["kernel_size"]
-        text = f"{k}×{k} /{p['stride']}"
-        if p["padding"]:
-            text += f" pad {p['padding']}"
-        if p.get("ceil_mode"):
-            text += " ceil"
-        return text
-    if t == "AdaptiveAvgPool2d":
-        o = p["output_size"]
-        return "global average" if o == 1 else f"→ {o}×{o}"
-    if t == "Linear":
-        return f"→ {p['out_features']}"
-    if t == "Input":
-        return "image"
-    if t == "LeakyReLU":
-        return f"slope {p['negative_slope']:g}"
-    if t == "ELU":
-        return f"α {p['alpha']:g}"
-    if t == "GELU":
-        return "x·Φ(x), tanh approx." if p["approximate"] == "tanh" else "x·Φ(x)"
-    if t in ("Dropout", "Dropout2d"):
-        return f"p = {p['p']:g}"
-    if t == "LocalResponseNorm":
-        return f"size {p['size']}"
-    if t in ("Add", "Concat"):
-        n = len(node.inputs)
-        how = "sum" if t == "Add" else "along depth"
-        return f"{how} of {n} input{'s' if n != 1 else ''}"
-    return _DESCRIPTIONS.get(t, "")
+def compact_text(kind: str, volume: str, lod: float, width: float,
+                 height: float) -> tuple[tuple[str, ...], QFont] | None:
+    """The compact card's text at zoom `lod`: its kind and output volume at COMPACT_PX on
+    screen (or no less than MIN_TEXT_PX), on two lines or one, in a box of width × height
+    canvas units; None where even MIN_TEXT_PX does not fit (a plain box, zoomed far out)."""
+    fonts = _Fonts.get()
+    m = fonts.compact_metrics
+    w_kind, w_volume = m.horizontalAdvance(kind), m.horizontalAdvance(volume)
+    one = f"{kind}  {volume}" if volume else kind
+    w_one = m.horizontalAdvance(one)
+    for screen_px in (COMPACT_PX, MIN_TEXT_PX):
+        px = math.ceil(screen_px / max(lod, 1e-6))
+        scale = px / _REF_PX * 1.04  # (hinting: a little room)
+        line = m.height() * scale
+        if volume and 2 * line <= height and max(w_kind, w_volume) * scale <= width:
+            return (kind, volume), fonts.compact(px)
+        if line <= height and w_one * scale <= width:
+            return (one,), fonts.compact(px)
+    return None
 
 
-def shape_text(report: LayerReport | None) -> str:
-    return fmt_shape(report.shape if report is not None else None)
-
-
-def params_text(report: LayerReport | None) -> str:
-    if report is None or not report.params:
-        return ""
-    word = "frozen" if report.frozen else "param" if report.params == 1 else "params"
-    return f"{format_count(report.params)} {word}"
-
-
-def _params_forms(report: LayerReport | None) -> tuple[str, ...]:
-    """The parameter count from the longest way of writing it to the shortest ("frozen" in
-    place of "params" for a frozen layer's)."""
-    if report is None or not report.params:
-        return ()
-    n = report.params
-    short = format_count(n) if n >= 100_000 else f"{n / 1000:.3g} K" if n >= 1000 else str(n)
-    if report.frozen:
-        return (f"{format_count(n)} frozen", f"{short} frozen", "frozen")
-    word = "param" if n == 1 else "params"
-    return (f"{format_count(n)} {word}", f"{short} {word}", short)
-
-
-def _escape(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def tooltip_text(node: Node, report: LayerReport | None) -> str:
-    layer = CATALOGUE[node.type]
-    lines = [f"<b>{_escape(node.label or node.id)}</b> — {_escape(title_text(node))}",
-             _escape(layer.doc)]
-    if node.frozen:
-        lines.append("Frozen: a fine-tune keeps its weights as they are")
-    if report is not None:
-        for issue in report.issues:
-            mark = {"error": "✖", "warning": "⚠"}.get(issue.severity, "•")
-            lines.append(f"{mark} {_escape(issue.message)}")
-            for fix in issue.fixes[:3]:
-                lines.append(f"&nbsp;&nbsp;→ fix: {_escape(fix.label)}")
-    return "<br>".join(lines)
+def paint_compact(painter: QPainter, rect: QRectF, lines: tuple[str, ...], font: QFont,
+                  colour: QColor) -> None:
+    """The compact card's lines, centred in `rect`."""
+    painter.setFont(font)
+    painter.setPen(colour)
+    fonts = _Fonts.get()
+    h = fonts.compact_metrics.height() * font.pixelSize() / _REF_PX
+    top = rect.center().y() - h * len(lines) / 2
+    for i, line in enumerate(lines):
+        painter.drawText(QRectF(rect.left() - 40, top + i * h, rect.width() + 80, h),
+                         Qt.AlignmentFlag.AlignCenter, line)
 
 
 # ------------------------------------------------------------------------------------- ports
@@ -344,6 +316,7 @@ class NodeCard(QGraphicsObject):
             else:
                 port.setParentItem(None)
         self.title = title_text(node)
+        self.kind = layer.alias or node.type  # the compact card's word for it
         self.name = node.label or node.id
         self.hyper = hyper_text(node)
         self.shape_str = shape_text(report)
@@ -428,23 +401,56 @@ class NodeCard(QGraphicsObject):
         fill = self.fill_colour()
         return fill.darker(150) if fill.lightness() > 128 else fill.lighter(170)
 
+    def detail(self, lod: float) -> str:
+        """How much the card shows at zoom `lod`: "full" (three lines: type and name,
+        hyperparameters, volume and parameters), "compact" (its kind and output volume in a
+        font of COMPACT_PX on screen, whatever the zoom) or "box" (too small for any text)."""
+        if lod >= _Fonts.get().full_lod:
+            return "full"
+        return "compact" if self._compact(lod) is not None else "box"
+
+    def _compact(self, lod: float):
+        return compact_text(self.kind, self.shape_str, lod, CARD_W - 12, CARD_H - 6)
+
+    def label_lines(self, lod: float) -> list[tuple[str, QFont]]:
+        """The texts the card draws at zoom `lod`, each with its font (canvas units): what a
+        person reads off it there."""
+        detail = self.detail(lod)
+        fonts = _Fonts.get()
+        if detail == "full":
+            return [(self.title, fonts.title), (self.hyper, fonts.body),
+                    (self.shape_str, fonts.strong)]
+        if detail == "compact":
+            lines, font = self._compact(lod)
+            return [(line, font) for line in lines]
+        return []
+
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         pal = _palette()
         rect = self._RECT
         selected = self.isSelected()  # (option.state would build QStyle's enums at start-up)
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
         if selected:
-            painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 3.0))
+            pen = QPen(pal.color(QPalette.ColorRole.Highlight), 3.0)
+            if lod < 0.5:  # stays visible zoomed out
+                pen.setCosmetic(True)
+            painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(-3.5, -3.5, 3.5, 3.5), RADIUS + 3, RADIUS + 3)
-        if lod < _LOW_DETAIL:  # an overview: solid boxes, outlines a pixel or two wide
+        detail = "full" if lod >= _Fonts.get().full_lod else None
+        compact = None if detail else self._compact(lod)
+        if detail is None and compact is None:  # an overview: solid boxes, thin outlines
             pen = QPen(self.border_colour(), 2.0 if self.severity else 1.0)
             pen.setCosmetic(True)
             painter.setPen(pen)
             painter.setBrush(self.fill_colour().darker(112))
             painter.drawRect(rect)
             return
-        painter.setPen(QPen(self.border_colour(), 2.4 if self.severity else 1.2))
+        pen = QPen(self.border_colour(), 2.4 if self.severity else 1.2)
+        if detail is None:
+            pen = QPen(self.border_colour(), 2.0 if self.severity else 1.0)
+            pen.setCosmetic(True)
+        painter.setPen(pen)
         painter.setBrush(self.fill_colour())
         painter.drawRoundedRect(rect, RADIUS, RADIUS)
         if self.drop_hint is not None:
@@ -452,7 +458,10 @@ class NodeCard(QGraphicsObject):
             painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 4.0,
                                 Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
             painter.drawLine(QPointF(-CARD_W / 2 + 12, y), QPointF(CARD_W / 2 - 12, y))
-        self._paint_text(painter, pal)
+        if compact is not None:
+            paint_compact(painter, rect, *compact, pal.color(QPalette.ColorRole.WindowText))
+        else:
+            self._paint_text(painter, pal)
 
     def _paint_text(self, painter: QPainter, pal: QPalette) -> None:
         fonts = _Fonts.get()

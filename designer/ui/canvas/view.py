@@ -1,7 +1,8 @@
 """CanvasView: the widget that shows a CanvasScene.
 
-Viewing: wheel zoom around the cursor, Ctrl+= / Ctrl+- / Ctrl+0 (fit the design), panning with
-the middle button or Space+drag (and the scroll bars), rubber-band selection on empty space.
+Viewing: the wheel scrolls (Shift+wheel sideways), Ctrl+wheel and a trackpad's pinch zoom around
+the cursor, Ctrl+= / Ctrl+- / Ctrl+0 (fit the design), panning with the middle button or
+Space+drag (and the scroll bars), rubber-band selection on empty space.
 Drag and drop: a layer type from the palette (MIME application/x-convnet-layer, the type name in
 UTF-8) lands where it is dropped (see interactions.LayerDrop), a block template
 (application/x-convnet-block: inception, basic, bottleneck) goes after the layer it is dropped
@@ -156,12 +157,25 @@ class CanvasView(QGraphicsView):
     # ----------------------------------------------------------------------------- mouse
 
     def wheelEvent(self, event) -> None:  # noqa: N802
+        """The wheel scrolls, as everywhere in Qt; with Ctrl held it zooms around the cursor."""
+        if not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(event)
+            return
         delta = event.angleDelta().y() or event.angleDelta().x()
         if not delta:
             delta = event.pixelDelta().y()
         if delta:
             self.set_zoom(self.zoom() * 1.0015 ** delta, event.position())
         event.accept()
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802
+        """A trackpad's pinch zooms around the fingers."""
+        if (event.type() == QEvent.Type.NativeGesture
+                and event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture):
+            self.set_zoom(self.zoom() * (1.0 + event.value()), event.position())
+            event.accept()
+            return True
+        return super().viewportEvent(event)
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
         button = event.button()

@@ -1,0 +1,114 @@
+"""Big networks readable on the canvas (issue 19): at every zoom a card says its kind and its
+output volume in a font of at least 9 px on screen, zoomed out as a compact card; an opened
+design is fitted to the view."""
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QRectF
+
+from designer.ui.canvas import CanvasScene, CanvasView
+from designer.ui.canvas.items import MIN_TEXT_PX, text_px
+from designer.ui.document import Document
+
+PRESETS = Path(__file__).parents[2] / "presets"
+
+
+def make_view(qtbot, name: str, size=(900, 700)):
+    doc = Document()
+    doc.open(str(PRESETS / f"{name}.convnet.json"))
+    scene = CanvasScene(doc)
+    view = CanvasView(scene)
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    return doc, scene, view
+
+
+def on_screen_px(font, view) -> float:
+    """The font's height in pixels on screen: its size in canvas units times the zoom."""
+    return text_px(font) * view.transform().m22()
+
+
+def readable(card, view) -> list[str]:
+    """The texts the card shows at the view's zoom that are at least MIN_TEXT_PX on screen."""
+    return [text for text, font in card.label_lines(view.zoom())
+            if on_screen_px(font, view) >= MIN_TEXT_PX - 1e-6]
+
+
+def says_kind_and_volume(card, view) -> bool:
+    words = " ".join(readable(card, view))
+    return card.kind in words and card.shape_str in words
+
+
+@pytest.mark.parametrize("zoom", [1.0, 0.8, 0.6, 0.5])
+def test_a_card_says_its_kind_and_volume_at_9_px_at_these_zooms(qtbot, zoom):
+    doc, scene, view = make_view(qtbot, "vgg16")
+    view.set_zoom(zoom)
+    for card in scene.cards.values():
+        assert says_kind_and_volume(card, view), (card.node_id, card.label_lines(zoom))
+
+
+def test_zoomed_out_the_card_is_compact_and_its_text_keeps_its_size_on_screen(qtbot):
+    doc, scene, view = make_view(qtbot, "vgg16")
+    card = scene.card("conv3_1")
+    view.set_zoom(1.0)
+    assert card.detail(view.zoom()) == "full"
+    full = card.label_lines(1.0)
+    assert [t for t, _ in full][2] == "56×56×256"
+    sizes = []
+    for zoom in (0.75, 0.6, 0.5):
+        view.set_zoom(zoom)
+        assert card.detail(zoom) == "compact"
+        lines = card.label_lines(zoom)
+        assert " ".join(t for t, _ in lines).split() == ["CONV", "56×56×256"]
+        sizes.append(on_screen_px(lines[0][1], view))
+    assert max(sizes) - min(sizes) < 1.0  # a screen-constant size
+    # the text stays inside its card
+    for text, font in card.label_lines(0.5):
+        from PySide6.QtGui import QFontMetricsF
+
+        assert QFontMetricsF(font).horizontalAdvance(text) <= card.boundingRect().width()
+
+
+def test_far_out_a_card_is_a_plain_box(qtbot):
+    doc, scene, view = make_view(qtbot, "vgg16")
+    view.set_zoom(0.1)
+    assert scene.card("conv3_1").detail(0.1) == "box"
+    assert scene.card("conv3_1").label_lines(0.1) == []
+
+
+def test_a_compact_card_paints_its_text(qtbot):
+    """The compact text is drawn: the card's pixels hold the text's colour in its middle."""
+    from PySide6.QtGui import QImage, QPainter
+
+    doc, scene, view = make_view(qtbot, "vgg16")
+    card = scene.card("conv3_1")
+    for zoom, detail in ((0.6, "compact"), (0.2, "box")):
+        image = QImage(round(190 * zoom), round(84 * zoom), QImage.Format.Format_ARGB32)
+        image.fill(0)
+        painter = QPainter(image)
+        painter.scale(zoom, zoom)
+        painter.translate(95, 42)
+        card.paint(painter, None)
+        painter.end()
+        h, w = image.height(), image.width()
+        middle = [image.pixel(x, y) for x in range(w // 4, 3 * w // 4)
+                  for y in range(h // 4, 3 * h // 4)]
+        fill = max(set(middle), key=middle.count)  # the card's colour
+        inked = [p for p in middle if p != fill]
+        assert bool(inked) == (detail == "compact"), detail
+
+
+def test_opening_a_small_design_after_a_big_one_fits_it(qtbot):
+    doc, scene, view = make_view(qtbot, "googlenet")
+    rect = scene.design_rect()
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert visible.contains(rect)
+    view.set_zoom(3.0)
+    view.centerOn(rect.bottomRight())
+    doc.open(str(PRESETS / "lenet5.convnet.json"))
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert visible.contains(QRectF(scene.design_rect()))
+    assert 0.3 < view.zoom() <= 1.0  # fitted, never magnified beyond 100 %
