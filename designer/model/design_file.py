@@ -5,6 +5,8 @@
      "nodes": [{"id": str, "type": str, "params": {...}, "label": str, "pos": [x, y],
                 "frozen": true}, ...],                # "frozen": only on a frozen layer
      "edges": [{"from": str, "to": str}, ...],      # in input-port order for each "to"
+     "blocks": [{"id": str, "name": str, "kind": str, "members": [layer id, ...],
+                 "collapsed": true}, ...],          # optional; "collapsed": only when it is
      "analysis": {"batch": int, "dtype": str, "optimizer": str, "budget": int | null},
      "training": {...}, "canvas": {...}, "hints": {...}}
 
@@ -24,6 +26,7 @@ from typing import Any
 
 from ..atomic import write_text
 from .analysis import DTYPE_BYTES, OPTIMIZER_STATE
+from .blocks import KINDS
 from .layers import CATALOGUE, ParamError
 from .network import FREEZABLE, Network, NetworkError
 
@@ -56,7 +59,8 @@ class Design:
 
 
 _TOP = {"format", "version", "name", "description", "source", "reference", "nodes", "edges",
-        "analysis", "training", "canvas", "hints"}
+        "blocks", "analysis", "training", "canvas", "hints"}
+_BLOCK_FIELDS = ("id", "name", "kind", "members", "collapsed")
 
 
 def to_dict(design: Design) -> dict[str, Any]:
@@ -80,11 +84,21 @@ def to_dict(design: Design) -> dict[str, Any]:
         data["reference"] = design.reference
     data["nodes"] = nodes
     data["edges"] = [{"from": s, "to": d} for s, d, _ in net.edges()]
+    if net.blocks:
+        data["blocks"] = [_block_entry(b) for b in net.blocks.values()]
     for key in ("analysis", "training", "canvas", "hints"):
         value = getattr(design, key)
         if value:
             data[key] = value
     return data
+
+
+def _block_entry(block) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": block.id, "name": block.name, "kind": block.kind,
+                             "members": list(block.members)}
+    if block.collapsed:
+        entry["collapsed"] = True
+    return entry
 
 
 def dumps(design: Design) -> str:
@@ -239,6 +253,9 @@ def from_dict(data: Any) -> Design:
         net.topological_order()
     except NetworkError as e:
         raise _FieldError("edges", str(e)) from None
+    blocks = _expect(data.get("blocks", []), (list,), "blocks", "a list of blocks")
+    for i, entry in enumerate(blocks):
+        _block(net, entry, f"blocks[{i}]")
     analysis = _analysis(data.get("analysis", {}))
     design = Design(net, source, dict(reference), analysis)
     for key in ("training", "canvas", "hints"):
@@ -279,6 +296,37 @@ def _node(net: Network, entry: Any, path: str) -> None:
         net.add(type_name, params, id=nid, label=label, pos=pos, frozen=frozen)
     except NetworkError as e:
         raise _FieldError(f"{path}.id", str(e)) from None
+
+
+def _block(net: Network, entry: Any, path: str) -> None:
+    _expect(entry, (dict,), path, "an object")
+    extra = set(entry) - set(_BLOCK_FIELDS)
+    if extra:
+        raise _FieldError(f"{path}.{sorted(extra)[0]}",
+                          f"unknown field (known: {', '.join(_BLOCK_FIELDS)})")
+    bid = _expect(entry.get("id"), (str,), f"{path}.id", "a string")
+    name = _expect(entry.get("name", ""), (str,), f"{path}.name", "a string")
+    kind = _expect(entry.get("kind", "group"), (str,), f"{path}.kind", "a kind of block")
+    if kind not in KINDS:
+        raise _FieldError(f"{path}.kind", f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    members = _expect(entry.get("members"), (list,), f"{path}.members", "a list of layer ids")
+    if not members:
+        raise _FieldError(f"{path}.members", "a block needs at least one layer")
+    seen: set[str] = set()
+    for j, nid in enumerate(members):
+        _expect(nid, (str,), f"{path}.members[{j}]", "a layer id")
+        if nid not in net.nodes:
+            raise _FieldError(f"{path}.members[{j}]", f"no layer has the id {nid!r}")
+        if nid in seen:
+            raise _FieldError(f"{path}.members[{j}]", f"{nid!r} is listed twice")
+        seen.add(nid)
+    collapsed = _expect(entry.get("collapsed", False), (bool,), f"{path}.collapsed",
+                        "true or false")
+    try:
+        net.add_block(members, kind, name, id=bid, collapsed=collapsed)
+    except NetworkError as e:
+        where = "id" if bid in net.blocks or "block name" in str(e) else "members"
+        raise _FieldError(f"{path}.{where}", str(e)) from None
 
 
 def _analysis(value: Any) -> dict[str, Any]:

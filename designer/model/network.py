@@ -6,6 +6,9 @@ fine-tune keeps its weights as they are: see FREEZABLE). Each node keeps its inp
 as an ordered tuple of node ids (the order matters for Concat). Every edit keeps the graph acyclic
 and the parameters valid; a refused edit raises NetworkError and changes nothing.
 
+`blocks` are named groups of layers (blocks.py): no number depends on them. The table is
+replaced, never changed in place, by every block edit, so a view can tell it changed by identity.
+
 Pure Python: no Qt, no torch.
 """
 
@@ -17,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .blocks import KINDS, Block, overlap_problem
 from .layers import CATALOGUE, LayerType, ParamError, layer_type
 
 
@@ -52,6 +56,7 @@ class Network:
     name: str = "Untitled"
     description: str = ""
     nodes: dict[str, Node] = field(default_factory=dict)
+    blocks: dict[str, Block] = field(default_factory=dict)
     _order: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
     _version: int = field(default=0, repr=False, compare=False)
     # the last analysis's per-layer reports, reused where nothing changed (see analysis.py)
@@ -104,7 +109,8 @@ class Network:
         return f"{base}{i}"
 
     def copy(self) -> Network:
-        return Network(self.name, self.description, dict(self.nodes), _reports=dict(self._reports))
+        return Network(self.name, self.description, dict(self.nodes), dict(self.blocks),
+                       _reports=dict(self._reports))
 
     # ----------------------------------------------------------------------------- edits
 
@@ -151,6 +157,14 @@ class Network:
                 else:
                     new = tuple(s for s in n.inputs if s != node_id)
                 self.nodes[n.id] = replace(n, inputs=new)
+        if any(node_id in b.members for b in self.blocks.values()):
+            kept = {}
+            for bid, b in self.blocks.items():
+                if node_id in b.members:
+                    b = replace(b, members=tuple(m for m in b.members if m != node_id))
+                if b.members and overlap_problem(b.members, kept) is None:
+                    kept[bid] = b  # (a block left with its inner block's layers only goes)
+            self.blocks = kept
         self._touch()
 
     def insert_on_edge(
@@ -239,9 +253,13 @@ class Network:
         self.nodes[node_id] = replace(node, inputs=inputs)
         self._touch()
 
-    def replace_nodes(self, nodes: dict[str, Node]) -> None:
-        """Put back a whole node table (undo/redo); the caller guarantees it is consistent."""
+    def replace_nodes(self, nodes: dict[str, Node],
+                      blocks: dict[str, Block] | None = None) -> None:
+        """Put back a whole node table, and the blocks where given (undo/redo); the caller
+        guarantees they are consistent."""
         self.nodes = nodes
+        if blocks is not None:
+            self.blocks = blocks
         self._touch()
 
     def move(self, node_id: str, pos: tuple[float, float] | None) -> None:
@@ -265,7 +283,65 @@ class Network:
             else:
                 rebuilt[nid] = n
         self.nodes = rebuilt
+        if any(old in b.members for b in self.blocks.values()):
+            self.blocks = {bid: replace(b, members=tuple(new if m == old else m
+                                                         for m in b.members))
+                           for bid, b in self.blocks.items()}
         self._touch()
+
+    # ----------------------------------------------------------------------------- blocks
+
+    def add_block(self, members: Iterable[str], kind: str = "group", name: str = "",
+                  id: str | None = None, collapsed: bool = False) -> str:
+        """Group `members` as a block (in the design's order) and return its id. Refused
+        (NetworkError) for an unknown layer or kind, no layers, or a block that would share
+        some layers with another without holding it or being held by it."""
+        chosen = set(members)
+        for nid in chosen:
+            self[nid]
+        if not chosen:
+            raise NetworkError("a block needs at least one layer")
+        if kind not in KINDS:
+            raise NetworkError(f"unknown kind of block {kind!r} (known: {', '.join(KINDS)})")
+        block_id = id if id is not None else self.unique_block_id(name or kind)
+        if not isinstance(block_id, str) or not _IDENT.fullmatch(block_id):
+            raise NetworkError(f"{block_id!r} is not a valid block name (letters, digits and _, "
+                               "not starting with a digit)")
+        if block_id in self.blocks:
+            raise NetworkError(f"there is already a block named {block_id!r}")
+        problem = overlap_problem(chosen, self.blocks)
+        if problem:
+            raise NetworkError(problem)
+        ordered = tuple(n for n in self.nodes if n in chosen)
+        self.blocks = {**self.blocks,
+                       block_id: Block(block_id, name or block_id, kind, ordered, collapsed)}
+        return block_id
+
+    def remove_block(self, block_id: str) -> None:
+        """Ungroup: the block goes, its layers stay."""
+        if block_id not in self.blocks:
+            raise NetworkError(f"no block named {block_id!r}")
+        self.blocks = {k: b for k, b in self.blocks.items() if k != block_id}
+
+    def set_collapsed(self, block_ids: Iterable[str], collapsed: bool) -> None:
+        """Show blocks as one card each (collapsed) or as their layers."""
+        changed = dict(self.blocks)
+        for bid in block_ids:
+            if bid not in changed:
+                raise NetworkError(f"no block named {bid!r}")
+            changed[bid] = replace(changed[bid], collapsed=bool(collapsed))
+        self.blocks = changed
+
+    def unique_block_id(self, base: str) -> str:
+        base = re.sub(r"\W", "_", base.lower()) or "block"
+        if base[0].isdigit():
+            base = "_" + base
+        if base not in self.blocks:
+            return base
+        i = 2
+        while f"{base}{i}" in self.blocks:
+            i += 1
+        return f"{base}{i}"
 
     # ----------------------------------------------------------------------------- internals
 

@@ -2,7 +2,8 @@
 
 Block templates (GoogLeNet's Inception module, ResNet's basic and bottleneck blocks) add a
 ready-made, wired and laid-out group of layers after a given node and return the id of the
-block's output. They use only the Network API, so a template is one more series of ordinary edits.
+block's output; the layers are grouped as a block (blocks.py) named by the prefix. They use only
+the Network API, so a template is one more series of ordinary edits.
 
 `fc_to_conv` is the notes' "Converting Fully-Connected Layers to Convolutional Layers": an FC layer
 that looks at a W×H×D volume is the same function as a CONV layer with an F = W filter and no
@@ -65,11 +66,16 @@ class _Block:
         self.added.append(nid)
         return nid
 
-    def finish(self, out: str) -> str:
-        """Wire the layers that read `after` to the block's output instead (insert semantics)."""
+    def finish(self, out: str, kind: str) -> str:
+        """Wire the layers that read `after` to the block's output instead (insert semantics)
+        and group the new layers as a block of this kind."""
         for c in self.consumers:
             ins = self.net[c].inputs
             self.net.set_inputs(c, tuple(out if s == self.after else s for s in ins))
+        block_id = self.prefix if self.prefix not in self.net.blocks else None
+        if block_id is None or not block_id.isidentifier():
+            block_id = self.net.unique_block_id(self.prefix)
+        self.net.add_block(self.added, kind, self.prefix, id=block_id)
         return out
 
     def rollback(self) -> None:
@@ -134,7 +140,7 @@ def inception_module(
         xp = b.add("pool_proj", "Conv2d", _conv(pool_proj, 1), (xp,), 1.5, 2)
         xp = b.add("pool_proj_relu", "ReLU", None, (xp,), 1.5, 3)
         out = b.add("output", "Concat", None, (x1, x3, x5, xp), 0, 5)
-        return b.finish(out)
+        return b.finish(out, "inception")
     except BaseException:
         b.rollback()
         raise
@@ -163,7 +169,7 @@ def basic_block(net: Network, after: str, channels: int, stride: int = 1,
         x = b.add("bn2", "BatchNorm2d", None, (x,), 0, 5)
         short = _shortcut(b, after, channels, stride, project)
         x = b.add("add", "Add", None, (x, short), 0, 6)
-        return b.finish(b.add("relu2", "ReLU", None, (x,), 0, 7))
+        return b.finish(b.add("relu2", "ReLU", None, (x,), 0, 7), "basic")
     except BaseException:
         b.rollback()
         raise
@@ -195,7 +201,7 @@ def bottleneck_block(net: Network, after: str, width: int, stride: int = 1,
         x = b.add("bn3", "BatchNorm2d", None, (x,), 0, 8)
         short = _shortcut(b, after, out_c, stride, project)
         x = b.add("add", "Add", None, (x, short), 0, 9)
-        return b.finish(b.add("relu3", "ReLU", None, (x,), 0, 10))
+        return b.finish(b.add("relu3", "ReLU", None, (x,), 0, 10), "bottleneck")
     except BaseException:
         b.rollback()
         raise
@@ -259,6 +265,14 @@ def fc_to_conv(net: Network) -> Network:
             # the wires of a DAG with some nodes bypassed: no cycle can appear, and checking
             # each wire would walk the network once per layer (minutes for 8,000 layers)
             out.set_inputs(nid, tuple(source(s) for s in node.inputs), check_cycles=False)
+    for block in net.blocks.values():  # the blocks stay, less the Flattens that went
+        members = [m for m in block.members if m not in removed]
+        if members:
+            try:
+                out.add_block(members, block.kind, block.name, id=block.id,
+                              collapsed=block.collapsed)
+            except NetworkError:  # (what is left is another block's layers: it goes)
+                pass
     return out
 
 

@@ -1,0 +1,213 @@
+"""Blocks: named groups of layers (a residual block, an Inception module, a VGG stage, any
+selection), saved with the design; the canvas can show a block collapsed, as one card.
+
+A block is its id, a name, a kind (KINDS), its member layers and whether it is collapsed. Blocks
+are laminar: two blocks are disjoint or one holds all of the other's layers (a ResNet stage
+holds its bottleneck blocks). Blocks change no number: the analysis, the builder, training and
+the exports read the layers and wires only.
+
+The queries here are what the canvas needs to draw blocks (which layers a collapsed block hides,
+which blocks are cards, where a block's card goes), and `summary`: a block's figures summed from
+a Report, so that the views format them and never add them up. Pure Python: no Qt, no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .layers import Shape
+
+if TYPE_CHECKING:
+    from .analysis import Report
+
+KINDS = {
+    "basic": "Basic block",
+    "bottleneck": "Bottleneck",
+    "inception": "Inception",
+    "stage": "Stage",
+    "group": "Group",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    id: str
+    name: str
+    kind: str
+    members: tuple[str, ...]
+    collapsed: bool = False
+
+    @property
+    def title(self) -> str:
+        """The kind as a person reads it: 'Bottleneck', 'Inception', 'Group'."""
+        return KINDS.get(self.kind, self.kind)
+
+
+def overlap_problem(members: Iterable[str], blocks: Mapping[str, Block],
+                    ignore: str | None = None) -> str | None:
+    """Why a block of `members` cannot sit beside `blocks` (None where it can): a block that
+    shares some of its layers without holding all of them or being held, or one with the same
+    layers."""
+    mine = set(members)
+    for block in blocks.values():
+        if block.id == ignore:
+            continue
+        theirs = set(block.members)
+        shared = mine & theirs
+        if not shared:
+            continue
+        if mine == theirs:
+            return f"these layers are the block {block.id!r} already"
+        if shared != mine and shared != theirs:
+            one = sorted(shared)[0]
+            return (f"the block {block.id!r} holds {one} but not all of these layers (blocks "
+                    "hold whole blocks or are apart)")
+    return None
+
+
+# ------------------------------------------------------------------------------- the tree
+
+def parents(blocks: Mapping[str, Block]) -> dict[str, str | None]:
+    """Each block's smallest enclosing block (None at the top)."""
+    sets = {bid: set(b.members) for bid, b in blocks.items()}
+    out: dict[str, str | None] = {}
+    for bid, mine in sets.items():
+        best, size = None, 0
+        for oid, theirs in sets.items():
+            if oid != bid and len(theirs) > len(mine) and mine <= theirs:
+                if best is None or len(theirs) < size:
+                    best, size = oid, len(theirs)
+        out[bid] = best
+    return out
+
+
+def shown_collapsed(blocks: Mapping[str, Block]) -> list[str]:
+    """The collapsed blocks shown as cards: those inside no other collapsed block."""
+    up = parents(blocks)
+    out = []
+    for bid, block in blocks.items():
+        if not block.collapsed:
+            continue
+        p = up[bid]
+        while p is not None and not blocks[p].collapsed:
+            p = up[p]
+        if p is None:
+            out.append(bid)
+    return out
+
+
+def shown_expanded(blocks: Mapping[str, Block]) -> list[str]:
+    """The expanded blocks shown as frames around their layers: inside no collapsed block."""
+    up = parents(blocks)
+    out = []
+    for bid, block in blocks.items():
+        if block.collapsed:
+            continue
+        p = up[bid]
+        while p is not None and not blocks[p].collapsed:
+            p = up[p]
+        if p is None:
+            out.append(bid)
+    return out
+
+
+def hidden(blocks: Mapping[str, Block]) -> dict[str, str]:
+    """{layer id: the collapsed block whose card stands for it} for every hidden layer."""
+    out: dict[str, str] = {}
+    for bid in shown_collapsed(blocks):
+        for nid in blocks[bid].members:
+            out[nid] = bid
+    return out
+
+
+def depth(blocks: Mapping[str, Block]) -> dict[str, int]:
+    """How many blocks each block holds inside it, nested (0: none), for frame margins."""
+    up = parents(blocks)
+    out = {bid: 0 for bid in blocks}
+    for bid in blocks:
+        d, p = 0, up[bid]
+        while p is not None:
+            d += 1
+            out[p] = max(out[p], d)
+            p = up[p]
+    return out
+
+
+# ------------------------------------------------------------------------------- geometry
+
+def anchor(members: Iterable[str],
+           positions: Mapping[str, tuple[float, float]]) -> tuple[float, float]:
+    """Where a collapsed block's card goes: the middle of its layers' extent across, their top
+    row down (the block's first row, where it opens again)."""
+    pts = [positions[m] for m in members if m in positions]
+    if not pts:
+        return (0.0, 0.0)
+    xs = [p[0] for p in pts]
+    return ((min(xs) + max(xs)) / 2, min(p[1] for p in pts))
+
+
+# ------------------------------------------------------------------------------- figures
+
+@dataclass(frozen=True)
+class BlockSummary:
+    """A block's figures from the Report: what goes in and out, and the members' sums."""
+
+    layers: int
+    in_shape: Shape | None  # the volume that enters (of the first input from outside)
+    out_shape: Shape | None  # the volume of the block's output (its last layer read outside)
+    output: str | None  # that layer's id
+    params: int
+    frozen: int  # of which frozen
+    macs: int
+    activations: int
+    field: tuple | None  # the receptive field at the block's output (as LayerReport.field)
+    errors: int
+    warnings: int
+
+
+def boundary(inputs_of: Mapping[str, tuple[str, ...]], members: Iterable[str],
+             order: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(the layers outside the block that feed it, the members read outside it or by nothing)
+    in the design's order."""
+    mine = set(members)
+    feeds: list[str] = []
+    read_inside: set[str] = set()
+    read_outside: set[str] = set()
+    for nid in order:
+        for src in inputs_of.get(nid, ()):
+            if nid in mine and src not in mine and src not in feeds:
+                feeds.append(src)
+            if src in mine:
+                (read_inside if nid in mine else read_outside).add(src)
+    outs = [n for n in order if n in mine and (n in read_outside or n not in read_inside)]
+    return feeds, outs
+
+
+def summary(block: Block, inputs_of: Mapping[str, tuple[str, ...]], report: Report
+            ) -> BlockSummary:
+    """The block's figures, every one read or summed from the Report."""
+    members = [m for m in block.members if m in report.layers]
+    feeds, outs = boundary(inputs_of, members, report.order)
+    layers = [report.layers[m] for m in members]
+    out = outs[-1] if outs else None
+    first_in = next((f for f in feeds if f in report.layers), None)
+    if first_in is not None:
+        in_shape = report.layers[first_in].shape
+    else:  # the block starts at the INPUT: what the INPUT makes
+        in_shape = layers[0].shape if layers else None
+    out_report = report.layers.get(out) if out is not None else None
+    return BlockSummary(
+        layers=len(layers),
+        in_shape=in_shape,
+        out_shape=out_report.shape if out_report is not None else None,
+        output=out,
+        params=sum(r.params for r in layers),
+        frozen=sum(r.params for r in layers if r.frozen),
+        macs=sum(r.macs for r in layers),
+        activations=sum(r.activations for r in layers),
+        field=out_report.field if out_report is not None else None,
+        errors=sum(1 for r in layers for i in r.issues if i.severity == "error"),
+        warnings=sum(1 for r in layers for i in r.issues if i.severity == "warning"),
+    )
