@@ -14,24 +14,29 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from PySide6.QtCore import SignalInstance
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from ..model.network import Network, Node
 
 
 class EditableDocument(Protocol):
     """What the commands use of a document: its network, `edit` (one undoable change, see
-    the helpers below), `refresh` (re-analyse and tell the views) and the `moved` signal (the
-    ids of layers whose canvas position changed)."""
+    the helpers below), `refresh` (re-analyse and tell the views), the `moved` signal (the
+    ids of layers whose canvas position changed, or blocks collapsed or expanded) and its undo
+    stack."""
 
     @property
     def network(self) -> Network: ...
 
     @property
     def moved(self) -> SignalInstance: ...
+
+    @property
+    def undo_stack(self) -> QUndoStack: ...
 
     def edit(self, text: str, change: Callable[[Network], Any], merge_key: Any = None) -> Any: ...
 
@@ -46,13 +51,15 @@ class _DocumentCommand(QUndoCommand):
 
 class NetworkEdit(_DocumentCommand):
     """Swaps the whole node table (a dict of references to immutable nodes: cheap, and it keeps
-    the layers' order exactly)."""
+    the layers' order exactly), and the blocks table where `blocks` (before, after) is given."""
 
     MERGEABLE = 1002
 
     def __init__(self, doc: EditableDocument, text: str, before: dict[str, Node],
-                 after: dict[str, Node], merge_key: Any = None):
+                 after: dict[str, Node], merge_key: Any = None,
+                 blocks: tuple[dict, dict] | None = None):
         super().__init__(text)
+        self.blocks = blocks
         # weak: the document owns the undo stack that owns this command; a strong reference
         # would make a cycle that the garbage collector may tear down in the wrong order
         self._doc = weakref.ref(doc)
@@ -68,9 +75,13 @@ class NetworkEdit(_DocumentCommand):
         if not isinstance(other, NetworkEdit) or other.merge_key != self.merge_key:
             return False
         self.after = other.after
+        if other.blocks is not None:
+            self.blocks = (self.blocks or other.blocks)[0], other.blocks[1]
         return True
 
     def is_empty(self) -> bool:
+        if self.blocks is not None and self.blocks[0] != self.blocks[1]:
+            return False
         return list(self.before) == list(self.after) and all(
             self.before[k] is self.after[k] for k in self.before)
 
@@ -78,12 +89,15 @@ class NetworkEdit(_DocumentCommand):
         if self.first:  # the edit was already made by Document.edit
             self.first = False
         else:
-            self.doc.network.replace_nodes(dict(self.after))
+            self.doc.network.replace_nodes(dict(self.after), self._blocks(1))
         self.doc.refresh()
 
     def undo(self) -> None:
-        self.doc.network.replace_nodes(dict(self.before))
+        self.doc.network.replace_nodes(dict(self.before), self._blocks(0))
         self.doc.refresh()
+
+    def _blocks(self, which: int) -> dict | None:
+        return None if self.blocks is None else dict(self.blocks[which])
 
 
 class MoveNodes(_DocumentCommand):
@@ -106,6 +120,33 @@ class MoveNodes(_DocumentCommand):
 
     def _apply(self, positions: dict) -> None:
         net = self.doc.network
+        for nid, pos in positions.items():
+            if nid in net.nodes:
+                net.move(nid, pos)
+        self.doc.moved.emit(list(positions))
+
+
+class ShowBlocks(_DocumentCommand):
+    """Collapse or expand blocks: the blocks table before and after, and the canvas positions
+    that make room for an expanded block (or close the gap a collapsed one leaves). Nothing is
+    analysed again: no number depends on it; the canvas hears it through `moved`."""
+
+    def __init__(self, doc: EditableDocument, text: str, before: dict, after: dict,
+                 old: dict, new: dict):
+        super().__init__(text)
+        self._doc = weakref.ref(doc)  # (weak: see NetworkEdit)
+        self.before, self.after = before, after
+        self.old, self.new = old, new
+
+    def redo(self) -> None:
+        self._apply(self.after, self.new)
+
+    def undo(self) -> None:
+        self._apply(self.before, self.old)
+
+    def _apply(self, blocks: dict, positions: dict) -> None:
+        net = self.doc.network
+        net.blocks = dict(blocks)
         for nid, pos in positions.items():
             if nid in net.nodes:
                 net.move(nid, pos)
@@ -204,3 +245,46 @@ def paste(doc: EditableDocument, nodes: list[Node],
     from ..model.units import plural
 
     return doc.edit(f"Paste {plural(len(nodes), 'layer')}", change) or []
+
+
+# ------------------------------------------------------------------------------------ blocks
+
+def group(doc: EditableDocument, ids: Iterable[str], kind: str = "group",
+          name: str = "") -> str | None:
+    """Group layers as a block (refused, with the reason, where it would straddle another)."""
+    ids = list(ids)
+    return doc.edit(f"Group {len(ids)} layers", lambda net: net.add_block(ids, kind, name))
+
+
+def ungroup(doc: EditableDocument, block_ids: Iterable[str]) -> None:
+    """The blocks go; their layers stay as they are."""
+    block_ids = [b for b in block_ids if b in doc.network.blocks]
+    if not block_ids:
+        return
+
+    def change(net: Network) -> None:
+        for bid in block_ids:
+            net.remove_block(bid)
+
+    doc.edit("Ungroup" if len(block_ids) > 1 else f"Ungroup {block_ids[0]}", change)
+
+
+def show_blocks(doc: EditableDocument, block_ids: Iterable[str], collapsed: bool,
+                positions: Mapping[str, tuple[float, float]],
+                moves: Mapping[str, tuple[float, float]] | None = None) -> None:
+    """Collapse (or expand) blocks as one undo step, with the moves that make room
+    (`positions`: where every layer is shown now, for those without a saved position)."""
+    net = doc.network
+    block_ids = [b for b in block_ids if b in net.blocks and net.blocks[b].collapsed != collapsed]
+    if not block_ids:
+        return
+    before = dict(net.blocks)
+    after = dict(before)
+    for bid in block_ids:
+        after[bid] = replace(after[bid], collapsed=collapsed)
+    moves = dict(moves or {})
+    old = {nid: net.nodes[nid].pos if net.nodes[nid].pos is not None else positions.get(nid)
+           for nid in moves if nid in net.nodes}
+    word = "Collapse" if collapsed else "Expand"
+    name = block_ids[0] if len(block_ids) == 1 else f"{len(block_ids)} blocks"
+    doc.undo_stack.push(ShowBlocks(doc, f"{word} {name}", before, after, old, moves))

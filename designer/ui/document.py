@@ -81,14 +81,15 @@ class Document(QObject):
         """Run `change` on the network as one undoable step. A refused edit (NetworkError)
         changes nothing, emits `error` and returns None. Consecutive edits with the same
         merge_key (e.g. a spin box's arrow held down) make one undo step."""
-        before = dict(self.network.nodes)
+        before, blocks = dict(self.network.nodes), self.network.blocks
         try:
             result = change(self.network)
         except NetworkError as e:
-            self.network.replace_nodes(before)
+            self.network.replace_nodes(before, blocks)
             self.error.emit(str(e))
             return None
-        command = NetworkEdit(self, text, before, dict(self.network.nodes), merge_key)
+        command = NetworkEdit(self, text, before, dict(self.network.nodes), merge_key,
+                              (blocks, self.network.blocks))
         if command.is_empty():
             return result
         self.undo_stack.push(command)  # redo() of a fresh command only refreshes
