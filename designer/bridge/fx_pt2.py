@@ -10,7 +10,8 @@ that: only the program's graph, which the archive (a zip) keeps as JSON, `models
 (`serialized_exported_program.json` in the older layout). So this module
 
 - reads that one member of the zip and nothing else (the weights, the constants, the sample
-  inputs, every pickle in the archive stay unread), within limits: the zip's directory
+  inputs, every pickle in the archive stay unread here; the weights, where asked, are read as
+  raw bytes by pt2_weights.py, never unpickled), within limits: the zip's directory
   (MAX_ENTRIES entries, MAX_DIRECTORY_BYTES), the JSON (MAX_GRAPH_BYTES), the graph
   (MAX_NODES nodes, MAX_RANK dimensions a tensor);
 - refuses a program whose graph needs what only unpickling makes (a custom object as input);
@@ -24,7 +25,9 @@ that: only the program's graph, which the archive (a zip) keeps as JSON, `models
   on the meta device.
 
 read_pt2 gives the module, the input's (C, H, W) and the batch to run it with (the program's
-own where it is fixed, else 1); torch_sources.import_pt2 hands them to the fx reader.
+own where it is fixed, else 1); torch_sources.import_pt2 hands them to the fx reader. The module
+names, for each stand-in weight, the tensor of the program it stands for (`sources`) and where
+the program's JSON is (`member`): what pt2_weights.py reads the weights by, where asked.
 
 TORCH (imported where first used), no Qt.
 """
@@ -84,7 +87,9 @@ def read_pt2(path: Path) -> tuple[Any, tuple[int, int, int], int]:
     unpickling makes."""
     doc, member = _graph_json(path)
     try:
-        return _ProgramReader(doc, str(path)).read()
+        holder, shape, batch = _ProgramReader(doc, str(path)).read()
+        holder.member = member  # where the program is in the zip (pt2_weights.py)
+        return holder, shape, batch
     except _Bad as e:
         raise ModelImportError(f"{path}: its torch.export graph ({member}) cannot be read: "
                                f"{e}") from None
@@ -275,6 +280,7 @@ class _ProgramReader:
             raise _Bad(f"the graph has {len(inputs)} inputs but the signature describes "
                        f"{len(specs)}")
         holder = _GraphHolder()
+        holder.sources = {}  # a stand-in's attribute -> the tensor's name in the program
         graph = fx.Graph()
         user = []
         for k, spec in enumerate(specs):
@@ -309,6 +315,9 @@ class _ProgramReader:
                 holder.register_parameter(attr, torch.nn.Parameter(
                     self._meta_tensor(sizes, name), requires_grad=False))
                 self.values[name] = graph.get_attr(attr)
+                fqn = body.get(f"{'tensor_constant' if kind[0] == 't' else kind}_name")
+                if isinstance(fqn, str):  # its name in the state_dict (for pt2_weights.py)
+                    holder.sources[attr] = fqn
             elif kind == "constant_input":
                 name = _field(body, "name", str, f"input {k}")
                 ck, cv = _union(_field(body, "value", dict, f"input {k}"), f"input {k}.value")
@@ -560,6 +569,8 @@ def _graph_holder_class():
         what torch.fx's interpreter runs, without a GraphModule's generated code."""
 
         graph: Any
+        sources: dict  # a stand-in weight's attribute -> its name in the program's state_dict
+        member: str  # the program's JSON in the archive
 
     return GraphHolder
 

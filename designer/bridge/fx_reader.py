@@ -21,11 +21,13 @@ from collections.abc import Sequence
 from ..model.design_file import Design
 from ..model.layers import CATALOGUE
 from .fx_steps import _aten_name, _meta_shape, _node_steps, _python_functions
-from .import_build import _build, _design
+from .fx_weights import _fx_params, _module_fetch
+from .import_build import _build_made, _design
 from .import_graph import ModelImportError, _first_line, _Graph, _NoLayer, _Op, parse_input_shape
 from .import_layers import _lrn
+from .import_weights import _collect
 
-__all__ = ["import_module"]
+__all__ = ["import_module", "read_module"]
 
 
 class _FxReader:
@@ -144,7 +146,12 @@ class _FxReader:
         if steps and steps[0][0] == "Concat":
             tensors = n.args[0] if n.args else n.kwargs.get("tensors")
             tensor_ins = list(tensors)
-        return _Op(n, steps, tensor_ins, hint, what=what, absorbable=absorbable)
+        try:
+            params, problem = _fx_params(self.gm, self.functions, n, steps)
+        except Exception as e:  # noqa: BLE001 - the weights only: the structure comes in
+            params, problem = {}, f"its tensors cannot be found ({type(e).__name__})"
+        return _Op(n, steps, tensor_ins, hint, what=what, absorbable=absorbable,
+                   params=params, params_problem=problem)
 
     def _where(self, n) -> tuple[str, str]:
         if n.op == "call_module":
@@ -199,6 +206,16 @@ def import_module(model, input_shape: Sequence[int] | str | None = None,
     """A design with the structure of an nn.Module, traced with torch.fx (torch.export where
     the forward() has Python control flow fx cannot follow). The input shape (C, H, W) comes
     from the argument, else the class's `input_shape` (the designer's code export has one)."""
+    return read_module(model, input_shape, name, source, weights=False)[0]
+
+
+def read_module(model, input_shape: Sequence[int] | str | None = None,
+                name: str | None = None, source: str | None = None,
+                weights: bool = True) -> tuple[Design, dict | None, str]:
+    """(import_module's design, the model's weights as the state_dict of the design's module
+    or None, a note saying what came in or why nothing did: import_weights.py). The weights
+    are copies of the model's own tensors (its modules' parameters and buffers, the tensors
+    its functions read)."""
     import torch
     from torch import fx
 
@@ -229,4 +246,8 @@ def import_module(model, input_shape: Sequence[int] | str | None = None,
                                    f" and neither could torch.export") from None
         gm = program.module()
     graph = _FxReader(gm, shape, source).read()
-    return _design(_build(graph, name or cls), source)
+    net, made = _build_made(graph, name or cls)
+    if not weights:
+        return _design(net, source), None, ""
+    state, note = _collect(net, made, _module_fetch(gm), source, bounded=False)
+    return _design(net, source), state, note

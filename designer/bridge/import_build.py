@@ -37,6 +37,12 @@ _UNKNOWN = object()  # the value of an operation that does not map
 
 def _build(graph: _Graph, name: str) -> Network:
     """The design of an operation list; ModelImportError listing what does not map."""
+    return _build_made(graph, name)[0]
+
+
+def _build_made(graph: _Graph, name: str) -> tuple[Network, dict[str, _Op]]:
+    """The design of an operation list and, for each of its layers, the operation it was made
+    from (what the weights are read by: import_weights.py)."""
     net = Network(name)
     c, h, w = graph.input_shape
     try:
@@ -103,7 +109,8 @@ def _build(graph: _Graph, name: str) -> Network:
     _prune(net, outs[0])
     _merge_add_chains(net, made)
     _absorb_flattens(net, made)
-    return _checked(net, graph, made)
+    net = _checked(net, graph, made)
+    return net, {nid: op for nid, op in made.items() if nid in net.nodes}
 
 
 def _checked(net: Network, graph: _Graph, made: dict[str, _Op]) -> Network:

@@ -53,6 +53,25 @@ class _Op:
     what: str = ""  # how to name it in a message
     problem: str | None = None  # it does not map: what to list
     absorbable: bool = False  # a functional flatten: a Linear after it flattens by itself
+    # where the layer's parameters come from, for the weights (import_weights.py): the
+    # parameter's name in the layer's torch module -> a _Ref, or a number to fill it with (a
+    # functional batch_norm without weight: 1.0); None where the layer has none
+    params: dict[str, _Ref | float] | None = None
+    params_problem: str | None = None  # why this layer's weights cannot come in
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """One tensor of the model, for the weights: `handle` is the front end's (a torch tensor,
+    a get_attr target, an initializer's name), `layout` how it differs from the layer's (""
+    as it is; "T" a transposed matrix; "bias" a Gemm's C: out elements in any shape, or one
+    for all), `sibling` another tensor of the same module to take instead (a BatchNorm's
+    num_batches_tracked beside its running_mean), `optional` that it may be missing (then 0)."""
+
+    handle: Any
+    layout: str = ""
+    sibling: str | None = None
+    optional: bool = False
 
 
 @dataclass

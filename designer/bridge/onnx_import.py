@@ -10,16 +10,19 @@ A file is data from anywhere, so before anything else is worked out (_check_mode
   (subgraphs and functions counted) after;
 - no external data is ever read: a tensor whose data lies in another file (an initializer, a
   Constant's value, in a subgraph or a function) is refused, naming the tensor and the file
-  (an import keeps the structure only, never the weights);
+  (an import reads the one file it is given, and its weights only from it);
 - a tensor declaring more than MAX_ELEMENTS elements, a negative size or more than MAX_RANK
   dimensions, and a value declaring a size past MAX_DIM, are refused;
 - the input must fit a design's Input (channels, height and width within its limits).
 Every other fault of a malformed file (a missing input, an attribute of the wrong type, a
 tensor that cannot be read, ...) is a ModelImportError naming the node and its operation;
 nothing else escapes. The weights of large initializers are dropped from the parsed model
-(their sizes kept) so shape inference works on a small copy.
+(their sizes kept) so shape inference works on a small copy; where the weights are asked for
+(read_onnx), the initializers the layers read are taken as arrays before that
+(onnx_weights.py), and a fault of theirs is a reason in the note, never an error.
 
-TORCH-free, no Qt: only onnx (and numpy, which onnx brings).
+The structure needs no torch, only onnx (and numpy, which onnx brings); the weights (a
+state_dict) need torch. No Qt.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model.design_file import Design
-from .import_build import _build, _design, _stem
+from .import_build import _build_made, _design, _stem
 from .import_graph import (
     ModelImportError,
     _check_input_size,
@@ -42,8 +45,10 @@ from .import_graph import (
     parse_input_shape,
 )
 from .import_layers import _adaptive, _avg_pool, _bn, _conv, _lrn, _max_pool
+from .import_weights import _collect
+from .onnx_weights import _onnx_fetch, _onnx_params, _weight_arrays
 
-__all__ = ["MAX_BYTES", "MAX_DIM", "MAX_ELEMENTS", "MAX_NODES", "import_onnx"]
+__all__ = ["MAX_BYTES", "MAX_DIM", "MAX_ELEMENTS", "MAX_NODES", "import_onnx", "read_onnx"]
 
 MAX_BYTES = 1 << 30  # the file (VGG-19 with its weights: 550 MB)
 MAX_NODES = 100_000  # nodes, subgraphs and functions counted
@@ -57,6 +62,16 @@ def import_onnx(path: str | os.PathLike[str], input_shape: Sequence[int] | str |
     """A design with the structure of an ONNX graph (Dropout nodes, where the exporter kept
     them, become Dropout layers; Identity and Constant are no layers). Never reads another
     file (external data is refused); any fault of the file is a ModelImportError."""
+    return read_onnx(path, input_shape, name, weights=False)[0]
+
+
+def read_onnx(path: str | os.PathLike[str], input_shape: Sequence[int] | str | None = None,
+              name: str | None = None, weights: bool = True) -> tuple[Design, dict | None, str]:
+    """(import_onnx's design, the file's weights as the state_dict of the design's module or
+    None, a note saying what came in or why nothing did): the initializers of Conv (W, B),
+    Gemm (B, transposed where transB is 0; C) and MatMul (B, transposed), BatchNormalization
+    (scale, B, mean, var), read with numpy_helper.to_array (onnx_weights.py). A fault of the
+    weights alone is a reason in the note, never an error: the structure still comes in."""
     try:
         import onnx
         from onnx import numpy_helper
@@ -83,6 +98,7 @@ def import_onnx(path: str | os.PathLike[str], input_shape: Sequence[int] | str |
     if not model.graph.node:
         raise ModelImportError(f"{path}: not an ONNX model (no graph nodes)")
     _check_model(model, onnx, str(path))
+    arrays = _weight_arrays(model, onnx, numpy_helper, size) if weights else {}
     _drop_large_data(model, onnx)
     label = path.name
     shape = parse_input_shape(input_shape)
@@ -93,12 +109,16 @@ def import_onnx(path: str | os.PathLike[str], input_shape: Sequence[int] | str |
         graph_name = model.graph.name
         if graph_name in ("main_graph", "torch_jit", "torch-jit-export", "main", "graph", ""):
             graph_name = _stem(path)  # an exporter's default, not the model's name
-        return _design(_build(graph, name or graph_name[:100]), label)
+        net, made = _build_made(graph, name or graph_name[:100])
     except ModelImportError:
         raise
     except Exception as e:  # noqa: BLE001 - the last guard: a malformed file never crashes
         raise ModelImportError(f"{path}: the model cannot be imported ({type(e).__name__}: "
                                f"{_first_line(e)})") from None
+    if not weights:
+        return _design(net, label), None, ""
+    state, note = _collect(net, made, _onnx_fetch(arrays), label)
+    return _design(net, label), state, note
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,7 +188,7 @@ def _check_tensor(t, tp, source: str, where: str) -> None:
         location = entries.get("location", "?")
         raise ModelImportError(
             f"{source}: {where} keeps its data in another file ({_short(location)}); external "
-            "data is never read on import (an import keeps the structure, not the weights). "
+            "data is never read on import (an import reads the one file it is given). "
             "Save the model with its data inside the .onnx file, or import the model's Python "
             "code")
     dims = list(t.dims)
@@ -195,8 +215,9 @@ def _check_value(vi, source: str) -> None:
 
 
 def _drop_large_data(model, onnx) -> None:
-    """Drop the data of the initializers over _SMALL elements (their sizes stay): the import
-    never needs weights, and shape inference then copies a small model."""
+    """Drop the data of the initializers over _SMALL elements (their sizes stay): the structure
+    needs none of it (the weights, where asked, are read before: onnx_weights.py), and shape
+    inference then copies a small model."""
     for t in model.graph.initializer:
         if math.prod(t.dims) > _SMALL:
             for f in ("raw_data", "float_data", "int32_data", "string_data", "int64_data",
@@ -290,8 +311,9 @@ class _OnnxReader:
             return _Op(node.output[0], [], ins, hint, what=what, problem=str(e))
         if absorbable and what.startswith("/") and what.count("/") >= 2:
             absorbable = False  # the TorchScript exporter's name: an nn.Flatten module
+        params, problem = _onnx_params(node, _Attributes(node, self.onnx))
         return _Op(node.output[0], steps, tensor_ins or ins, hint, what=what,
-                   absorbable=absorbable)
+                   absorbable=absorbable, params=params, params_problem=problem)
 
     def _shapes(self, shape) -> dict:
         """The model's own shapes (batch dropped) by ONNX shape inference, where known."""

@@ -22,10 +22,10 @@ from typing import Any
 
 from ..model.design_file import Design
 from .fx_reader import _FxReader
-from .import_build import _build, _design, _stem
+from .import_build import _build_made, _design, _stem
 from .import_graph import ModelImportError, _first_line
 
-__all__ = ["import_pt2", "load_python_model"]
+__all__ = ["import_pt2", "load_python_model", "read_pt2_model"]
 
 
 def load_python_model(spec: str):
@@ -101,7 +101,18 @@ def import_pt2(path: str | os.PathLike[str], name: str | None = None) -> Design:
     """A design with the structure of a torch.export program saved as .pt2, read from the
     program's JSON graph in the archive (fx_pt2.py): nothing in the file is unpickled, and
     torch.export.load is never called (it would unpickle constants with pickle.loads)."""
+    return read_pt2_model(path, name, weights=False)[0]
+
+
+def read_pt2_model(path: str | os.PathLike[str], name: str | None = None,
+                   weights: bool = True) -> tuple[Design, dict | None, str]:
+    """(import_pt2's design, the program's weights as the state_dict of the design's module or
+    None, a note saying what came in or why nothing did). The weights are read as raw bytes
+    (pt2_weights.py), never unpickled; where the archive keeps them only pickled, the note says
+    so."""
     from .fx_pt2 import read_pt2
+    from .import_weights import _collect
+    from .pt2_weights import _ArchiveWeights
 
     path = Path(path)
     if not path.is_file():
@@ -115,4 +126,10 @@ def import_pt2(path: str | os.PathLike[str], name: str | None = None) -> Design:
     except Exception as e:  # noqa: BLE001 - a graph no exporter writes: say so, never crash
         raise ModelImportError(f"{path}: its torch.export graph cannot be read "
                                f"({type(e).__name__}: {_first_line(e)})") from None
-    return _design(_build(graph, name or _stem(path)), label)
+    net, made = _build_made(graph, name or _stem(path))
+    if not weights:
+        return _design(net, label), None, ""
+    with _ArchiveWeights(path, getattr(holder, "member", ""),
+                         getattr(holder, "sources", {})) as archive:
+        state, note = _collect(net, made, archive.fetch, label)
+    return _design(net, label), state, note
