@@ -4,8 +4,10 @@
 
 Each network is built with the Network API and the block templates of designer.model.transforms,
 checked against the parameter count its authors (or torchvision) publish, and saved with
-designer.model.design_file.save. The files are committed; tests check this script still makes
-them byte for byte.
+designer.model.design_file.save. The blocks come grouped and collapsed (GoogLeNet: its stem, its
+nine Inception modules and its head; a ResNet: its stem, its stages of residual blocks and its
+head), laid out top to bottom as the canvas shows them (model/layout.arrange). The files are
+committed; tests check this script still makes them byte for byte.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ if str(HERE.parent) not in sys.path:
 
 from designer.model.analysis import analyze  # noqa: E402
 from designer.model.design_file import Design, save  # noqa: E402
+from designer.model.layout import arrange  # noqa: E402
 from designer.model.network import Network  # noqa: E402
 from designer.model.transforms import (  # noqa: E402
     ROW,
@@ -59,6 +62,27 @@ class _Column:
     def then(self, block: Callable[..., str], *args, **kwargs) -> str:
         self.last = block(self.net, self.last, *args, **kwargs)
         return self.last
+
+
+def _group(net: Network, block_id: str, members, kind: str = "group", name: str = "") -> None:
+    net.add_block(members, kind, name or block_id, id=block_id, collapsed=True)
+
+
+def _collapsed(net: Network) -> None:
+    """Every block collapsed, and the design laid out as the canvas then shows it."""
+    net.set_collapsed(list(net.blocks), True)
+    for nid, pos in arrange(net, "top-down").items():
+        net.move(nid, pos)
+
+
+def _resnet_blocks(net: Network, stages: int, stem: list[str]) -> None:
+    _group(net, "stem", stem)
+    for stage in range(1, stages + 1):
+        inner = [b for b in net.blocks.values() if b.id.startswith(f"layer{stage}_")]
+        _group(net, f"layer{stage}", [m for b in inner for m in b.members], "stage",
+               f"layer{stage} (conv{stage + 1}_x)")
+    _group(net, "head", ["avgpool", "flatten", "fc"])
+    _collapsed(net)
 
 
 def _conv(filters: int, k: int, stride: int = 1, padding: int = 0, bias: bool = True) -> dict:
@@ -119,6 +143,10 @@ def googlenet() -> Design:
     col.add("flatten", "Flatten")
     col.add("dropout", "Dropout", {"p": 0.4})
     col.add("classifier", "Linear", {"out_features": 1000})
+    ids = list(net.nodes)
+    _group(net, "stem", ids[1:ids.index("pool2_3x3_s2") + 1])
+    _group(net, "head", ids[ids.index("pool5_7x7_s1"):])
+    _collapsed(net)
     return Design(net, source=GOOGLENET_SOURCE, reference={"params": 6_998_552})
 
 
@@ -169,6 +197,7 @@ def resnet(name: str) -> Design:
     col.add("avgpool", "AdaptiveAvgPool2d", {"output_size": 1})
     col.add("flatten", "Flatten")
     col.add("fc", "Linear", {"out_features": 1000})
+    _resnet_blocks(net, len(stages), ["conv1", "bn1", "relu", "maxpool"])
     source = f"{RESNET_SOURCE}; layer layout of torchvision.models.{name}"
     return Design(net, source=source, reference={"params": params})
 
@@ -198,6 +227,7 @@ def resnet20_cifar() -> Design:
     col.add("avgpool", "AdaptiveAvgPool2d", {"output_size": 1})
     col.add("flatten", "Flatten")
     col.add("fc", "Linear", {"out_features": 10})
+    _resnet_blocks(net, 3, ["conv1", "bn1", "relu"])
     source = f"{RESNET_SOURCE}, Section 4.2 (CIFAR-10, n = 3)"
     return Design(net, source=source, reference={"params": RESNET20_CIFAR_PARAMS})
 

@@ -5,9 +5,10 @@ Run once from the repository root; the .convnet.json files it writes beside it a
     python presets/generate_plain.py
 
 Every network is built through the designer.model API and saved with design_file.save, so the
-files are exactly the app's format. Each preset's reference parameter count is the published
-figure where there is one; where the paper gives none, it is the count this design computes (the
-description says so). tests/presets/test_plain_presets.py checks both against analyze().
+files are exactly the app's format. VGG's five stages are blocks (shown expanded). Each preset's
+reference parameter count is the published figure where there is one; where the paper gives none,
+it is the count this design computes (the description says so).
+tests/presets/test_plain_presets.py checks both against analyze().
 """
 
 from __future__ import annotations
@@ -275,9 +276,12 @@ def vgg(depth: int, params: int) -> None:
         3, 224, 224,
     )
     for block, (filters, n) in enumerate(VGG_BLOCKS[depth], 1):
+        first = len(s.net)
         for i in range(1, n + 1):
             s.conv_relu(f"{block}_{i}", filters, 3, padding=1)
         s.maxpool(f"pool{block}")
+        s.net.add_block(list(s.net.nodes)[first:], "stage", f"stage {block} ({filters} filters)",
+                        id=f"stage{block}")  # grouped, shown expanded (a column)
     s.fc("6", 4096, dropout=0.5)
     s.fc("7", 4096, dropout=0.5)
     s.fc("8", 1000, relu=False)

@@ -168,28 +168,40 @@ class BlockSummary:
 
 
 def boundary(inputs_of: Mapping[str, tuple[str, ...]], members: Iterable[str],
-             order: Iterable[str]) -> tuple[list[str], list[str]]:
+             order: Iterable[str],
+             readers: Mapping[str, list[str]] | None = None) -> tuple[list[str], list[str]]:
     """(the layers outside the block that feed it, the members read outside it or by nothing)
-    in the design's order."""
+    in `order` (the design's order). `readers` ({layer: the layers that read it}), where the
+    caller has it, saves a walk over the whole design."""
     mine = set(members)
+    order = list(order)
+    if readers is None:
+        built: dict[str, list[str]] = {}
+        for nid in order:
+            for src in inputs_of.get(nid, ()):
+                built.setdefault(src, []).append(nid)
+        readers = built
     feeds: list[str] = []
-    read_inside: set[str] = set()
-    read_outside: set[str] = set()
+    outs: list[str] = []
     for nid in order:
+        if nid not in mine:
+            continue
         for src in inputs_of.get(nid, ()):
-            if nid in mine and src not in mine and src not in feeds:
+            if src not in mine and src not in feeds:
                 feeds.append(src)
-            if src in mine:
-                (read_inside if nid in mine else read_outside).add(src)
-    outs = [n for n in order if n in mine and (n in read_outside or n not in read_inside)]
+        read = readers.get(nid, ())
+        if not read or any(r not in mine for r in read):
+            outs.append(nid)
     return feeds, outs
 
 
-def summary(block: Block, inputs_of: Mapping[str, tuple[str, ...]], report: Report
-            ) -> BlockSummary:
-    """The block's figures, every one read or summed from the Report."""
+def summary(block: Block, inputs_of: Mapping[str, tuple[str, ...]], report: Report,
+            readers: Mapping[str, list[str]] | None = None) -> BlockSummary:
+    """The block's figures, every one read or summed from the Report (`readers`: see
+    boundary)."""
     members = [m for m in block.members if m in report.layers]
-    feeds, outs = boundary(inputs_of, members, report.order)
+    feeds, outs = boundary(inputs_of, members,
+                           members if readers is not None else report.order, readers)
     layers = [report.layers[m] for m in members]
     out = outs[-1] if outs else None
     first_in = next((f for f in feeds if f in report.layers), None)

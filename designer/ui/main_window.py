@@ -348,6 +348,8 @@ class MainWindow(TrainingActions, QMainWindow):
 
         for name in ("insert_inception", "insert_basic", "insert_bottleneck"):
             self.insert_menu.addAction(actions[name])
+        from .canvas.arrange import add_to_menus
+        add_to_menus(self)  # Group, Ungroup, Collapse, Expand in Edit; View → Layout
 
         tools = self.toolbar
         tools.addSeparator()

@@ -114,3 +114,67 @@ def test_random_dags_never_overlap():
         pos = auto_layout(net)
         assert_no_overlaps(pos)
         assert_below_inputs(net, pos)
+
+
+# ------------------------------------------------------------------------------- arrange
+
+from designer.model.layout import SQUASH, arrange, toggle_moves  # noqa: E402
+
+RESNET152 = Path(__file__).parents[2] / "presets" / "resnet152.convnet.json"
+
+
+def shown(net, pos):
+    from designer.model.blocks import anchor, hidden, shown_collapsed
+
+    hide = hidden(net.blocks)
+    units = {n: p for n, p in pos.items() if n not in hide}
+    units.update({b: anchor(net.blocks[b].members, pos) for b in shown_collapsed(net.blocks)})
+    return units
+
+
+def test_wrapped_columns_fill_a_16_by_10_window():
+    net = load(RESNET152).network
+    net.set_collapsed(list(net.blocks), False)
+    for b in net.blocks.values():
+        if b.kind == "bottleneck":
+            net.set_collapsed([b.id], True)
+    tall = shown(net, arrange(net, "top-down"))
+    wide = shown(net, arrange(net, "columns"))
+    assert len(wide) == 1 + 4 + 50 + 3  # input, stem, 50 bottleneck cards, head
+    assert_no_overlaps(wide)
+
+    def fit(units):  # the zoom that shows them all in a 1600 x 1000 view
+        xs = [x for x, _ in units.values()]
+        ys = [y for _, y in units.values()]
+        return min(1600 / (max(xs) - min(xs) + 170), 1000 / (max(ys) - min(ys) + 64))
+    assert fit(tall) < 0.2 < 0.6 < fit(wide)
+
+
+def test_left_to_right_runs_along_x():
+    net = chain(5)
+    pos = arrange(net, "left-right")
+    xs = [pos[n][0] for n in net.topological_order()]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)
+    assert len({pos[n][1] for n in net.nodes}) == 1
+
+
+def test_a_collapsed_block_takes_one_place_and_opens_with_room_made():
+    net = chain(3)
+    out = basic_block(net, "conv2", 16, 1, prefix="b")
+    net.add("ReLU", id="after", inputs=[out])
+    net.set_collapsed(["b"], True)
+    pos = arrange(net, "top-down")
+    members = net.blocks["b"].members
+    top = min(pos[m][1] for m in members)
+    assert max(pos[m][1] for m in members) - top < ROW / 2  # squashed into the card's row
+    assert pos["after"][1] == top + ROW
+    moves = toggle_moves(net, "b", pos)
+    opened = {**pos, **moves}
+    net.set_collapsed(["b"], False)
+    assert_no_overlaps(shown(net, opened))
+    assert_below_inputs(net, opened)
+    back = toggle_moves(net, "b", opened)  # and closed again: the gap goes
+    net.set_collapsed(["b"], True)
+    closed = {**opened, **back}
+    assert closed["after"] == pos["after"]
+    assert all(abs(closed[m][1] - top) < len(members) * SQUASH + 1 for m in members)

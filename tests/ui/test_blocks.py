@@ -87,3 +87,84 @@ def test_a_template_inserted_in_the_window_is_one_block(qtbot):
 def test_presets_open_grouped(preset):
     net = load(PRESETS / f"{preset}.convnet.json").network
     assert net.blocks
+
+
+# ------------------------------------------------------------------------------ on the canvas
+
+def canvas_of(qtbot, preset: str):
+    from designer.ui.canvas import CanvasScene, CanvasView
+
+    doc = Document()
+    doc.open(str(PRESETS / f"{preset}.convnet.json"))
+    scene = CanvasScene(doc)
+    view = CanvasView(scene)
+    qtbot.addWidget(view)
+    view.resize(900, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    return doc, scene, view
+
+
+def test_a_collapsed_block_is_one_card_with_the_reports_figures(qtbot):
+    from designer.model.blocks import summary
+    from designer.model.units import format_count
+
+    doc, scene, view = canvas_of(qtbot, "resnet50")
+    card = scene.blocks.cards["layer2"]
+    block = doc.network.blocks["layer2"]
+    assert all(not scene.cards[m].isVisible() for m in block.members)
+    s = summary(block, {n: doc.network.nodes[n].inputs for n in doc.network.nodes}, doc.report)
+    lines = card.text_lines()
+    assert lines[0] == "Stage  layer2 (conv3_x)"
+    assert lines[1] == "56×56×256 → 28×28×512"
+    assert f"{format_count(s.params)} params" in lines[2] and "MACs" in lines[2]
+    assert f"RF {s.field[1]}" in lines[2]
+    assert s.params == sum(doc.report.layers[m].params for m in block.members)
+    # the wires to and from its layers attach to its card: one in, one out
+    assert [w.src.node_id for w in card.wires_in] == ["layer1"]
+    assert [w.dst.node_id for w in card.wires_out] == ["layer3"]
+
+
+def test_one_click_on_the_toggle_expands_in_place_and_undo_collapses(qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    doc, scene, view = canvas_of(qtbot, "resnet50")
+    view.set_zoom(1.0)
+    card = scene.blocks.cards["layer2"]
+    view.centerOn(card)
+    toggle = view.mapFromScene(card.toggle.scenePos())
+    head_before = scene.blocks.cards["head"].y()
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=toggle)
+    assert "layer2" not in scene.blocks.cards and "layer2" in scene.blocks.frames
+    inner = [b for b in doc.network.blocks if b.startswith("layer2_")]
+    assert sorted(scene.blocks.cards).count("layer2_0") == 1 and len(inner) == 4
+    assert all(b in scene.blocks.cards for b in inner)  # its bottlenecks, each a card
+    assert scene.blocks.cards["head"].y() == head_before + 3 * 100  # 4 rows for its 1: room
+    doc.undo_stack.undo()
+    assert "layer2" in scene.blocks.cards and scene.blocks.cards["head"].y() == head_before
+
+
+def test_selecting_a_block_card_selects_its_layers_and_delete_removes_them(qtbot):
+    doc, scene, view = canvas_of(qtbot, "resnet18")
+    members = doc.network.blocks["head"].members
+    scene.blocks.cards["head"].setSelected(True)
+    assert set(doc.selection) == set(members)
+    view.actions_by_name["delete"].trigger()
+    assert not set(members) & set(doc.network.nodes) and "head" not in doc.network.blocks
+    doc.undo_stack.undo()
+    assert "head" in doc.network.blocks and "head" in scene.blocks.cards
+
+
+def test_group_with_ctrl_g_and_ungroup(qtbot):
+    doc, scene, view = canvas_of(qtbot, "vgg16")
+    doc.select(["fc6", "relu6", "drop6"])
+    view.actions_by_name["group"].trigger()
+    new = [b for b in doc.network.blocks if b not in {f"stage{i}" for i in range(1, 6)}]
+    assert len(new) == 1 and new[0] in scene.blocks.frames
+    assert view.actions_by_name["group"].shortcut().toString() == "Ctrl+G"
+    doc.select(["fc6"])
+    view.actions_by_name["collapse"].trigger()
+    assert new[0] in scene.blocks.cards
+    view.actions_by_name["ungroup"].trigger()
+    assert new[0] not in doc.network.blocks and scene.cards["fc6"].isVisible()

@@ -45,8 +45,8 @@ def text(scene, nid) -> str:
     return "\n".join(scene.card(nid).text_lines())
 
 
-def assert_no_overlapping_cards(scene):
-    cards = sorted(scene.cards.values(), key=lambda c: (c.y(), c.x()))
+def assert_no_overlapping_cards(scene, cards=None):
+    cards = sorted(scene.cards.values() if cards is None else cards, key=lambda c: (c.y(), c.x()))
     for i, a in enumerate(cards):
         for b in cards[i + 1:]:
             if b.y() - a.y() >= CARD_H:
@@ -95,6 +95,14 @@ def test_the_resnet152_preset_opens_with_every_layer(canvas):
     doc.open(str(PRESETS / "resnet152.convnet.json"))
     assert len(scene.cards) == 516
     assert len(scene.wires) == len(doc.network.edges())
+    # its stem, four stages and head collapsed, each one card
+    shown = [c for c in scene.cards.values() if c.isVisible()] + list(scene.blocks.cards.values())
+    assert sorted(scene.blocks.cards) == ["head", "layer1", "layer2", "layer3", "layer4", "stem"]
+    assert [c.node_id for c in scene.cards.values() if c.isVisible()] == ["input"]
+    assert_no_overlapping_cards(scene, shown)
+    view.actions_by_name["expand_all"].trigger()  # every layer, each in a place of its own
+    assert scene.blocks.cards == {}
+    assert all(c.isVisible() for c in scene.cards.values())
     assert_no_overlapping_cards(scene)
 
 
@@ -331,7 +339,9 @@ def test_auto_layout_leaves_no_overlaps_in_one_step(canvas):
     steps = doc.undo_stack.count()
     view.actions_by_name["auto_layout"].trigger()
     assert doc.undo_stack.count() == steps + 1
-    assert_no_overlapping_cards(scene)
+    # the cards shown (its blocks are collapsed: one card each) each in a place of their own
+    assert_no_overlapping_cards(scene, [c for c in scene.cards.values() if c.isVisible()]
+                                + list(scene.blocks.cards.values()))
     for nid, node in doc.network.nodes.items():
         for src in node.inputs:
             assert scene.position_of(nid)[1] > scene.position_of(src)[1]

@@ -112,3 +112,57 @@ def test_opening_a_small_design_after_a_big_one_fits_it(qtbot):
     visible = view.mapToScene(view.viewport().rect()).boundingRect()
     assert visible.contains(QRectF(scene.design_rect()))
     assert 0.3 < view.zoom() <= 1.0  # fitted, never magnified beyond 100 %
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from designer.ui.main_window import MainWindow
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
+                   recovery_dir=tmp_path / "rec")
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def top_level_cards(scene) -> list:
+    return [c for c in scene.cards.values() if c.isVisible()] + list(scene.blocks.cards.values())
+
+
+def test_resnet152_opened_in_a_1400x900_window_says_every_cards_kind_and_volume(window, qtbot):
+    assert window.open_path(str(PRESETS / "resnet152.convnet.json"), ask=False)
+    view, scene = window.view, window.scene
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    cards = top_level_cards(scene)
+    assert len(cards) == 7  # the input, the stem, four stages, the head
+    for card in cards:
+        assert visible.contains(card.sceneBoundingRect()), card.node_id
+        assert says_kind_and_volume(card, view), (card.node_id, card.label_lines(view.zoom()))
+    # a stage opened in place: its 36 bottlenecks, each a card that says what it is
+    scene.request_toggle("layer3")
+    window.view.actions_by_name["layout_columns"].trigger()
+    cards = top_level_cards(scene)
+    assert len(cards) == 1 + 1 + 3 + 36 + 1  # input, stem, stages 1, 2 and 4, 36 blocks, head
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    for card in cards:
+        assert visible.contains(card.sceneBoundingRect()), card.node_id
+        assert says_kind_and_volume(card, view), (card.node_id, card.label_lines(view.zoom()))
+
+
+def test_the_layouts_are_one_undo_step_each(window):
+    assert window.open_path(str(PRESETS / "googlenet.convnet.json"), ask=False)
+    doc = window.doc
+    before = {n: doc.network.nodes[n].pos for n in doc.network.nodes}
+    for style in ("left-right", "columns", "top-down"):
+        count = doc.undo_stack.count()
+        window.view.actions_by_name[f"layout_{style}"].trigger()
+        assert doc.undo_stack.count() == count + 1
+    for _ in range(3):
+        doc.undo_stack.undo()
+    assert {n: doc.network.nodes[n].pos for n in doc.network.nodes} == before

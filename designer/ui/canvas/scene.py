@@ -22,6 +22,8 @@ from ...model.analysis import Report
 from ...model.layout import auto_layout
 from ...model.network import Network
 from .. import commands
+from .block_items import BlockCard
+from .block_view import BlockView
 from .items import CARD_H, CARD_W, NodeCard, PortItem, Wire
 
 MARGIN = 400.0  # room around the design to pan into
@@ -46,6 +48,7 @@ class CanvasScene(QGraphicsScene):
         self._selected_wires: set[Wire] = set()
         self.hints = None  # a HintsModel once set_hints() is called: markers on cards
         self._design = None  # the Design object shown: the Document makes a new one per file
+        self.blocks = BlockView(self)  # collapsed blocks' cards, expanded blocks' frames
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         document.changed.connect(self.sync)
         document.moved.connect(self._on_moved)
@@ -66,10 +69,11 @@ class CanvasScene(QGraphicsScene):
 
     def design_rect(self) -> QRectF:
         """The cards' extent (wires stay within a little of it)."""
-        if not self.cards:
+        units = self.blocks.visible_units() if self.blocks.hidden else self.cards.values()
+        if not units:
             return QRectF(-CARD_W / 2, -CARD_H / 2, CARD_W, CARD_H)
-        xs = [c.x() for c in self.cards.values()]
-        ys = [c.y() for c in self.cards.values()]
+        xs = [c.x() for c in units]
+        ys = [c.y() for c in units]
         return QRectF(min(xs) - CARD_W / 2, min(ys) - CARD_H / 2,
                       max(xs) - min(xs) + CARD_W, max(ys) - min(ys) + CARD_H)
 
@@ -166,6 +170,7 @@ class CanvasScene(QGraphicsScene):
         if moved:
             self.reroute_wires(moved)
 
+        self.blocks.sync()
         self._apply_selection(self.document.selection)
         if geometry:
             self._update_scene_rect()
@@ -207,6 +212,7 @@ class CanvasScene(QGraphicsScene):
             self._syncing = False
         self.cards.clear()
         self.wires.clear()
+        self.blocks.clear()
         self._press_positions.clear()
         self._drag_at.clear()
         self._selected_wires.clear()
@@ -256,7 +262,9 @@ class CanvasScene(QGraphicsScene):
             if card is not None and node is not None and node.pos is not None:
                 if (card.x(), card.y()) != node.pos:
                     card.setPos(node.pos[0], node.pos[1])
-        self.reroute_wires(self.cards[n] for n in ids if n in self.cards)
+        self.blocks.sync()  # (a block collapsed or expanded comes this way too)
+        self.reroute_wires([self.cards[n] for n in ids if n in self.cards]
+                           + list(self.blocks.cards.values()))
         self._update_scene_rect()
 
     def reroute_wires(self, cards) -> None:
@@ -269,14 +277,14 @@ class CanvasScene(QGraphicsScene):
                 if wire not in done:
                     done.add(wire)
                     wire.update_path()
-        for wire in self.wires.values():
+        for wire in list(self.wires.values()) + list(self.blocks.wires.values()):
             if wire not in done and wire.dst.y() - wire.src.y() > 150.0:
                 wire.update_path()
 
     def cards_across(self, x: float, top: float, bottom: float) -> list[NodeCard]:
         """The cards that a vertical line at x from top to bottom would cross."""
         if self._lanes is None:
-            self._lanes = [(c.x(), c.y(), c) for c in self.cards.values()]
+            self._lanes = [(c.x(), c.y(), c) for c in self.blocks.visible_units()]
         half_w, half_h = CARD_W / 2, CARD_H / 2
         return [c for cx, cy, c in self._lanes
                 if abs(cx - x) < half_w and cy + half_h > top and cy - half_h < bottom]
@@ -287,9 +295,14 @@ class CanvasScene(QGraphicsScene):
     # ----------------------------------------------------------------------------- selection
 
     def _apply_selection(self, ids) -> None:
-        wanted = set(ids)
+        hidden = self.blocks.hidden
+        wanted = {i for i in ids if i not in hidden}
         current = {c.node_id for c in self.selected_cards()}
-        if wanted == current:
+        chosen = set(ids)
+        blocks_wanted = {bid for bid, c in self.blocks.cards.items()
+                         if chosen.issuperset(c.members)} if hidden else set()
+        blocks_now = {bid for bid, c in self.blocks.cards.items() if c.isSelected()}
+        if wanted == current and blocks_wanted == blocks_now:
             return
         self._syncing = True
         blocked = self.blockSignals(True)  # one selectionChanged for the lot, not one per card
@@ -299,6 +312,8 @@ class CanvasScene(QGraphicsScene):
             for nid in wanted - current:
                 if nid in self.cards:
                     self.cards[nid].setSelected(True)
+            for bid in blocks_now ^ blocks_wanted:
+                self.blocks.cards[bid].setSelected(bid in blocks_wanted)
         finally:
             self.blockSignals(blocked)
             if not blocked:
@@ -330,6 +345,7 @@ class CanvasScene(QGraphicsScene):
             return
         self._restyle_selected_wires()
         selected = {c.node_id for c in self.selected_cards()}
+        selected.update(self.blocks.selected_members())
         ordered = [i for i in self.document.selection if i in selected]
         kept = set(ordered)
         ordered += [i for i in self.cards if i in selected and i not in kept]
@@ -374,6 +390,10 @@ class CanvasScene(QGraphicsScene):
         QToolTip.hideText()
         event.ignore()
 
+    def request_toggle(self, block_id: str) -> None:
+        """A block's ▸/▾ was clicked: expand or collapse it in place."""
+        self.blocks.toggle(block_id)
+
     def request_fix(self, node_id: str) -> None:
         """The card's fix badge was clicked: apply the first fix of its issue."""
         card = self.cards.get(node_id)
@@ -407,7 +427,8 @@ class CanvasScene(QGraphicsScene):
                 return
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
-            self._press_positions = {c: (c.x(), c.y()) for c in self.selected_cards()
+            self._press_positions = {c: (c.x(), c.y()) for c in self.selectedItems()
+                                     if isinstance(c, (NodeCard, BlockCard))
                                      if c.flags() & QGraphicsItem.GraphicsItemFlag.ItemIsMovable}
             self._drag_at = dict(self._press_positions)
 
@@ -438,7 +459,15 @@ class CanvasScene(QGraphicsScene):
         """One drag, one undo step: every card the drag moved, in one Document.move."""
         moved = {}
         for card, start in self._press_positions.items():
-            if card.scene() is self and (card.x(), card.y()) != start:
+            if card.scene() is not self or (card.x(), card.y()) == start:
+                continue
+            if isinstance(card, BlockCard):  # its layers move with it
+                dx, dy = card.x() - start[0], card.y() - start[1]
+                for nid in card.members:
+                    at = self.position_of(nid)
+                    if at is not None:
+                        moved[nid] = (at[0] + dx, at[1] + dy)
+            else:
                 moved[card.node_id] = (card.x(), card.y())
         self._press_positions = {}
         self._drag_at = {}

@@ -32,10 +32,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
+from ...model import layout
 from ...model.design_file import DesignFileError
-from ...model.layout import auto_layout
 from .. import commands
-from . import edits
+from . import arrange, edits
 from .edits import BLOCK_MIME, BLOCKS, LAYER_MIME, NODES_MIME, layer_type_name
 from .interactions import LayerDrop
 from .scene import CanvasScene
@@ -150,7 +150,7 @@ class CanvasView(QGraphicsView):
 
     def _reveal(self, ids: list) -> None:
         if len(ids) == 1:
-            card = self.canvas.card(ids[0])
+            card = self.canvas.blocks.unit(ids[0])  # (a hidden layer: its block's card)
             if card is not None:
                 self.ensureVisible(card, 40, 40)
 
@@ -354,11 +354,13 @@ class CanvasView(QGraphicsView):
             self.addAction(action)
             self.actions_by_name[name] = action
         self.actions_by_name["fit"] = self.actions_by_name["fit_all"]  # the same action
+        arrange.install(self)  # Group, Ungroup, Collapse, Expand, the layouts
 
     def _update_actions(self) -> None:
         if not self.actions_by_name:
             return
-        has_cards = bool(self.canvas.selected_cards())
+        has_cards = bool(self.canvas.selected_cards()) or bool(
+            self.canvas.blocks.selected_members())
         anything = has_cards or bool(self.canvas.selected_wires())
         self.actions_by_name["delete"].setEnabled(anything)
         for name in ("cut", "copy", "duplicate", "insert_inception", "insert_basic",
@@ -371,6 +373,7 @@ class CanvasView(QGraphicsView):
     def _selected_ids(self) -> list[str]:
         """Selected layers, in the design's order."""
         chosen = {c.node_id for c in self.canvas.selected_cards()}
+        chosen.update(self.canvas.blocks.selected_members())
         return [nid for nid in self.document.network.nodes if nid in chosen]
 
     def delete_selection(self) -> None:
@@ -439,7 +442,7 @@ class CanvasView(QGraphicsView):
 
     def auto_layout(self) -> None:
         """Lay the whole design out again: one undoable move of every card."""
-        self.document.move(auto_layout(self.document.network), "Auto layout")
+        self.document.move(layout.arrange(self.document.network, "top-down"), "Auto layout")
 
     def insert_block(self, kind: str) -> str | None:
         """An Inception module ("inception") or a ResNet block ("basic", "bottleneck") after

@@ -1,0 +1,193 @@
+"""How the scene shows the design's blocks (model/blocks.py): the layers a collapsed block
+hides, its card in their place with the wires to and from them attached to it, and a frame
+behind each expanded block's layers.
+
+The scene calls `sync` after every change of the document (cheap where the blocks, the report
+and the layers' positions are as they were) and asks `units`, `selected_members` and
+`toggle` for the gestures.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF
+
+from ...model import blocks as model_blocks
+from .block_items import BlockCard, BlockFrame
+from .items import CARD_H, CARD_W, Wire
+
+
+class BlockView:
+    def __init__(self, scene):
+        self.scene = scene
+        self.cards: dict[str, BlockCard] = {}  # collapsed blocks shown as cards
+        self.frames: dict[str, BlockFrame] = {}  # expanded blocks
+        self.wires: dict[tuple[str, str], Wire] = {}  # wires that end at a block's card
+        self.hidden: dict[str, str] = {}  # layer id -> the block card standing for it
+
+    # ----------------------------------------------------------------------------- queries
+
+    def unit(self, node_id: str):
+        """The item that shows a layer: its card, or the card of the block that hides it."""
+        bid = self.hidden.get(node_id)
+        return self.cards.get(bid) if bid is not None else self.scene.cards.get(node_id)
+
+    def visible_units(self) -> list:
+        return [c for nid, c in self.scene.cards.items() if nid not in self.hidden] + \
+            list(self.cards.values())
+
+    # ----------------------------------------------------------------------------- sync
+
+    def clear(self) -> None:
+        """The scene was cleared (another design): the items went with it."""
+        self.cards.clear()
+        self.frames.clear()
+        self.wires.clear()
+        self.hidden = {}
+
+    def sync(self) -> None:
+        scene = self.scene
+        doc = scene.document
+        net = doc.network
+        report = doc.report
+        blocks = net.blocks
+        if not blocks and not self.cards and not self.frames and not self.hidden:
+            return  # (a design without blocks costs nothing)
+        self.hidden = model_blocks.hidden(blocks)
+        shown = model_blocks.shown_collapsed(blocks)
+        for nid, card in scene.cards.items():
+            visible = nid not in self.hidden
+            if card.isVisible() != visible:
+                card.setVisible(visible)
+        inputs_of = {nid: n.inputs for nid, n in net.nodes.items()}
+        readers: dict[str, list[str]] = {}
+        for nid, ins in inputs_of.items():
+            for src in ins:
+                readers.setdefault(src, []).append(nid)
+        positions = {nid: (c.x(), c.y()) for nid, c in scene.cards.items()}
+        # the cards of collapsed blocks
+        for bid in [b for b in self.cards if b not in shown]:
+            self._drop_card(bid)
+        for bid in shown:
+            block = blocks[bid]
+            summary = model_blocks.summary(block, inputs_of, report, readers)
+            card = self.cards.get(bid)
+            if card is None:
+                card = self.cards[bid] = BlockCard(block, summary)
+                scene.addItem(card)
+            elif card.block != block or card.summary != summary:
+                card.set_content(block, summary)
+            x, y = model_blocks.anchor(block.members, positions)
+            if (card.x(), card.y()) != (x, y):
+                card.setPos(x, y)
+        self._sync_wires(net)
+        self._sync_frames(blocks)
+
+    def _drop_card(self, bid: str) -> None:
+        card = self.cards.pop(bid)
+        for wire in list(card.wires_in + card.wires_out):
+            self._drop_wire(wire)
+        if card.scene() is self.scene:
+            self.scene.removeItem(card)
+
+    def _drop_wire(self, wire: Wire) -> None:
+        wire.detach()
+        if self.wires.get(wire.key) is wire:
+            del self.wires[wire.key]
+        if wire.scene() is self.scene:
+            self.scene.removeItem(wire)
+
+    def _sync_wires(self, net) -> None:
+        """Real wires between shown layers; a wire to or from a hidden layer is shown as one
+        wire to or from its block's card (one per pair of cards)."""
+        scene = self.scene
+        hidden = self.hidden
+        for (src, dst), wire in scene.wires.items():
+            visible = src not in hidden and dst not in hidden
+            if wire.isVisible() != visible:
+                wire.setVisible(visible)
+        want: dict[tuple[str, str], tuple] = {}
+        into: dict[str, list[str]] = {}
+        for nid, node in net.nodes.items():
+            dst_unit = hidden.get(nid, nid)
+            for i, src in enumerate(node.inputs):
+                src_unit = hidden.get(src, src)
+                if src_unit == dst_unit or (src not in hidden and nid not in hidden):
+                    continue
+                pair = (src_unit, dst_unit)
+                if pair in want:
+                    continue
+                if nid in hidden:
+                    into.setdefault(dst_unit, []).append(src_unit)
+                    want[pair] = (None, None)
+                else:
+                    want[pair] = (i, len(node.inputs))
+        for pair, slot in want.items():
+            if slot[0] is None:
+                ins = into[pair[1]]
+                want[pair] = (ins.index(pair[0]), len(ins))
+        for pair in [p for p, w in self.wires.items()
+                     if p not in want or w.scene() is not scene
+                     or w.src is not self._item(p[0]) or w.dst is not self._item(p[1])]:
+            self._drop_wire(self.wires[pair])
+        for pair, (index, count) in want.items():
+            wire = self.wires.get(pair)
+            if wire is None:
+                src, dst = self._item(pair[0]), self._item(pair[1])
+                if src is None or dst is None:
+                    continue
+                wire = Wire(src, dst, index, count)
+                wire.setFlag(Wire.GraphicsItemFlag.ItemIsSelectable, False)
+                scene.addItem(wire)
+                self.wires[pair] = wire
+                wire.update_path()
+            else:
+                wire.set_slot(index, count)
+
+    def _item(self, unit: str):
+        return self.cards.get(unit) if unit in self.cards else self.scene.cards.get(unit)
+
+    def _sync_frames(self, blocks) -> None:
+        shown = model_blocks.shown_expanded(blocks)
+        for bid in [b for b in self.frames if b not in shown]:
+            frame = self.frames.pop(bid)
+            if frame.scene() is self.scene:
+                self.scene.removeItem(frame)
+        rects: dict[str, QRectF] = {}
+        for bid in sorted(shown, key=lambda b: len(blocks[b].members)):  # inner ones first
+            block = blocks[bid]
+            rect = QRectF()
+            for nid in block.members:
+                item = self.unit(nid)
+                if item is not None:
+                    rect = rect.united(QRectF(item.x() - CARD_W / 2, item.y() - CARD_H / 2,
+                                              CARD_W, CARD_H))
+            members = set(block.members)
+            for other, r in rects.items():
+                if members.issuperset(blocks[other].members):
+                    rect = rect.united(r)
+            frame = self.frames.get(bid)
+            if frame is None:
+                frame = self.frames[bid] = BlockFrame(block)
+                self.scene.addItem(frame)
+            frame.block = block
+            frame.set_rect(rect)
+            rects[bid] = frame.rect
+
+    # ----------------------------------------------------------------------------- gestures
+
+    def toggle(self, block_id: str) -> None:
+        """Collapse or expand a block in place (one undo step): what follows it moves down to
+        make room for its layers, or up to close the gap."""
+        from .arrange import show
+
+        block = self.scene.document.network.blocks.get(block_id)
+        if block is not None:
+            show(self.scene, [block_id], not block.collapsed)
+
+    def selected_members(self) -> list[str]:
+        """The layers of the selected block cards."""
+        out: list[str] = []
+        for card in self.cards.values():
+            if card.isSelected():
+                out.extend(card.members)
+        return out
