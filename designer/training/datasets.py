@@ -6,8 +6,15 @@
   ``config.path`` or the cache folder, downloaded there on request (``config.download``) with
   progress and MD5 checks. The standard test split is the validation split.
 - ``folder``: one sub-folder of images per class (``train/`` and ``val/`` inside it are used as
-  the splits where present); ``npz``: arrays ``x`` and ``y``. Both hold back a seeded 10% (or
-  ``val_size``) for validation.
+  the splits where present), PNG, JPEG, BMP, GIF, WebP, TIFF or PPM read with Pillow on several
+  threads (data/images.py); files that cannot be read are skipped and listed in the note, up to
+  10 % of them (more: a ``DatasetError`` with the list). ``npz``: arrays ``x`` and ``y``. Both
+  hold back 10 % (or ``val_size``) for validation, stratified (each class in proportion) and
+  seeded; the note gives each side's samples per class.
+- ``train_size`` / ``val_size`` take stratified seeded subsets of the standard sets too.
+
+Every fault is a ``DatasetError`` that names the file or field and carries its own ``advice``
+(what to do: the Trainer shows it). A damaged .npz is said to be one, with how to write a good one.
 
 Every set is shaped to the design's input (C, H, W): bilinear resizing, grey repeated to RGB, RGB
 to grey by luminance; any other channel change is a ``DatasetError`` that says which depths work.
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 from .data.common import DatasetError, DatasetInfo, ImageDataset
 from .data.download import BASE_URLS, FILES, MIRROR_ENV, default_cache_dir, download
+from .data.preview import Preview, preview_samples
 from .data.recipe import Recipe
 from .data.recipe import resolve as augmentation_recipe
 from .data.sets import DATASETS, dataset_name, load_datasets
@@ -39,6 +47,7 @@ __all__ = [
     "FILES",
     "MIRROR_ENV",
     "DataConfig",
+    "Preview",
     "Recipe",
     "DatasetError",
     "DatasetInfo",
@@ -48,4 +57,5 @@ __all__ = [
     "default_cache_dir",
     "download",
     "load_datasets",
+    "preview_samples",
 ]

@@ -21,7 +21,8 @@ import pytest
 import torch
 
 from designer.training.data import download as download_module
-from designer.training.data import png, safe_pickle
+from designer.training.data import images as folders
+from designer.training.data import safe_pickle
 from designer.training.data import sets as datasets  # load_datasets and its limits
 from designer.training.datasets import DataConfig, DatasetError, load_datasets
 
@@ -407,7 +408,8 @@ def test_train_and_val_sizes_take_seeded_subsets(tmp_path):
     again, _, _ = load_datasets(
         config(name="mnist", path=str(tmp_path), train_size=10, val_size=5), (1, 28, 28))
     assert (len(train), len(val)) == (10, 5) and torch.equal(train.images, again.images)
-    assert "a seeded random 10 of the 30 samples" in info.note
+    assert "training: a stratified seeded 10 of the 30 samples, 1 per class (10 classes)" in \
+        info.note
 
 
 # --- the python version of CIFAR, read without unpickling --------------------------------------
@@ -508,7 +510,8 @@ def test_npz_round_trip(tmp_path, layout):
     shape = (images.shape[1], 12, 10)
     train, val, info = load_datasets(config(name="npz", path=str(path), augment=False), shape)
     assert (len(train), len(val), info.classes) == (45, 5, 4)
-    assert "validation: a seeded random 5 of the 50 samples" in info.note
+    assert "validation: a stratified seeded 5 of the 50 samples, 1–2 per class (4 classes)" \
+        in info.note
     seen = torch.cat([train.labels, val.labels]).sort().values
     assert torch.equal(seen, torch.from_numpy(labels).sort().values)
     x0, y0 = val[0]
@@ -546,16 +549,40 @@ def test_bad_npz_files_say_what_is_wrong(tmp_path):
     np.savez(path, x=np.array([None] * 4, dtype=object), y=np.zeros(4, int))
     with pytest.raises(DatasetError, match="can only be unpickled"):
         load_datasets(config(name="npz", path=str(path)), (1, 8, 8))
-    path.write_bytes(b"not a zip")
-    with pytest.raises(DatasetError, match="not a readable .npz"):
-        load_datasets(config(name="npz", path=str(path)), (1, 8, 8))
+
+
+def _damaged_npz_files(tmp_path: Path) -> dict[str, bytes]:
+    import zipfile
+
+    good = io.BytesIO()
+    np.savez_compressed(good, x=np.zeros((4, 8, 8), np.uint8), y=np.arange(4))
+    other = io.BytesIO()
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("x.npy", os.urandom(300))  # a member that is no .npy
+        archive.writestr("y.npy", os.urandom(300))
+    return {"random bytes": os.urandom(3000), "text": b"not a zip",
+            "cut short": good.getvalue()[:-40], "members not .npy": other.getvalue(),
+            "empty": b""}
+
+
+def test_a_damaged_npz_says_so_and_how_to_write_one(tmp_path):
+    for what, data in _damaged_npz_files(tmp_path).items():
+        path = tmp_path / "damaged.npz"
+        path.write_bytes(data)
+        with pytest.raises(DatasetError) as caught:
+            load_datasets(config(name="npz", path=str(path)), (1, 8, 8))
+        text = str(caught.value)
+        assert "is not a valid .npz of arrays x and y" in text, (what, text)
+        assert "numpy.savez" in caught.value.advice, what
+        assert "pickle" not in (text + caught.value.advice).lower(), what
 
 
 def test_channels_that_cannot_be_adapted_say_which_work(tmp_path):
     path = tmp_path / "rgb.npz"
     np.savez(path, x=np.zeros((10, 8, 8, 3), np.uint8), y=np.arange(10) % 2)
-    with pytest.raises(DatasetError, match="3 channels .* wants 2.* 3 \\(RGB\\) or 1 \\(grey"):
+    with pytest.raises(DatasetError, match="3 channels .* wants 2.* 3 \\(RGB\\) or 1 \\(grey") as e:
         load_datasets(config(name="npz", path=str(path)), (2, 8, 8))
+    assert "Input layer's channels" in e.value.advice
     make_mnist(tmp_path)
     with pytest.raises(DatasetError, match="1 channel .* wants 4.* 1 \\(grey\\) or 3"):
         load_datasets(config(name="mnist", path=str(tmp_path)), (4, 28, 28))
@@ -564,41 +591,45 @@ def test_channels_that_cannot_be_adapted_say_which_work(tmp_path):
 # --- image folders -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("channels", [1, 2, 3, 4])
-def test_the_png_decoder_reads_every_filter_and_colour_type(channels):
-    rng = np.random.default_rng(channels)
-    pixels = rng.integers(0, 256, (9, 7, channels), dtype=np.uint8)
-    pixels[3:6] = pixels[2]  # runs that filters like
-    data = png.encode(pixels, filters=(0, 1, 2, 3, 4))
-    assert np.array_equal(png.decode(data), pixels)
+def save_image(path: Path, pixels: np.ndarray, **kw) -> None:
+    from PIL import Image
+
+    Image.fromarray(pixels).save(path, **kw)
 
 
-def make_image_folder(root: Path, classes=("cat", "dog", "fish"), per_class=10, size=(12, 9)):
+def make_image_folder(root: Path, classes=("cat", "dog", "fish"), per_class=10, size=(12, 9),
+                      suffix=".png"):
     rng = np.random.default_rng(6)
     kept = {}
-    for k, name in enumerate(classes):
+    for name in classes:
         (root / name).mkdir(parents=True)
         for i in range(per_class):
             pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
-            (root / name / f"{i:02d}.png").write_bytes(png.encode(pixels, filters=(k % 5,)))
+            save_image(root / name / f"{i:02d}{suffix}", pixels)
             kept[(name, i)] = pixels
     return kept
 
 
-def test_an_image_folder_loads_with_a_seeded_split(tmp_path, monkeypatch):
-    monkeypatch.setattr("designer.training.data.files._pillow", lambda: None)
-    make_image_folder(tmp_path / "pets")
-    config_ = config(name="folder", path=str(tmp_path / "pets"), augment=False)
+def test_an_image_folder_loads_with_a_stratified_seeded_split(tmp_path):
+    kept = make_image_folder(tmp_path / "pets")
+    config_ = config(name="folder", path=str(tmp_path / "pets"))
     train, val, info = load_datasets(config_, (3, 12, 9))
     assert info.class_names == ["cat", "dog", "fish"] and (len(train), len(val)) == (27, 3)
-    assert info.source_shape == (3, 12, 9) and info.note.startswith("validation")
+    assert torch.bincount(val.labels).tolist() == [1, 1, 1]
+    assert info.source_shape == (3, 12, 9) and info.note.startswith(
+        "validation: a stratified seeded 3 of the 30 samples, 1 per class (3 classes); "
+        "training: 27, 9 per class (3 classes); augmentation: off")
+    # the pixels are the files' (a lossless format: exactly)
+    assert torch.allclose(denormalise(info, train[0][0]), torch.from_numpy(
+        kept[("cat", 0)].transpose(2, 0, 1).astype(np.float32)), atol=1e-3) or torch.allclose(
+        denormalise(info, val[0][0]), torch.from_numpy(
+            kept[("cat", 0)].transpose(2, 0, 1).astype(np.float32)), atol=1e-3)
     grey, _, grey_info = load_datasets(config_, (1, 24, 18))
     assert tuple(grey[0][0].shape) == (1, 24, 18)
     assert "resized from images such as 9×12×3 to 18×24×1" in grey_info.note
 
 
-def test_an_image_folder_with_train_and_val_folders(tmp_path, monkeypatch):
-    monkeypatch.setattr("designer.training.data.files._pillow", lambda: None)
+def test_an_image_folder_with_train_and_val_folders(tmp_path):
     make_image_folder(tmp_path / "train", per_class=4)
     make_image_folder(tmp_path / "val", classes=("cat", "fish"), per_class=2)
     train, val, info = load_datasets(config(name="folder", path=str(tmp_path)), (3, 12, 9))
@@ -606,24 +637,35 @@ def test_an_image_folder_with_train_and_val_folders(tmp_path, monkeypatch):
     assert val.labels.tolist() == [0, 0, 2, 2]
 
 
-def test_bad_image_folders_say_what_is_wrong(tmp_path, monkeypatch):
-    monkeypatch.setattr("designer.training.data.files._pillow", lambda: None)
-    with pytest.raises(DatasetError, match="does not exist"):
-        load_datasets(config(name="folder", path=str(tmp_path / "nope")), (3, 8, 8))
+def test_bad_image_folders_say_what_is_wrong_and_what_to_do(tmp_path):
+    def refused(path, match, advice, shape=(3, 8, 8)):
+        with pytest.raises(DatasetError, match=match) as caught:
+            load_datasets(config(name="folder", path=str(path)), shape)
+        assert advice in caught.value.advice
+    refused(tmp_path / "nope", "does not exist", "one sub-folder per class")
     (tmp_path / "flat").mkdir()
-    (tmp_path / "flat" / "a.png").write_bytes(png.encode(np.zeros((4, 4), np.uint8)))
-    with pytest.raises(DatasetError, match="no classes.*one sub-folder per class.*a.png"):
-        load_datasets(config(name="folder", path=str(tmp_path / "flat")), (3, 8, 8))
+    save_image(tmp_path / "flat" / "a.png", np.zeros((4, 4), np.uint8))
+    refused(tmp_path / "flat", "no classes.*one sub-folder per class.*a.png",
+            "one sub-folder per class")
+    refused(tmp_path / "flat" / "a.png", "is a file, not a folder", "one sub-folder per class")
     make_image_folder(tmp_path / "pets", per_class=3)
-    (tmp_path / "pets" / "dog" / "01.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
-    with pytest.raises(DatasetError, match="01.png cannot be read"):
+    (tmp_path / "pets" / "bird").mkdir()
+    refused(tmp_path / "pets", "the class folder bird holds no images", "put that class's")
+    (tmp_path / "pets" / "bird").rmdir()
+    (tmp_path / "pets" / "__MACOSX").mkdir()  # what an unzipped archive brings: not a class
+    refused(tmp_path / "pets", "1 \\(grey\\) or 3 \\(RGB\\)", "Input layer's channels",
+            (2, 8, 8))
+    one = tmp_path / "one"
+    make_image_folder(one, classes=("cat",), per_class=2)
+    refused(one, "only one class", "a sub-folder of images for each other class")
+
+
+def test_a_folder_without_pillow_asks_for_it(tmp_path, monkeypatch):
+    make_image_folder(tmp_path / "pets", per_class=2)
+    monkeypatch.setattr(folders, "_pillow", lambda: None)
+    with pytest.raises(DatasetError, match="needs Pillow") as caught:
         load_datasets(config(name="folder", path=str(tmp_path / "pets")), (3, 8, 8))
-    (tmp_path / "pets" / "dog" / "01.png").unlink()
-    (tmp_path / "pets" / "dog" / "photo.jpg").write_bytes(b"\xff\xd8\xff")
-    with pytest.raises(DatasetError, match="pip install pillow"):
-        load_datasets(config(name="folder", path=str(tmp_path / "pets")), (3, 8, 8))
-    with pytest.raises(DatasetError, match="1 \\(grey\\) or 3 \\(RGB\\)"):
-        load_datasets(config(name="folder", path=str(tmp_path / "pets")), (2, 8, 8))
+    assert "pip install pillow" in caught.value.advice
 
 
 def test_unknown_names_and_missing_paths():
@@ -639,25 +681,6 @@ def test_a_data_loader_batches_the_items():
     train, _, _ = load_datasets(config(train_size=20), (3, 16, 16))
     x, y = next(iter(torch.utils.data.DataLoader(train, batch_size=8)))
     assert tuple(x.shape) == (8, 3, 16, 16) and y.dtype == torch.int64
-
-
-def test_an_image_folder_of_jpegs_and_pngs_with_pillow(tmp_path):
-    image_module = pytest.importorskip("PIL.Image")
-    rng = np.random.default_rng(7)
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        for i in range(5):
-            pixels = rng.integers(0, 256, (10, 14, 3), dtype=np.uint8)
-            image_module.fromarray(pixels).save(tmp_path / name / f"{i}.jpg")
-            grey = image_module.fromarray(pixels[..., 0])
-            grey.save(tmp_path / name / f"{i}.png")
-            palette = image_module.fromarray(pixels).convert("P")
-            palette.save(tmp_path / name / f"{i}p.png")
-            ours = png.to_mode(png.decode((tmp_path / name / f"{i}p.png").read_bytes()), "RGB")
-            assert np.array_equal(ours, np.asarray(palette.convert("RGB")))
-    train, val, info = load_datasets(config(name="folder", path=str(tmp_path)), (3, 20, 28))
-    assert (len(train) + len(val), info.classes) == (30, 2)
-    assert tuple(train[0][0].shape) == (3, 20, 28)
 
 
 def test_sets_too_large_to_adapt_up_front_are_adapted_as_they_are_read(tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .errors import NOT_GENUINE, DatasetError
+from .errors import CHANNELS, NOT_GENUINE, DatasetError
 
 EAGER_LIMIT_BYTES = 1 << 30  # adapted images up to this size are kept in memory
 STATS_SAMPLE = 4096  # lazily read sets: mean / std from this many training images
@@ -95,7 +95,9 @@ class Adapter:
         c0, h0, w0 = (int(v) for v in source)
         c, h, w = (int(v) for v in target)
         if min(c, h, w) < 1:
-            raise DatasetError(f"the design's input {shape_text(target)} is not a valid image size")
+            raise DatasetError(f"the design's input {shape_text(target)} is not a valid image "
+                               f"size", "give the Input layer a width, height and depth of at "
+                               "least 1")
         works = {1: "1 (grey) or 3 (grey repeated)", 3: "3 (RGB) or 1 (grey by luminance)",
                  4: "3 (RGB, alpha dropped) or 1 (grey by luminance)"}
         if c0 != c and not (c0 == 1 and c == 3) and not (c0 in (3, 4) and c in (1, 3)):
@@ -103,7 +105,7 @@ class Adapter:
             raise DatasetError(
                 f"{what} has {c0} channel{'s' if c0 != 1 else ''} per image but the design's "
                 f"input wants {c}; the input depth that works with this data set is {can}: "
-                f"change the Input layer's channels")
+                f"change the Input layer's channels", CHANNELS)
         self.source = (c0, h0, w0)
         self.target = (c, h, w)
 
@@ -210,22 +212,13 @@ def channel_stats(images: torch.Tensor | Source, n: int, seed: int = 0, sample: 
         sq = s2 if sq is None else sq + s2
         count += x.shape[0] * x.shape[2] * x.shape[3]
     if total is None or count == 0:
-        raise DatasetError("the training split is empty")
+        raise DatasetError("the training split is empty",
+                           "give the data set some training samples (train_size at least 1)")
     mean = total / count
     var = (sq / count - mean * mean).clamp_min(0)
     std = var.sqrt()
     std = torch.where(std < 1e-6, torch.ones_like(std), std)  # a constant channel stays as is
     return tuple(float(v) for v in mean), tuple(float(v) for v in std)
-
-
-def subset(n: int, wanted: int | None, seed: int) -> torch.Tensor | None:
-    """Indices of a seeded random subset of ``wanted`` of ``n`` items (None: keep all)."""
-    if wanted is None or wanted >= n:
-        return None
-    if wanted < 1:
-        raise DatasetError(f"a split of {wanted} samples is too small: ask for at least 1")
-    g = torch.Generator().manual_seed(seed)
-    return torch.randperm(n, generator=g)[:wanted].sort().values
 
 
 # --- augmentation ------------------------------------------------------------------------------

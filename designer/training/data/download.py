@@ -104,7 +104,9 @@ def download(name: str, cache_dir: str | os.PathLike | None = None,
     """
     if name not in FILES:
         raise DatasetError(f"there is nothing to download for {name!r}: the standard sets are "
-                           + ", ".join(FILES))
+                           + ", ".join(FILES),
+                           "download mnist, fashion-mnist, cifar10 or cifar100; give other "
+                           "data a path")
     if folder is not None:
         folder = Path(folder)
     else:
@@ -112,7 +114,9 @@ def download(name: str, cache_dir: str | os.PathLike | None = None,
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DatasetError(f"cannot create the download folder {folder}: {error}") from None
+        raise DatasetError(f"cannot create the download folder {folder}: {error}",
+                           "choose a data path in a folder you can write to, or make room in "
+                           "the cache folder") from None
     for filename in missing_files(name, folder):
         md5, size = FILES[name][filename]
         fetch(base_url(name, mirror) + filename, folder / filename, md5, size, progress)

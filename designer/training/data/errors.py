@@ -17,6 +17,8 @@ class DatasetError(ValueError):
 # advice shared by several faults (each names the fix, not the symptom)
 NOT_GENUINE = ("the file is not a genuine copy of the data (a decompression bomb, or corrupt): "
                "delete it, and download it again or point the path at the real files")
+MISSING_FILES = ("turn on Download (--download on the command line) to fetch the files, or point "
+                 "the data path at the folder that holds them")
 CORRUPT_DOWNLOAD = ("the file is damaged or incomplete: delete it and turn on Download "
                     "(--download) to fetch it again")
 NPZ_FORMAT = ("save the data with numpy.savez or numpy.savez_compressed, e.g. "

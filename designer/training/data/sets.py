@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..events import DATASETS
-from . import files, recipe, standard, synthetic
+from . import files, images, recipe, split, standard, synthetic
 from .common import (
     EAGER_LIMIT_BYTES,
     AdaptedSource,
@@ -29,9 +29,9 @@ from .common import (
     adapt_all,
     channel_stats,
     shape_text,
-    subset,
 )
 from .download import default_cache_dir, download
+from .errors import SPLIT_SIZE
 from .recipe import dataset_name
 
 __all__ = ["DATASETS", "dataset_name", "load_datasets"]
@@ -54,11 +54,12 @@ def load_datasets(config: DataConfig, input_shape: Sequence[int], progress=None,
     shape = tuple(int(v) for v in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise DatasetError(f"the design's input {tuple(input_shape)} is not a (C, H, W) image "
-                           f"shape: the data sets here are images")
+                           f"shape: the data sets here are images",
+                           "give the design an image input (C, H, W)")
     name = dataset_name(config.name)
     for what, value in (("train_size", config.train_size), ("val_size", config.val_size)):
         if value is not None and value < 1:
-            raise DatasetError(f"{what} is {value}: ask for at least 1 sample")
+            raise DatasetError(f"{what} is {value}: ask for at least 1 sample", SPLIT_SIZE)
     if name == "synthetic":
         return _synthetic(config, shape)
     if name in STANDARD:
@@ -71,26 +72,25 @@ def load_datasets(config: DataConfig, input_shape: Sequence[int], progress=None,
                        raw.class_names, tuple(raw.train_x.shape[1:]), [], raw.files)
     if not config.path:
         raise DatasetError(f"the {name} data set needs a path: "
-                           + ("an image folder" if name == "folder" else "a .npz file"))
+                           + ("an image folder" if name == "folder" else "a .npz file"),
+                           "choose the image folder or the .npz file (Data path, --data-path)")
     path = Path(config.path).expanduser()
     if name == "folder":
-        user = files.read_folder(path, shape, config.val_size, config.seed, EAGER_LIMIT_BYTES)
-        note = "" if tuple(user.source_shape) == shape else (
-            f"resized from images such as {shape_text(user.source_shape)} to "
-            f"{shape_text(shape)} ({'grey' if shape[0] == 1 else 'RGB'})")
-        return _finish(name, config, shape, user.train_x, user.train_y, user.val_x, user.val_y,
-                       user.class_names, user.source_shape, [note, *user.notes], [str(path)],
-                       adapted=True)
-    user = files.read_npz(path, config.val_size, config.seed, progress)
+        user = images.read_folder(path, shape, EAGER_LIMIT_BYTES, progress=progress)
+        adapted = True
+    else:
+        user = files.read_npz(path, progress)
+        adapted = False
     return _finish(name, config, shape, user.train_x, user.train_y, user.val_x, user.val_y,
-                   user.class_names, user.source_shape, user.notes, [str(path)])
+                   user.class_names, user.source_shape, user.notes, [str(path)], adapted,
+                   str(path))
 
 
 def _synthetic(config: DataConfig, shape: tuple[int, int, int]):
     sizes = (config.train_size or SYNTHETIC_DEFAULT[0], config.val_size or SYNTHETIC_DEFAULT[1])
     splits = []
-    for split, n in zip(("train", "val"), sizes):
-        source = synthetic.SyntheticSource(config.seed, split, n, shape)
+    for part, n in zip(("train", "val"), sizes):
+        source = synthetic.SyntheticSource(config.seed, part, n, shape)
         eager = n * shape[0] * shape[1] * shape[2] <= SYNTHETIC_EAGER_BYTES
         splits.append((source(range(n)) if eager else source, source.labels()))
     (train_x, train_y), (val_x, val_y) = splits
@@ -109,27 +109,42 @@ def _synthetic(config: DataConfig, shape: tuple[int, int, int]):
 
 
 def _finish(name, config: DataConfig, shape, train_x, train_y, val_x, val_y, class_names,
-            source_shape, notes: list[str], where: list[str], adapted: bool = False):
-    """Subsets, adaptation to the input, statistics and the two Datasets."""
+            source_shape, notes: list[str], where: list[str], adapted: bool = False,
+            what: str = ""):
+    """The validation split where the data has none (stratified), subsets, adaptation to the
+    input, statistics and the two Datasets."""
     notes = [n for n in notes if n]
+    classes = len(class_names)
     if not adapted:
         adapter = Adapter(source_shape, shape, f"the {name} data")
         if not adapter.identity:
             notes.insert(0, adapter.describe())
-    for split, wanted, seed in (("train", config.train_size, config.seed),
-                                ("val", config.val_size, config.seed + 1)):
-        x, y = (train_x, train_y) if split == "train" else (val_x, val_y)
-        picks = subset(len(y), wanted, seed)
-        if picks is None:
+    counted = False
+    if val_x is None:  # one's own data without a split of its own: hold a share back
+        n = len(train_y)
+        k = split.validation_size(n, config.val_size, what or name)
+        rest, held = split.stratified(train_y, k, config.seed + 7)
+        train_x, val_x = _take(train_x, rest), _take(train_x, held)
+        train_y, val_y = train_y[rest], train_y[held]
+        notes.append(f"validation: a stratified seeded {k:,} of the {n:,} samples, "
+                     f"{split.per_class(val_y, classes)}")
+        counted = True
+    for part, wanted, seed in (("train", config.train_size, config.seed),
+                               ("val", config.val_size, config.seed + 1)):
+        y = train_y if part == "train" else val_y
+        if wanted is None or wanted >= len(y):
             continue
-        notes.append(f"{'training' if split == 'train' else 'validation'}: a seeded random "
-                     f"{len(picks)} of the {len(y)} samples")
-        x = x[picks] if isinstance(x, torch.Tensor) else files.FolderSource(
-            [x.files[i] for i in picks], x.shape)
-        if split == "train":
-            train_x, train_y = x, y[picks]
+        _, picks = split.stratified(y, wanted, seed)
+        notes.append(f"{'training' if part == 'train' else 'validation'}: a stratified seeded "
+                     f"{len(picks):,} of the {len(y):,} samples, "
+                     f"{split.per_class(y[picks], classes)}")
+        if part == "train":
+            train_x, train_y = _take(train_x, picks), train_y[picks]
         else:
-            val_x, val_y = x, y[picks]
+            val_x, val_y = _take(val_x, picks), val_y[picks]
+        counted = part == "train" or counted
+    if counted:
+        notes.append(f"training: {len(train_y):,}, {split.per_class(train_y, classes)}")
     if not adapted:
         train_x, val_x = _adapt(train_x, adapter), _adapt(val_x, adapter)
     mean, std = channel_stats(train_x, len(train_y), config.seed)
@@ -149,6 +164,11 @@ def _finish(name, config: DataConfig, shape, train_x, train_y, val_x, val_y, cla
 def _augment(chosen: recipe.Recipe, seed: int, size: int) -> Augment | None:
     """The training split's augmentation: the settings' recipe (recipe.resolve)."""
     return Augment(size, chosen.crop_padding, seed, chosen.hflip) if chosen.active else None
+
+
+def _take(x, indices: torch.Tensor):
+    """Items ``indices`` of a split held as a tensor, or read from files (images.FolderSource)."""
+    return x[indices] if isinstance(x, torch.Tensor) else x.take(indices)
 
 
 def _adapt(x: torch.Tensor, adapter: Adapter):

@@ -30,6 +30,7 @@ import torch
 
 from . import common, safe_pickle
 from .common import NOT_GENUINE, DatasetError, Progress, read_within
+from .errors import CORRUPT_DOWNLOAD, MISSING_FILES
 
 MNIST_CLASSES = [str(d) for d in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -102,7 +103,7 @@ def read_mnist(name: str, folder: Path, progress: Progress | None = None) -> Raw
         raise DatasetError(
             f"{folder} does not hold the {name} files: expected {', '.join(expected)} "
             f"(gzipped or not){'; missing ' + ', '.join(missing) if found else ''}; "
-            f"{TURN_ON_DOWNLOAD} them")
+            f"{TURN_ON_DOWNLOAD} them", MISSING_FILES)
     splits = {}
     files = []
     for split, (images_stem, labels_stem) in IDX_FILES.items():
@@ -111,12 +112,14 @@ def read_mnist(name: str, folder: Path, progress: Progress | None = None) -> Raw
         labels = read_idx(labels_path, progress)
         if images.ndim != 3 or labels.ndim != 1:
             raise DatasetError(f"{images_path.name} / {labels_path.name} are not an IDX image "
-                               f"file and label file (dimensions {images.shape}, {labels.shape})")
+                               f"file and label file (dimensions {images.shape}, {labels.shape})",
+                               CORRUPT_DOWNLOAD)
         if len(images) != len(labels):
             raise DatasetError(f"{images_path.name} has {len(images)} images but "
-                               f"{labels_path.name} has {len(labels)} labels")
+                               f"{labels_path.name} has {len(labels)} labels", CORRUPT_DOWNLOAD)
         if labels.size and labels.max() > 9:
-            raise DatasetError(f"{labels_path.name} has a label {labels.max()}: expected 0..9")
+            raise DatasetError(f"{labels_path.name} has a label {labels.max()}: expected 0..9",
+                               CORRUPT_DOWNLOAD)
         splits[split] = (torch.from_numpy(images[:, None].astype(np.uint8, copy=False)),
                          torch.from_numpy(labels.astype(np.int64)))
         files += [str(images_path), str(labels_path)]
@@ -137,11 +140,12 @@ def read_idx(path: Path, progress: Progress | None = None) -> np.ndarray:
         with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
             head = f.read(4)
             if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
-                raise DatasetError(f"{path} is not an IDX file (its header is {head.hex()})")
+                raise DatasetError(f"{path} is not an IDX file (its header is {head.hex()})",
+                                   CORRUPT_DOWNLOAD)
             ndim = head[3]
             raw_dims = f.read(4 * ndim)
             if len(raw_dims) < 4 * ndim:
-                raise DatasetError(f"{path} is cut short inside its header")
+                raise DatasetError(f"{path} is cut short inside its header", CORRUPT_DOWNLOAD)
             dims = struct.unpack(f">{ndim}I", raw_dims)
             dtype = np.dtype(_IDX_TYPES[head[2]])
             need = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
@@ -156,10 +160,10 @@ def read_idx(path: Path, progress: Progress | None = None) -> np.ndarray:
         raise
     except (OSError, EOFError, zlib.error) as error:
         raise DatasetError(f"{path} cannot be read ({error}): the file is corrupt or incomplete;"
-                           f" delete it and download again") from None
+                           f" delete it and download again", CORRUPT_DOWNLOAD) from None
     if len(data) != need:
         raise DatasetError(f"{path} should hold {need} bytes of data for dimensions {dims} but "
-                           f"holds {len(data)}: it is corrupt")
+                           f"holds {len(data)}: it is corrupt", CORRUPT_DOWNLOAD)
     return np.frombuffer(data, dtype, count=math.prod(dims)).reshape(dims)
 
 
@@ -220,11 +224,12 @@ def read_cifar(name: str, folder: Path, progress: Progress | None = None) -> Raw
     partial = folder / spec.folder
     if partial.is_dir():
         lacking = [f for f in binary if not (partial / f).is_file()]
-        raise DatasetError(f"{partial} lacks {', '.join(lacking)}: expected {', '.join(binary)}")
+        raise DatasetError(f"{partial} lacks {', '.join(lacking)}: expected {', '.join(binary)}",
+                           CORRUPT_DOWNLOAD)
     raise DatasetError(
         f"{folder} does not hold {name}: expected {spec.archive} (the binary version, as "
         f"downloaded), or the folder {spec.folder} with {', '.join(binary)}, or the python "
-        f"version {spec.py_archive} / {spec.py_folder}; {TURN_ON_DOWNLOAD} it")
+        f"version {spec.py_archive} / {spec.py_folder}; {TURN_ON_DOWNLOAD} it", MISSING_FILES)
 
 
 def _read_files(where: Path, wanted: tuple[str, ...], optional: str,
@@ -246,7 +251,7 @@ def _read_files(where: Path, wanted: tuple[str, ...], optional: str,
                 members[f] = bytes(read_within(stream, CIFAR_MAX_BYTES, str(path), "",
                                                progress, f"reading {f}"))
         except OSError as error:
-            raise DatasetError(f"{path} cannot be read ({error})") from None
+            raise DatasetError(f"{path} cannot be read ({error})", CORRUPT_DOWNLOAD) from None
     return members
 
 
@@ -311,10 +316,12 @@ def _read_tar(path: Path, wanted: tuple[str, ...], optional: str,
         raise
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as error:
         raise DatasetError(f"{path} is not a readable tar.gz archive ({error}): it is corrupt "
-                           f"or incomplete; delete it and download again") from None
+                           f"or incomplete; delete it and download again",
+                           CORRUPT_DOWNLOAD) from None
     lacking = [f for f in wanted if f not in members]
     if lacking:
-        raise DatasetError(f"{path} lacks {', '.join(lacking)}: expected {', '.join(wanted)}")
+        raise DatasetError(f"{path} lacks {', '.join(lacking)}: expected {', '.join(wanted)}",
+                           CORRUPT_DOWNLOAD)
     return members
 
 
@@ -328,7 +335,7 @@ def _cifar_binary(name: str, members: dict[str, bytes], where: str) -> Raw:
             raw = members[f]
             if len(raw) % record:
                 raise DatasetError(f"{f} in {where} has {len(raw)} bytes, not a whole number of "
-                                   f"{record}-byte records: it is corrupt")
+                                   f"{record}-byte records: it is corrupt", CORRUPT_DOWNLOAD)
             rows = np.frombuffer(raw, np.uint8).reshape(-1, record)
             ys.append(rows[:, spec.label_bytes - 1].astype(np.int64))
             xs.append(rows[:, spec.label_bytes:].reshape(-1, 3, 32, 32))
@@ -350,10 +357,11 @@ def _cifar_python(name: str, members: dict[str, bytes], where: str,
             if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3072 \
                     or not isinstance(labels, list) or len(labels) != len(data):
                 raise DatasetError(f"{f} in {where} is not a CIFAR batch (no 3072-wide data "
-                                   f"array with one {spec.py_labels.decode()} entry per row)")
+                                   f"array with one {spec.py_labels.decode()} entry per row)",
+                                   CORRUPT_DOWNLOAD)
             if not all(type(v) is int and 0 <= v < spec.classes for v in labels):
                 raise DatasetError(f"{f} in {where} has a {spec.py_labels.decode()} entry that "
-                                   f"is not a label 0..{spec.classes - 1}")
+                                   f"is not a label 0..{spec.classes - 1}", CORRUPT_DOWNLOAD)
             xs.append(data.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32))
             ys.append(np.asarray(labels, dtype=np.int64))
         parts[split] = _labelled(np.concatenate(xs), np.concatenate(ys), spec.classes, where)
@@ -374,15 +382,18 @@ def _unpickle(data: bytes, filename: str, where: str, progress: Progress | None 
     try:
         value = safe_pickle.load(data, check)
     except safe_pickle.UnsafePickle as error:
-        raise DatasetError(f"{filename} in {where} was not read: {error}") from None
+        raise DatasetError(f"{filename} in {where} was not read: {error}",
+                           CORRUPT_DOWNLOAD) from None
     if not isinstance(value, dict):
-        raise DatasetError(f"{filename} in {where} does not hold a dict of arrays")
+        raise DatasetError(f"{filename} in {where} does not hold a dict of arrays",
+                           CORRUPT_DOWNLOAD)
     return value
 
 
 def _labelled(x: np.ndarray, y: np.ndarray, classes: int, where: str):
     if y.size and (y.min() < 0 or y.max() >= classes):
-        raise DatasetError(f"{where} has a label {int(y.max())} outside 0..{classes - 1}")
+        raise DatasetError(f"{where} has a label {int(y.max())} outside 0..{classes - 1}",
+                           CORRUPT_DOWNLOAD)
     return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)
 
 
