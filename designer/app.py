@@ -64,16 +64,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _start(argv, collecting)
     finally:
+        from .ui.qt_start import stdlib_enums
+
+        stdlib_enums()
         if collecting:
             gc.enable()
 
 
 def _start(argv: list[str] | None, collecting: bool) -> int:
+    from .ui.qt_start import quick_enums, quick_feature_scan
+
+    # PySide6 makes a class's enums when the class is first touched: until the window is
+    # filled they are made the quick way (qt_start.py), the same classes
+    quick_enums()
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
-
-    from .ui.qt_start import quick_feature_scan
 
     quick_feature_scan()  # before the window's modules are imported
 
@@ -104,6 +110,9 @@ def _start(argv: list[str] | None, collecting: bool) -> int:
 
 
 def _after_start(window, collecting: bool) -> None:
+    from .ui.qt_start import stdlib_enums
+
+    stdlib_enums()  # the window is filled: enums made from now on are the enum module's own
     if collecting:
         import gc
 

@@ -8,6 +8,9 @@ modules and 17 ms of this program's start. Reading the file's bytes answers the 
 a fraction of that, and a module of Python's standard library (outside site-packages) never
 names PySide6, so it is not read at all. Anything that is not a plain `.py` file goes to PySide6's
 own check, so the answers are PySide6's; if PySide6 changes its internals, nothing is replaced.
+
+`quick_enums()`: PySide6's enums made without the per-member overhead of Python 3.11's enum
+module, the same classes (see the section below).
 """
 
 from __future__ import annotations
@@ -46,3 +49,196 @@ def quick_feature_scan() -> bool:
     uses_pyside.__doc__ = original.__doc__
     feature._mod_uses_pyside = uses_pyside
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# PySide6's enums, made faster while the window starts.
+#
+# PySide6 makes a class's Python enums the first time the class is touched, each through the
+# enum module's functional API: `IntEnum("Name", [(member, value), ...], boundary=KEEP)`. On
+# Python 3.11 that costs about 25 µs a member (`_EnumDict.__setitem__`, `_proto_member.
+# __set_name__`, a delete and a set on the class for every member); the window touches some 4,000
+# members in 260 enums, and a bare QMainWindow about 1,000. `quick_enums()` puts a `_create_` on
+# EnumType that makes such an enum (one of the four bases, plain (name, int) members, no
+# qualname or mixin type) the way Python 3.11's `EnumType.__new__` and `_proto_member.__set_name__`
+# do it, step by step, without their per-member overhead: the same class dictionary in the same
+# order, the same members with the same attributes, aliases, flag masks and iteration order
+# (tests/ui/test_qt_start.py compares every enum of QtCore, QtGui and QtWidgets made both ways).
+# Anything else goes to the enum module's own `_create_`. Only on Python 3.11, whose enum module
+# this follows; `stdlib_enums()` puts the module's own back (app.py does once the window is
+# filled).
+
+_ENUM_CREATE = "_create_"
+_enum_bases: dict = {}  # base -> what EnumType.__new__ finds for a class with only that base
+
+
+def quick_enums() -> bool:
+    """Make PySide6's enums through the quick path. True when in place (or already), False
+    where it is not used (a Python other than 3.11)."""
+    import enum
+
+    if sys.version_info[:2] != (3, 11):
+        return False
+    current = enum.EnumType.__dict__.get(_ENUM_CREATE)
+    if current is _quick_create:
+        return True
+    global _enum_create
+    _enum_create = current
+    enum.EnumType._create_ = _quick_create
+    return True
+
+
+def stdlib_enums() -> None:
+    """Put the enum module's own `_create_` back."""
+    import enum
+
+    if enum.EnumType.__dict__.get(_ENUM_CREATE) is _quick_create:
+        enum.EnumType._create_ = _enum_create
+
+
+_enum_create = None  # the enum module's own _create_, while quick_enums() replaces it
+
+
+def _quick_create(cls, class_name, names, *, module=None, qualname=None, type=None, start=1,
+                  boundary=None):
+    if module is None:  # as EnumType._create_ finds it: the caller of EnumType.__call__
+        try:
+            module = sys._getframe(2).f_globals["__name__"]
+        except (AttributeError, ValueError, KeyError):
+            pass
+    base = _enum_base(cls) if type is None and qualname is None else None
+    if base is None or not _plain_members(cls, names):
+        # (with no caller frame at all the module's own would make the class unpicklable; this
+        # hands it the enum module's name: no enum of this program is made that way)
+        return _enum_create(cls, class_name, names, module=module, qualname=qualname,
+                            type=type, start=start, boundary=boundary)
+    return _quick_enum(base, class_name, names, module, boundary)
+
+
+def _enum_base(cls):
+    found = _enum_bases.get(cls)
+    if found is None:
+        import enum
+
+        if cls not in (enum.Enum, enum.IntEnum, enum.Flag, enum.IntFlag):
+            return None
+        metacls, bases = type(cls), (cls,)
+        member_type, first_enum = metacls._get_mixins_(cls.__name__, bases)
+        new, save_new, use_args = metacls._find_new_({}, member_type, first_enum)
+        is_flag = issubclass(cls, enum.Flag)
+        taken = set().union(*(vars(c) for c in cls.__mro__))
+        taken.add("mro")
+        found = _enum_bases[cls] = (
+            metacls, bases, member_type, first_enum, new, save_new, use_args,
+            metacls._find_data_repr_(cls.__name__, bases), is_flag,
+            getattr(first_enum, "_boundary_", None) if is_flag else None,
+            getattr(first_enum, "_generate_next_value_", None),
+            cls.__init__ is enum.Enum.__init__,  # (which does nothing)
+            frozenset(taken), enum)
+    return found
+
+
+def _plain_members(cls, names) -> bool:
+    """A list of (name, int) pairs whose names are ordinary, distinct member names: no
+    _sunder_, __dunder__ or private name, nothing the bases define (a descriptor to redirect)."""
+    if type(names) is not list:
+        return False
+    taken = _enum_bases[cls][12]
+    seen = set()
+    for item in names:
+        if type(item) is not tuple or len(item) != 2:
+            return False
+        name, value = item
+        if (type(name) is not str or type(value) is not int or not name or name[0] == "_"
+                or name in taken or name in seen):
+            return False
+        seen.add(name)
+    return True
+
+
+def _quick_enum(base, class_name: str, names: list, module, boundary):
+    """EnumType.__new__ (Python 3.11) for `bases` = one of the four, `names` plain."""
+    (metacls, bases, member_type, first_enum, new, save_new, use_args, value_repr, is_flag,
+     default_boundary, next_value, init_does_nothing, _taken, enum) = base
+    member_names: list = []
+    member_map: dict = {}
+    value2member: dict = {}
+    # the class dictionary as EnumType.__new__ hands it to type.__new__, less the members
+    # (their _proto_members are deleted and the members set again, after it, in order)
+    body = {"_generate_next_value_": next_value}
+    if module is None:
+        enum._make_class_unpicklable(body)
+    else:
+        body["__module__"] = module
+    body.update(_new_member_=new, _use_args_=use_args, _member_names_=member_names,
+                _member_map_=member_map, _value2member_map_=value2member,
+                _unhashable_values_=[], _member_type_=member_type, _value_repr_=value_repr)
+    if is_flag:  # (a class that is not a Flag has these deleted again)
+        body.update(_boundary_=boundary or default_boundary, _flag_mask_=0, _singles_mask_=0,
+                    _all_bits_=0, _inverted_=None)
+    enum_class = type.__new__(metacls, class_name, bases, body)
+    set_attr = type.__setattr__
+    single_bit = enum._is_single_bit
+    init = None if init_does_nothing else enum_class.__init__
+    as_value = None if member_type is object else member_type
+    flag_mask = singles = 0
+    for name, value in names:  # _proto_member.__set_name__
+        member = new(enum_class, value) if use_args else new(enum_class)
+        if as_value is not None:
+            value = as_value(value)
+        member._value_ = value
+        member._name_ = name
+        member.__objclass__ = enum_class
+        if init is not None:
+            init(member, value)
+        member._sort_order_ = len(member_names)
+        if is_flag:
+            flag_mask |= value
+            if single_bit(value):
+                singles |= value
+        canonical = value2member.get(value)
+        if canonical is None:
+            if not is_flag or single_bit(value):
+                member_names.append(name)
+            value2member[value] = member
+        else:  # an alias
+            member = canonical
+        set_attr(enum_class, name, member)
+        member_map[name] = member
+    if is_flag and names:
+        set_attr(enum_class, "_flag_mask_", flag_mask)
+        set_attr(enum_class, "_singles_mask_", singles)
+        set_attr(enum_class, "_all_bits_", 2 ** (flag_mask.bit_length()) - 1)
+    # the rest of EnumType.__new__, as it is
+    classdict = dict(enum_class.__dict__)
+    if enum.ReprEnum in bases:
+        if "__format__" not in classdict:
+            enum_class.__format__ = member_type.__format__
+            classdict["__format__"] = enum_class.__format__
+        if "__str__" not in classdict:
+            method = member_type.__str__
+            if method is object.__str__:
+                method = member_type.__repr__
+            enum_class.__str__ = method
+            classdict["__str__"] = enum_class.__str__
+    for name in ("__repr__", "__str__", "__format__", "__reduce_ex__"):
+        if name not in classdict:
+            enum_method = getattr(first_enum, name)
+            found_method = getattr(enum_class, name)
+            if found_method in (getattr(member_type, name), getattr(object, name)):
+                setattr(enum_class, name, enum_method)
+    if is_flag:
+        for name in ("__or__", "__and__", "__xor__", "__ror__", "__rand__", "__rxor__",
+                     "__invert__"):
+            if name not in classdict:
+                enum_method = getattr(enum.Flag, name)
+                setattr(enum_class, name, enum_method)
+                classdict[name] = enum_method
+    if save_new:
+        enum_class.__new_member__ = new
+    enum_class.__new__ = enum.Enum.__new__
+    if is_flag:
+        member_list = [m._value_ for m in enum_class]
+        if member_list != sorted(member_list):
+            enum_class._iter_member_ = enum_class._iter_member_by_def_
+    return enum_class
