@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from . import common
-from .common import Adapter, DatasetError, Progress, shape_text
+from .common import DatasetError, Progress, shape_text
 from .errors import CHANNELS, FOLDER_LAYOUT
 from .files import UserSet
 
@@ -178,17 +178,17 @@ def _reason(error: BaseException) -> str:
     return text[:200]
 
 
-def _pixels(image, mode: str) -> np.ndarray:
-    """The decoded image as uint8 (H, W) or (H, W, 3), writable, in ``mode``; 16-bit and
-    floating-point greys scaled to 0..255 (Pillow's own conversion clips them)."""
+def _in_mode(image_module, image, mode: str):
+    """The decoded image in ``mode`` ("L" or "RGB"); 16-bit and floating-point greys scaled to
+    0..255 (Pillow's own conversion clips them)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         values = np.array(image, dtype=np.float64)
         top = float(values.max()) if values.size else 0.0
         scale = 255.0 if image.mode == "F" and top <= 1.0 else (
             255.0 / 65535.0 if top > 255 else 1.0)
         grey = np.clip(values * scale + 0.5, 0, 255).astype(np.uint8)
-        return grey if mode == "L" else np.repeat(grey[:, :, None], 3, axis=2)
-    return np.array(image.convert(mode))  # np.array: a writable copy, never Pillow's buffer
+        image = image_module.fromarray(grey)
+    return image if image.mode == mode else image.convert(mode)
 
 
 def read_image(path: Path, mode: str, target: Sequence[int] | None = None) -> np.ndarray:
@@ -203,6 +203,8 @@ def read_image(path: Path, mode: str, target: Sequence[int] | None = None) -> np
 
 
 def _read(path: Path, mode: str, target: Sequence[int] | None) -> np.ndarray:
+    """The file in ``mode``, resized by Pillow (bilinear, antialiased when shrinking: what the
+    .npz path's torch resizing matches) to ``target``'s (H, W) where given."""
     image_module = _pillow()
     if image_module is None:
         raise _needs_pillow()
@@ -210,18 +212,18 @@ def _read(path: Path, mode: str, target: Sequence[int] | None) -> np.ndarray:
         try:
             if target is not None and image.format in ("JPEG", "MPO"):
                 image.draft(mode, (int(target[-1]), int(target[-2])))  # decode at 1/2..1/8 size
-            array = _pixels(image, mode)
+            picture = _in_mode(image_module, image, mode)
+            if target is not None and picture.size != (int(target[-1]), int(target[-2])):
+                picture = picture.resize((int(target[-1]), int(target[-2])),
+                                         image_module.Resampling.BILINEAR)
+            array = np.array(picture)  # a writable copy, never Pillow's own buffer
         except Unreadable:
             raise
         except Exception as error:  # noqa: BLE001 - a broken file, as Pillow finds out
             raise Unreadable(_reason(error)) from None
     if array.ndim == 2:
         array = array[:, :, None]
-    array = np.ascontiguousarray(array.transpose(2, 0, 1))
-    if target is not None and tuple(array.shape) != tuple(target):
-        resized = Adapter(array.shape, target, str(path))(torch.from_numpy(array)[None])[0]
-        array = resized.numpy()
-    return array
+    return np.ascontiguousarray(array.transpose(2, 0, 1))
 
 
 def probe_image(path: Path) -> tuple[int, int, int]:
