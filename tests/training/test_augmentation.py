@@ -33,8 +33,8 @@ def test_the_standard_recipe_of_each_data_set(name, shape, text):
 def test_settings_choose_instead_of_the_standard_recipe():
     mine = recipe.resolve(DataConfig(name="npz", crop_padding=2), (1, 32, 32))
     assert (mine.crop_padding, mine.hflip, mine.standard) == (2, False, False)
-    assert mine.description == ("random crop (pad 2), as chosen (the standard for your own data "
-                                "(a .npz) is off)")
+    assert mine.description == ("random crop (pad 2), as chosen (the standard for your own .npz "
+                                "data is off)")
     flip_only = recipe.resolve(DataConfig(name="cifar10", crop_padding=0), (3, 32, 32))
     assert flip_only.text == "horizontal flip" and "standard for CIFAR-10 is random crop" in \
         flip_only.description
@@ -91,7 +91,7 @@ def test_ones_own_data_is_not_augmented_by_default_and_the_log_says_so(tmp_path)
     path = _npz(tmp_path)
     train, _, info = load_datasets(DataConfig(name="npz", path=str(path)), (1, 12, 12))
     assert train.augment is None and info.augmentation == "off"
-    assert "augmentation: off, the standard for your own data (a .npz)" in info.note
+    assert "augmentation: off, the standard for your own .npz data" in info.note
     a = train.get_batch(torch.arange(8))[0]
     train.set_epoch(3)
     assert torch.equal(train.get_batch(torch.arange(8))[0], a)  # the same every epoch

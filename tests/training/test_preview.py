@@ -24,7 +24,7 @@ def test_ones_own_data_is_previewed_as_it_is(tmp_path):
     shown = preview_samples(DataConfig(name="npz", path=str(path)), (3, 12, 12), n=6, seed=2)
     assert shown.images.shape == (6, 12, 12, 3) and shown.images.dtype == np.uint8
     assert shown.labels.dtype == np.int64 and shown.class_names == ["a", "b", "c", "d"]
-    assert shown.description.startswith("off, the standard for your own data (a .npz)")
+    assert shown.description.startswith("off, the standard for your own .npz data")
     for picture, label in zip(shown.images, shown.labels):  # each is a file's image, unchanged
         match = [i for i in range(len(x)) if np.abs(x[i].astype(int) - picture).max() <= 1]
         assert len(match) == 1 and match[0] % 4 == label

@@ -40,7 +40,7 @@ def preview_samples(config: DataConfig, input_shape: Sequence[int], n: int = 16,
     - ``labels``: int64 (n,), indices into ``class_names``.
     - ``description``: the recipe and why, e.g. "random crop (pad 4) + horizontal flip, the
       standard for CIFAR-10 (objects look the same shifted or mirrored)" or "off, the standard
-      for your own images (a folder) (...)".
+      for your own image folder (a shift or a mirror image can change ...)".
 
     ``seed`` picks the samples and draws their crops and flips: another seed, another grid (the
     same seed, the same grid). Fewer than ``n`` where the training split is smaller.

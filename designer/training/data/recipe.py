@@ -34,17 +34,17 @@ STANDARD = {"cifar10": (True, True), "cifar100": (True, True), "synthetic": (Tru
             "mnist": (False, False), "fashion-mnist": (False, False), "folder": (False, False),
             "npz": (False, False)}
 WHAT = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "synthetic": "the synthetic shapes",
-        "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "folder": "your own images (a folder)",
-        "npz": "your own data (a .npz)"}
+        "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "folder": "your own image folder",
+        "npz": "your own .npz data"}
 WHY = {"cifar10": "objects look the same shifted or mirrored",
        "cifar100": "objects look the same shifted or mirrored",
        "synthetic": "a shape is the same shifted, but a mirrored diagonal is another class",
        "mnist": "digits are centred, and a mirrored digit is another digit or none",
        "fashion-mnist": "the clothes are centred and upright",
-       "folder": "a shift or a mirror image can change what a picture means (a mirrored 2 or 7);"
-                 " turn either on when it keeps the class",
-       "npz": "a shift or a mirror image can change what a picture means (a mirrored 2 or 7);"
-              " turn either on when it keeps the class"}
+       "folder": "a shift or a mirror image can change what a picture means, as a mirrored 2 or 7"
+                 " does; turn either on where it keeps the class",
+       "npz": "a shift or a mirror image can change what a picture means, as a mirrored 2 or 7"
+              " does; turn either on where it keeps the class"}
 ALIASES = {"cifar-10": "cifar10", "cifar-100": "cifar100", "fashion_mnist": "fashion-mnist",
            "fashionmnist": "fashion-mnist", "image-folder": "folder", "imagefolder": "folder",
            "images": "folder"}
