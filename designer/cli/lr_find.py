@@ -128,6 +128,7 @@ def train_command(args: argparse.Namespace) -> str:
     words = ["python", "-m", "designer", "train", args.file]
     for option, value in (("--dataset", args.dataset), ("--data-path", args.data_path),
                           ("--train-size", args.train_size), ("--val-size", args.val_size),
+                          ("--crop-padding", args.crop_padding),
                           ("--batch", args.batch), ("--optimizer", args.optimizer),
                           ("--momentum", args.momentum), ("--weight-decay", args.weight_decay),
                           ("--device", args.device), ("--precision", args.precision),
@@ -135,6 +136,8 @@ def train_command(args: argparse.Namespace) -> str:
         if value is not None:
             words += [option, str(value)]
     words += [flag for flag, on in (("--download", args.download),
+                                    ("--hflip", args.hflip is True),
+                                    ("--no-hflip", args.hflip is False),
                                     ("--no-augment", args.no_augment)) if on]
     return shlex.join(words)
 

@@ -72,7 +72,14 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                    help="download the standard files into the cache when they are missing")
     p.add_argument("--train-size", type=int, default=None, help="training samples (at most)")
     p.add_argument("--val-size", type=int, default=None, help="validation samples (at most)")
-    p.add_argument("--no-augment", action="store_true", help="no random crops or flips")
+    p.add_argument("--crop-padding", type=int, default=None, metavar="PX",
+                   help="augmentation: a random crop after PX pixels of zero padding (0: none; "
+                        "default: the data set's standard recipe)")
+    p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
+                   help="augmentation: a random horizontal flip, or not (default: the data "
+                        "set's standard recipe)")
+    p.add_argument("--no-augment", action="store_true",
+                   help="no random crops or flips (--crop-padding 0 --no-hflip)")
 
 
 def add_optimizer_options(p: argparse.ArgumentParser) -> None:
@@ -95,7 +102,8 @@ def add_machine_options(p: argparse.ArgumentParser) -> None:
 # the option that sets each setting
 OPTIONS = {"data.name": "--dataset", "data.path": "--data-path", "data.download": "--download",
            "data.train_size": "--train-size", "data.val_size": "--val-size",
-           "data.augment": "--no-augment", "data.seed": "--seed", "epochs": "--epochs",
+           "data.augment": "--no-augment", "data.crop_padding": "--crop-padding",
+           "data.hflip": "--hflip", "data.seed": "--seed", "epochs": "--epochs",
            "batch_size": "--batch", "optimizer": "--optimizer", "lr": "--lr",
            "momentum": "--momentum", "weight_decay": "--weight-decay", "schedule": "--schedule",
            "device": "--device", "precision": "--precision", "channels_last": "--channels-last",
@@ -121,6 +129,8 @@ def config_from(args: argparse.Namespace, saved: dict[str, Any],
                              ("path", "--data-path", args.data_path),
                              ("train_size", "--train-size", args.train_size),
                              ("val_size", "--val-size", args.val_size),
+                             ("crop_padding", "--crop-padding", arg("crop_padding")),
+                             ("hflip", "--hflip", arg("hflip")),
                              ("seed", "--seed", arg("seed"))):
         if value is not None:
             d[key] = value
@@ -128,7 +138,12 @@ def config_from(args: argparse.Namespace, saved: dict[str, Any],
     if args.download:
         d["download"] = True
     if args.no_augment:
-        d["augment"] = False
+        if arg("crop_padding") or arg("hflip"):
+            raise ConfigError("--no-augment: turns off the crop and the flip that "
+                              "--crop-padding / --hflip turn on: give one or the other")
+        d.pop("augment", None)  # a file's former switch: the options say it now
+        d["crop_padding"], d["hflip"] = 0, False
+        options += [("data.crop_padding", "--no-augment"), ("data.hflip", "--no-augment")]
     for key, attr, value in (("epochs", "--epochs", arg("epochs")),
                              ("batch_size", "--batch", arg("batch")),
                              ("optimizer", "--optimizer", arg("optimizer")),

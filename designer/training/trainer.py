@@ -35,6 +35,8 @@ For a caller in another thread (the window's TrainWorker):
   but is not the design's (cuBLAS's workspaces, a data set copied to the GPU whole). It is the
   figure the analysis's PyTorch estimate (designer/model/peak.py) predicts.
 - on CUDA the Trainer sets torch.backends.cudnn.benchmark = True (process-wide).
+- a loss that runs away (training/divergence.py: 10× where it started, or rising check after
+  check) ends the run as a "diverged" fault; a NaN or infinite one as "nan_loss".
 """
 
 from __future__ import annotations
