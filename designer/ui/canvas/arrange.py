@@ -56,13 +56,17 @@ def add_to_menus(window) -> None:
     window.edit_menu.addSeparator()
     for name in ("group", "ungroup", "collapse", "expand"):
         window.edit_menu.addAction(actions[name])
-    menu = QMenu("&Layout", window)
+    menu = QMenu("La&yout", window)  # (Auto &Layout has the L)
     for style in STYLES:
         menu.addAction(actions[f"layout_{style}"])
     menu.addSeparator()
     menu.addActions([actions["collapse_all"], actions["expand_all"]])
-    first = window.view_menu.actions()[0]
-    window.view_menu.insertMenu(first, menu)
+    # after the zoom and Auto Layout, before the docks
+    after = next((a for a in window.view_menu.actions() if a.isSeparator()), None)
+    if after is None:
+        window.view_menu.addMenu(menu)
+    else:
+        window.view_menu.insertMenu(after, menu)
 
 
 # ------------------------------------------------------------------------------------ blocks
