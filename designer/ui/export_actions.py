@@ -1,5 +1,6 @@
-"""The window's actions for other tools: File → Export → Training project / ONNX / torch.export,
-File → Import model…, File → Compare with a file… / with the last saved version.
+"""The window's actions for other tools: File → Export → Diagram (volumes figure) / Training
+project / ONNX / torch.export, File → Import model…, File → Compare with a file… / with the last
+saved version.
 
 `install(window)` adds them to the window's menus (the File menu and its Export sub-menu, found
 by their titles, made where missing). The work is done by designer.bridge (project.py, onnx.py,
@@ -87,6 +88,10 @@ class ExportActions(QObject):
         self.window = window
         self.jobs: list[_Job] = []
         w = window
+        self.act_diagram = self._action("Diagram (volumes figure)…", self.export_diagram,
+                                        "The design as the notes and papers draw it: a box per "
+                                        "output volume W×H×D, kernels on the arrows (SVG, PDF "
+                                        "or PNG)")
         self.act_project = self._action("Training project (folder)…", self.export_project,
                                         "model.py, train.py (one device or torchrun with "
                                         "DistributedDataParallel), config.json, README")
@@ -104,6 +109,7 @@ class ExportActions(QObject):
         bar = w.menuBar()
         file = _menu(bar, "&File")
         export = _menu(file, "&Export", before=_first_separator(file))
+        export.addAction(self.act_diagram)  # beside the canvas's own pictures
         export.addSeparator()
         export.addActions([self.act_project, self.act_onnx, self.act_pt2])
         anchor = export.menuAction()
@@ -236,6 +242,37 @@ class ExportActions(QObject):
         self._run("Exporting the training project", work,
                   lambda r: f"Exported the training project {r.folder}: python train.py, or "
                             f"torchrun --nproc_per_node=N train.py")
+        return True
+
+    def export_diagram(self, path: str | None = None) -> bool:
+        """The volumes figure (designer/model/diagram.py) as SVG, PDF or PNG, by the file's
+        suffix; drawn at once (milliseconds, even for ResNet-152)."""
+        from PySide6.QtWidgets import QFileDialog
+
+        from ..model.diagram import DiagramError, volumes_svg
+        from .diagram_render import FORMATS, RenderError, write_diagram
+
+        if not self._design_ok():
+            return False
+        if path is None:
+            start = str(Path(self._start_dir()) / f"{self._stem()}_volumes.svg")
+            path, chosen = QFileDialog.getSaveFileName(
+                self.window, "Export the volumes figure", start,
+                "SVG (*.svg);;PDF (*.pdf);;PNG (*.png)")
+            if not path:
+                return False
+            if Path(path).suffix.lower() not in FORMATS:  # the filter's suffix
+                path += "." + (chosen.split("*.")[-1].rstrip(")") if "*." in chosen else "svg")
+        try:
+            svg = volumes_svg(self.doc.network, self.doc.report)
+            write_diagram(svg, path)
+        except (DiagramError, RenderError) as e:
+            self._warn(f"Could not export the diagram.\n\n{e}")
+            self.finished.emit("")
+            return False
+        message = f"Exported {path} (the volumes figure)"
+        self._status(message)
+        self.finished.emit(message)
         return True
 
     def export_onnx(self, path: str | None = None) -> bool:

@@ -9,7 +9,7 @@ The figures are the Report's, summed by model/blocks.summary: the items only for
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem
 
 from ...model.blocks import Block, BlockSummary
@@ -34,6 +34,43 @@ HEADER_H = 18.0
 
 def block_colour() -> QColor:
     return QColor(BLOCK_COLOURS[1] if is_dark() else BLOCK_COLOURS[0])
+
+
+_TIGHT: list = []
+
+
+def _tight() -> QFont:
+    """The volumes' font with its letters closer (88 %), for a long in -> out line."""
+    if not _TIGHT:
+        font = QFont(_Fonts.get().strong)
+        font.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 88)
+        _TIGHT[:] = [font, QFontMetricsF(font)]
+    return _TIGHT[0]
+
+
+def _tight_metrics() -> QFontMetricsF:
+    _tight()
+    return _TIGHT[1]
+
+
+def _volumes_line(in_str: str, out_str: str, width: float) -> tuple[QFont, str]:
+    """'in → out' in the volumes' font; without the spaces; with the letters closer; else
+    elided from the left (the output volume is kept)."""
+    strong, tight = _Fonts.get().strong, _tight()
+    close = f"{in_str}→{out_str}"
+    for font, line in ((strong, f"{in_str} → {out_str}"), (strong, close), (tight, close)):
+        if QFontMetricsF(font).horizontalAdvance(line) <= width:
+            return font, line
+    return tight, _tight_metrics().elidedText(close, Qt.TextElideMode.ElideLeft, width)
+
+
+def _fitting(metrics, width: float, texts, elide) -> str:
+    """The first of `texts` that fits `width`, else the last one elided."""
+    texts = list(texts) or [""]
+    for t in texts:
+        if metrics.horizontalAdvance(t) <= width:
+            return t
+    return metrics.elidedText(texts[-1], elide, width)
 
 
 def field_text(field: tuple | None) -> str:
@@ -261,18 +298,22 @@ class BlockCard(QGraphicsObject):
             painter.setPen(dim)
             name = fonts.small_metrics.elidedText(self.name, Qt.TextElideMode.ElideLeft, room)
             painter.drawText(QRectF(left + title_w + 8, top, room, line_h), align_r, name)
-        painter.setFont(fonts.strong)
+        # the lines under the title run the card's whole width (the toggle is on the first)
+        left2, inner2 = -CARD_W / 2 + 8, CARD_W - 16
         painter.setPen(text)
-        volumes = fonts.strong_metrics.elidedText(f"{self.in_str} → {self.shape_str}",
-                                                  Qt.TextElideMode.ElideLeft, inner)
-        painter.drawText(QRectF(left, top + line_h, inner, line_h), align_l, volumes)
+        font, volumes = _volumes_line(self.in_str, self.shape_str, inner2)
+        painter.setFont(font)
+        painter.drawText(QRectF(left2, top + line_h, inner2, line_h), align_l, volumes)
         painter.setFont(fonts.small)
         painter.setPen(dim)
-        r3 = QRectF(left, top + 2 * line_h, inner, line_h)
+        r3 = QRectF(left2, top + 2 * line_h, inner2, line_h)
         issues = self.issues_text()
         issues_w = fonts.small_metrics.horizontalAdvance(issues) + 6 if issues else 0.0
-        figures = fonts.small_metrics.elidedText(self.figures, Qt.TextElideMode.ElideRight,
-                                                 inner - issues_w)
+        # the receptive field, then the MACs give way (both are in the tooltip)
+        parts = self.figures.split(" · ")
+        figures = _fitting(fonts.small_metrics, inner2 - issues_w,
+                           [" · ".join(parts[:n]) for n in range(len(parts), 0, -1)],
+                           Qt.TextElideMode.ElideRight)
         painter.drawText(r3, align_l, figures)
         if issues:
             painter.setPen(severity_colour(self.severity or "warning"))
