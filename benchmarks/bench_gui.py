@@ -27,8 +27,14 @@ How each figure is measured:
   readouts first
   (the list taken before the clock starts), so every pixel of every readout is painted again,
   changed or not; an event filter on one widget per readout checks that too.
+* collapse / expand a ResNet-152 stage (issue 19): the preset open as it comes (stem, four
+  stages and head collapsed), the 36-block stage 3 expanded in place (its 36 bottleneck cards
+  shown, what follows moved down: one undo step, scene.request_toggle as a click on its ▸ does)
+  and collapsed again, alternately, each until `processEvents()` twice has repainted the canvas;
+  medians of each.
 * opening ResNet-152: `window.open_path(preset)` (parse, analysis, the scene's cards and wires
-  laid out, table, totals, warnings, inspector emptied), then update() on every visible widget
+  laid out and fitted to the view, table, totals, warnings, inspector emptied), then update()
+  on every visible widget
   of the window and `processEvents()` twice: the first paint of the whole window with the new
   design. The analysis's rule memo is emptied before each open, so each open is as cold as the
   first of a session; VGG-16 is opened between samples so each open replaces a whole design.
@@ -78,7 +84,10 @@ VGG16 = PRESETS / "vgg16.convnet.json"
 RESNET152 = PRESETS / "resnet152.convnet.json"
 WINDOW_SIZE = (1400, 900)
 
-TARGETS_MS = {"edit_vgg16": 16.0, "edit_resnet152": 50.0, "open_resnet152": 500.0}
+# issue 19: ResNet-152 opens grouped (stem, four stages, head collapsed); its edit, its open and
+# fit, and a stage collapsed or expanded in place each within a frame or two
+TARGETS_MS = {"edit_vgg16": 16.0, "edit_resnet152": 16.0, "open_resnet152": 300.0,
+              "toggle_resnet152": 16.0}
 START_RATIO_TARGET = 1.5  # the window shown (the shell)
 FILLED_RATIO_TARGET = 1.6  # the window filled: the headline
 
@@ -383,6 +392,39 @@ def bench_edit(window, preset: Path, repeat: int, full: bool) -> dict:
             "values": list(values), "not_painted": sorted(missed)}
 
 
+def bench_toggle(window, repeat: int) -> dict:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    window.open_path(str(RESNET152), ask=False)
+    for _ in range(3):
+        app.processEvents()
+    scene = window.scene
+    canvas = {"canvas": [window.view.viewport()]}
+    counter = _paint_counter(canvas)
+    times: dict[str, list[float]] = {"expand": [], "collapse": []}
+    missed = False
+    try:
+        for i in range(2 * repeat + 2):
+            opening = scene.document.network.blocks["layer3"].collapsed
+            counter.reset()
+            t = time.perf_counter()
+            scene.request_toggle("layer3")
+            app.processEvents()
+            app.processEvents()
+            elapsed = time.perf_counter() - t
+            if i >= 2:
+                times["expand" if opening else "collapse"].append(elapsed)
+                missed = missed or counter.counts["canvas"] == 0
+    finally:
+        counter.remove()
+    if not scene.document.network.blocks["layer3"].collapsed:
+        scene.request_toggle("layer3")
+    return {"expand_ms": statistics.median(times["expand"]) * 1e3,
+            "collapse_ms": statistics.median(times["collapse"]) * 1e3,
+            "cards": 36, "not_painted": ["canvas"] if missed else []}
+
+
 def bench_open(window, repeat: int) -> dict:
     from PySide6.QtWidgets import QApplication
 
@@ -512,10 +554,18 @@ def _rows(results: dict) -> list[tuple[str, ...]]:
             rows.append(("  same, every widget of every readout forced to repaint",
                          f"{r['median_ms']:.1f}", f"{r['cpu_ms']:.1f}", "",
                          "stress, informative" + painted))
+    if "toggle_resnet152" in results:
+        r, target = results["toggle_resnet152"], TARGETS_MS["toggle_resnet152"]
+        painted = "" if not r["not_painted"] else "; NOT painted"
+        for what in ("expand", "collapse"):
+            ms = r[f"{what}_ms"]
+            rows.append((f"{what} a ResNet-152 stage in place (36 blocks) → canvas repainted",
+                         f"{ms:.1f}", "", f"< {target:g} ms",
+                         f"{ms / target:.2f}× of target, {_verdict(ms < target)}" + painted))
     if "open_resnet152" in results:
         r, target = results["open_resnet152"], TARGETS_MS["open_resnet152"]
         painted = "" if not r["not_painted"] else f"; NOT painted: {', '.join(r['not_painted'])}"
-        rows.append(("open ResNet-152 (parse, analyse, lay out, first paint)",
+        rows.append(("open ResNet-152 (parse, analyse, lay out, fit, first paint)",
                      f"{r['median_ms']:.1f}", f"{r['cpu_ms']:.1f}", f"< {target:g} ms",
                      f"{r['median_ms'] / target:.2f}× of target, "
                      f"{_verdict(r['median_ms'] < target and not r['not_painted'])}; "
@@ -578,7 +628,8 @@ def main() -> int:
     ap.add_argument("--edits", type=int, default=30, help="edits per design (median)")
     ap.add_argument("--opens", type=int, default=5, help="opens of ResNet-152 (median)")
     ap.add_argument("--starts", type=int, default=5, help="process starts of each kind")
-    ap.add_argument("--only", choices=("edit", "open", "start"), action="append",
+    ap.add_argument("--toggles", type=int, default=10, help="expands and collapses (median)")
+    ap.add_argument("--only", choices=("edit", "open", "toggle", "start"), action="append",
                     help="run only these parts (repeatable)")
     ap.add_argument("--xvfb", action="store_true",
                     help="run on the X11 platform (xcb), under xvfb-run if there is no DISPLAY")
@@ -587,11 +638,11 @@ def main() -> int:
     if args.xvfb:
         _rerun_under_xvfb()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    parts = set(args.only or ("edit", "open", "start"))
+    parts = set(args.only or ("edit", "open", "toggle", "start"))
 
     results: dict = {}
     platform = os.environ["QT_QPA_PLATFORM"]
-    if parts & {"edit", "open"}:
+    if parts & {"edit", "open", "toggle"}:
         from PySide6.QtCore import qInstallMessageHandler
         from PySide6.QtWidgets import QApplication
 
@@ -613,6 +664,8 @@ def main() -> int:
                     results[key] = bench_edit(window, preset, args.edits, full=True)
                     results[key + "_natural"] = bench_edit(window, preset, args.edits,
                                                            full=False)
+            if "toggle" in parts:
+                results["toggle_resnet152"] = bench_toggle(window, args.toggles)
             if "open" in parts:
                 results["open_resnet152"] = bench_open(window, args.opens)
             window.doc.undo_stack.setClean()

@@ -69,17 +69,37 @@ def overlap_problem(members: Iterable[str], blocks: Mapping[str, Block],
 
 # ------------------------------------------------------------------------------- the tree
 
+_MEMO: list[tuple[tuple[Block, ...], dict[str, str | None]]] = []  # the last few trees
+
+
 def parents(blocks: Mapping[str, Block]) -> dict[str, str | None]:
-    """Each block's smallest enclosing block (None at the top)."""
-    sets = {bid: set(b.members) for bid, b in blocks.items()}
+    """Each block's smallest enclosing block (None at the top). Blocks are laminar, so the
+    blocks that hold a block's first layer and are larger are exactly those that enclose it.
+    (The last few answers are kept: Block records are immutable, so the same records in the
+    same order have the same tree.)"""
+    key = tuple(blocks.values())
+    for known, tree in _MEMO:
+        if len(known) == len(key) and all(a is b for a, b in zip(known, key)):
+            return dict(tree)
+    tree = _parents(blocks)
+    _MEMO.insert(0, (key, tree))
+    del _MEMO[4:]
+    return dict(tree)
+
+
+def _parents(blocks: Mapping[str, Block]) -> dict[str, str | None]:
+    holding: dict[str, list[tuple[int, str]]] = {}
+    for bid, b in blocks.items():
+        for m in b.members:
+            holding.setdefault(m, []).append((len(b.members), bid))
     out: dict[str, str | None] = {}
-    for bid, mine in sets.items():
-        best, size = None, 0
-        for oid, theirs in sets.items():
-            if oid != bid and len(theirs) > len(mine) and mine <= theirs:
-                if best is None or len(theirs) < size:
-                    best, size = oid, len(theirs)
-        out[bid] = best
+    for bid, b in blocks.items():
+        if not b.members:
+            out[bid] = None
+            continue
+        size = len(b.members)
+        larger = [(n, oid) for n, oid in holding[b.members[0]] if n > size]
+        out[bid] = min(larger)[1] if larger else None
     return out
 
 

@@ -23,6 +23,7 @@ class BlockView:
         self.frames: dict[str, BlockFrame] = {}  # expanded blocks
         self.wires: dict[tuple[str, str], Wire] = {}  # wires that end at a block's card
         self.hidden: dict[str, str] = {}  # layer id -> the block card standing for it
+        self._summaries: dict[str, tuple] = {}  # block id -> (block, report, its summary)
 
     # ----------------------------------------------------------------------------- queries
 
@@ -43,6 +44,7 @@ class BlockView:
         self.frames.clear()
         self.wires.clear()
         self.hidden = {}
+        self._summaries.clear()
 
     def sync(self) -> None:
         scene = self.scene
@@ -69,7 +71,12 @@ class BlockView:
             self._drop_card(bid)
         for bid in shown:
             block = blocks[bid]
-            summary = model_blocks.summary(block, inputs_of, report, readers)
+            known = self._summaries.get(bid)
+            if known is not None and known[0] is block and known[1] is report:
+                summary = known[2]
+            else:
+                summary = model_blocks.summary(block, inputs_of, report, readers)
+                self._summaries[bid] = (block, report, summary)
             card = self.cards.get(bid)
             if card is None:
                 card = self.cards[bid] = BlockCard(block, summary)
@@ -105,6 +112,8 @@ class BlockView:
             visible = src not in hidden and dst not in hidden
             if wire.isVisible() != visible:
                 wire.setVisible(visible)
+                if visible:  # (routed while hidden? not since the last move: now)
+                    wire.update_path()
         want: dict[tuple[str, str], tuple] = {}
         into: dict[str, list[str]] = {}
         for nid, node in net.nodes.items():

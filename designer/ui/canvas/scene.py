@@ -276,9 +276,10 @@ class CanvasScene(QGraphicsScene):
             for wire in card.wires_in + card.wires_out:
                 if wire not in done:
                     done.add(wire)
-                    wire.update_path()
+                    if wire.isVisible():  # (a hidden wire is routed when it is shown)
+                        wire.update_path()
         for wire in list(self.wires.values()) + list(self.blocks.wires.values()):
-            if wire not in done and wire.dst.y() - wire.src.y() > 150.0:
+            if wire not in done and wire.isVisible() and wire.dst.y() - wire.src.y() > 150.0:
                 wire.update_path()
 
     def cards_across(self, x: float, top: float, bottom: float) -> list[NodeCard]:
