@@ -128,13 +128,22 @@ def _enum_base(cls):
         is_flag = issubclass(cls, enum.Flag)
         taken = set().union(*(vars(c) for c in cls.__mro__))
         taken.add("mro")
+        # what EnumType.__new__'s last steps set on a class with only this base: its members
+        # never hide these names, so the class finds what the base finds
+        dunders = [(name, getattr(first_enum, name))
+                   for name in ("__repr__", "__str__", "__format__", "__reduce_ex__")
+                   if getattr(cls, name) in (getattr(member_type, name), getattr(object, name))]
+        if is_flag:
+            dunders += [(name, getattr(enum.Flag, name))
+                        for name in ("__or__", "__and__", "__xor__", "__ror__", "__rand__",
+                                     "__rxor__", "__invert__")]
         found = _enum_bases[cls] = (
-            metacls, bases, member_type, first_enum, new, save_new, use_args,
+            metacls, bases, member_type, new, save_new, use_args,
             metacls._find_data_repr_(cls.__name__, bases), is_flag,
             getattr(first_enum, "_boundary_", None) if is_flag else None,
             getattr(first_enum, "_generate_next_value_", None),
             cls.__init__ is enum.Enum.__init__,  # (which does nothing)
-            frozenset(taken), enum)
+            frozenset(taken), tuple(dunders), enum)
     return found
 
 
@@ -143,7 +152,7 @@ def _plain_members(cls, names) -> bool:
     _sunder_, __dunder__ or private name, nothing the bases define (a descriptor to redirect)."""
     if type(names) is not list:
         return False
-    taken = _enum_bases[cls][12]
+    taken = _enum_bases[cls][11]
     seen = set()
     for item in names:
         if type(item) is not tuple or len(item) != 2:
@@ -158,8 +167,8 @@ def _plain_members(cls, names) -> bool:
 
 def _quick_enum(base, class_name: str, names: list, module, boundary):
     """EnumType.__new__ (Python 3.11) for `bases` = one of the four, `names` plain."""
-    (metacls, bases, member_type, first_enum, new, save_new, use_args, value_repr, is_flag,
-     default_boundary, next_value, init_does_nothing, _taken, enum) = base
+    (metacls, bases, member_type, new, save_new, use_args, value_repr, is_flag,
+     default_boundary, next_value, init_does_nothing, _taken, dunders, enum) = base
     member_names: list = []
     member_map: dict = {}
     value2member: dict = {}
@@ -177,12 +186,13 @@ def _quick_enum(base, class_name: str, names: list, module, boundary):
         body.update(_boundary_=boundary or default_boundary, _flag_mask_=0, _singles_mask_=0,
                     _all_bits_=0, _inverted_=None)
     enum_class = type.__new__(metacls, class_name, bases, body)
-    set_attr = type.__setattr__
     single_bit = enum._is_single_bit
     init = None if init_does_nothing else enum_class.__init__
     as_value = None if member_type is object else member_type
     flag_mask = singles = 0
-    for name, value in names:  # _proto_member.__set_name__
+    # _proto_member.__set_name__ for each member, in order; the class itself is changed only
+    # afterwards (each change of a class empties Python's attribute cache for it)
+    for name, value in names:
         member = new(enum_class, value) if use_args else new(enum_class)
         if as_value is not None:
             value = as_value(value)
@@ -203,42 +213,22 @@ def _quick_enum(base, class_name: str, names: list, module, boundary):
             value2member[value] = member
         else:  # an alias
             member = canonical
-        set_attr(enum_class, name, member)
         member_map[name] = member
+    set_attr = type.__setattr__  # (EnumType.__setattr__ refuses only members' names)
+    for name, member in member_map.items():
+        set_attr(enum_class, name, member)
     if is_flag and names:
         set_attr(enum_class, "_flag_mask_", flag_mask)
         set_attr(enum_class, "_singles_mask_", singles)
         set_attr(enum_class, "_all_bits_", 2 ** (flag_mask.bit_length()) - 1)
-    # the rest of EnumType.__new__, as it is
-    classdict = dict(enum_class.__dict__)
-    if enum.ReprEnum in bases:
-        if "__format__" not in classdict:
-            enum_class.__format__ = member_type.__format__
-            classdict["__format__"] = enum_class.__format__
-        if "__str__" not in classdict:
-            method = member_type.__str__
-            if method is object.__str__:
-                method = member_type.__repr__
-            enum_class.__str__ = method
-            classdict["__str__"] = enum_class.__str__
-    for name in ("__repr__", "__str__", "__format__", "__reduce_ex__"):
-        if name not in classdict:
-            enum_method = getattr(first_enum, name)
-            found_method = getattr(enum_class, name)
-            if found_method in (getattr(member_type, name), getattr(object, name)):
-                setattr(enum_class, name, enum_method)
-    if is_flag:
-        for name in ("__or__", "__and__", "__xor__", "__ror__", "__rand__", "__rxor__",
-                     "__invert__"):
-            if name not in classdict:
-                enum_method = getattr(enum.Flag, name)
-                setattr(enum_class, name, enum_method)
-                classdict[name] = enum_method
+    # the rest of EnumType.__new__: __repr__ and friends, a Flag's operators, __new__
+    for name, method in dunders:
+        set_attr(enum_class, name, method)
     if save_new:
-        enum_class.__new_member__ = new
-    enum_class.__new__ = enum.Enum.__new__
+        set_attr(enum_class, "__new_member__", new)
+    set_attr(enum_class, "__new__", enum.Enum.__new__)
     if is_flag:
-        member_list = [m._value_ for m in enum_class]
+        member_list = [member_map[name]._value_ for name in member_names]
         if member_list != sorted(member_list):
-            enum_class._iter_member_ = enum_class._iter_member_by_def_
+            set_attr(enum_class, "_iter_member_", enum_class._iter_member_by_def_)
     return enum_class
