@@ -196,6 +196,36 @@ def test_stride_that_does_not_work_out_warns_and_fix_repairs_it(qtbot, doc):
     assert stride.value() == 1 and issue_texts(inspector.issues) == []
 
 
+def test_each_fix_shows_its_effect_on_the_design_under_its_button(qtbot, doc):
+    """Issue 16, 'fixes that hurt': a fix's button is not all a user sees; its effect on the
+    whole design (output, params, MACs, memory before → after) is written under it, in the
+    Inspector and in the Issues panel, and no fix offers a stride wider than the window."""
+    from designer.model.analysis import analyze
+
+    inspector = show(qtbot, Inspector(doc))
+    panel = show(qtbot, IssuesPanel(doc))
+    commands.set_params(doc, "conv", padding=1, stride=3)  # the pool then gets 11 × 11
+    doc.select(["pool"])
+    [issue] = doc.report.layers["pool"].warnings
+    assert [f.label for f in issue.fixes] == ["ceil_mode false → true", "stride 2 → 1"]
+    for issue_list in (inspector.issues, panel.list):
+        card = next(c for c in issue_list.cards if c.nid == "pool")
+        qtbot.waitUntil(card.isVisible)  # (a card made for a shown list is shown by its layout)
+        assert [b.text() for b in card.buttons] == [f"Fix: {f.label}" for f in issue.fixes]
+        shown = [label.text() for label in card.effects if label.isVisible()]
+        assert shown == [f"{f.label}: {f.effect_text}" for f in issue.fixes]
+        for fix, button, text in zip(issue.fixes, card.buttons, shown):
+            trial = doc.network.copy()
+            trial.set_params("pool", **fix.params)
+            after = analyze(trial, batch=doc.settings["batch"])
+            assert format_bytes(doc.report.textbook.total) in text
+            assert format_bytes(after.textbook.total) in text  # memory before → after
+            assert "params " in text and "MACs " in text and "output 5×5×12 → " in text
+            assert fix.effect_text in button.toolTip()
+    ceil, stride = shown
+    assert "output 5×5×12 → 6×6×12" in ceil and "output 5×5×12 → 10×10×12" in stride
+
+
 def test_strided_same_padding_is_an_error_with_a_fix(qtbot, doc):
     inspector = show(qtbot, Inspector(doc))
     doc.select(["conv"])
