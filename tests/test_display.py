@@ -61,3 +61,14 @@ def test_the_window_without_a_display_says_so_and_exits_2():
         pytest.skip("the check is for X11 / Wayland systems")
     assert done.returncode == 2, done.stderr
     assert "No display" in done.stderr and "summary|train|export" in done.stderr
+
+
+def test_the_readme_names_the_libraries_the_check_asks_for():
+    """README's install paragraph gives the same apt and dnf lines as the message the window
+    prints, so a user reading either installs every library Qt's xcb platform needs."""
+    from designer.display import APT, DNF
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"`{APT}`" in readme
+    assert f"`{DNF}`" in readme
+    assert "Qt 6.5" in readme
