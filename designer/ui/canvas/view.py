@@ -9,6 +9,9 @@ UTF-8) lands where it is dropped (see interactions.LayerDrop), a block template
 on; a dropped *.convnet.json file is announced with `file_dropped(path)` for the main window to
 open.
 
+Where the design does not fit, an overview map in the bottom-right corner shows all of it
+with the visible part outlined; clicking or dragging in it moves the view (overview.py).
+
 Another design opened (File → Open, an example, a recovery) is fitted to the view, never
 magnified beyond 100 %. An empty canvas says what to do (`EMPTY_HINT`, painted over the view,
 not part of the design or its exports).
@@ -38,6 +41,7 @@ from .. import commands
 from . import arrange, edits
 from .edits import BLOCK_MIME, BLOCKS, LAYER_MIME, NODES_MIME, layer_type_name
 from .interactions import LayerDrop
+from .overview import OverviewMap
 from .scene import CanvasScene
 
 DESIGN_SUFFIX = ".convnet.json"
@@ -90,6 +94,7 @@ class CanvasView(QGraphicsView):
         scene.selectionChanged.connect(self._update_actions)
         QGuiApplication.clipboard().dataChanged.connect(self._update_actions)
         self._update_actions()
+        self.overview = OverviewMap(self)  # the whole design in a corner, where it does not fit
 
     # ----------------------------------------------------------------------------- zoom
 
@@ -147,6 +152,11 @@ class CanvasView(QGraphicsView):
         if self._needs_reset:
             self._needs_reset = False
             self.fit_all()
+        self.overview.refresh()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.overview.refresh()
 
     def _reveal(self, ids: list) -> None:
         if len(ids) == 1:
