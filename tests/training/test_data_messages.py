@@ -65,3 +65,19 @@ def test_a_corrupt_standard_file_says_to_download_it_again(tmp_path):
     with pytest.raises(DatasetError, match="is not an IDX file") as caught:
         load_datasets(DataConfig(name="mnist", path=str(tmp_path)), (1, 8, 8))
     assert "delete it and turn on Download" in caught.value.advice
+
+
+@pytest.mark.parametrize("design, dataset", [("lenet5", "mnist"), ("cifar10_example", "cifar10")])
+def test_the_command_line_names_its_download_flag(tmp_path, capsys, design, dataset):
+    """On the command line the switch is --download: the advice says so (it said only 'turn on
+    download', the window's words)."""
+    from designer.cli import main
+
+    preset = Path(__file__).resolve().parents[2] / "presets" / f"{design}.convnet.json"
+    assert main(["train", str(preset), "--dataset", dataset, "--data-path", str(tmp_path),
+                 "--epochs", "1", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "does not hold" in err and "advice:" in err
+    advice = err[err.index("advice:"):]
+    assert "--download" in advice, err
+    assert list(tmp_path.iterdir()) == []  # nothing fetched without the flag
