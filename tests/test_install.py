@@ -136,3 +136,28 @@ def test_the_examples_menu_and_the_icons_work_from_the_wheel(built, tmp_path):
     assert all(p.is_relative_to(site / "designer" / "presets") for p in examples)
     assert all(found["names"])
     assert found["icons"] == [True, True, True] and found["missing"]
+
+
+def _pyproject() -> dict:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_the_licence_pyproject_names_is_in_the_checkout():
+    """pyproject said MIT but there was no LICENSE file (issue 16)."""
+    assert _pyproject()["project"]["license"] == {"text": "MIT"}
+    licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert licence.startswith("MIT License\n")
+    assert "Permission is hereby granted, free of charge" in licence
+
+
+def test_pillow_is_installed_with_the_app_and_no_test_skips_without_it():
+    """The Pillow-only tests skipped in CI because Pillow was in no extra (issue 16): it is a
+    dependency, and no test asks whether it is there."""
+    import re
+
+    dependencies = _pyproject()["project"]["dependencies"]
+    assert any(re.match(r"(?i)pillow\b", d) for d in dependencies), dependencies
+    skipping = [p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("*.py")
+                if re.search(r"importorskip\(\s*[\"']PIL", p.read_text(encoding="utf-8"))]
+    assert skipping == []
