@@ -45,3 +45,48 @@ def test_the_layout_names_every_room():
 def test_every_local_link_exists():
     for target in re.findall(r"\]\(([^)#:]+)\)", README):
         assert (ROOT / target).exists(), target
+
+
+def test_the_installed_entry_points_are_named():
+    """The synopses name both commands an install puts on the PATH (issue 16)."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    synopsis = _section("Command line")
+    for table in ("scripts", "gui-scripts"):
+        for name in project[table]:
+            assert re.search(rf"`{re.escape(name)}[` ]", synopsis), name
+
+
+def test_the_architecture_page_is_the_one_pointed_at():
+    """README pointed at 'DESIGN.md's picture', a file the project does not have; the project's
+    own page is docs/ARCHITECTURE.md, which README and the package's docstring point at and
+    which names every room of the package (issue 16)."""
+    import designer
+
+    assert "DESIGN.md's picture" not in README
+    assert "](docs/ARCHITECTURE.md)" in _section("Development")
+    assert "docs/ARCHITECTURE.md" in designer.__doc__
+    page = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    for title in ("## The rooms", "## Arrows that must never exist", "## The data flow",
+                  "## Where each feature lives"):
+        assert title in page
+    rooms = sorted(p.name for p in (ROOT / "designer").iterdir()
+                   if p.is_dir() and (p / "__init__.py").exists())
+    for room in rooms:
+        assert re.search(rf"^  {room}/ ", page, re.M), room
+
+
+def test_vgg16s_forward_values_are_the_analysis_and_the_notes_24m_is_explained():
+    """README's 'the notes' own numbers' gives VGG-16's forward values as the analysis counts
+    them (the sum of the notes' per-layer table) and says the notes' ~24M total is their slip,
+    not a figure this count reproduces (issue 16)."""
+    from designer.model.analysis import analyze
+    from designer.model.design_file import load
+
+    report = analyze(load(ROOT / "presets" / "vgg16.convnet.json").network)
+    start = README.index("The notes' own numbers are tests")
+    claim = " ".join(README[start:README.index("\n\n", start)].split())
+    values = report.totals.forward_values
+    assert f"VGG-16 has {report.totals.params:,} parameters" in claim
+    assert f"{values / 1e6:.1f} M values ({values * 4 / 2**20:.0f} MiB) per image forward" in claim
+    assert "the notes' total says ~24M (93 MB), a slip in their addition" in claim
