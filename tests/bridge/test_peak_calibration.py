@@ -132,6 +132,29 @@ def test_the_figures_are_the_documented_ones():
                          "`python benchmarks/peak_calibration_report.py`"
 
 
+def test_benchmarks_and_readme_quote_the_figures():
+    """BENCHMARKS.md's table and README's sentence say what TABLE (the stored data) holds: they
+    said 146 steps and '171 of 182', which the data did not hold (issue 16)."""
+    import re
+
+    benchmarks = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8").replace("**", "")
+    labels = {"fitted designs, a batch the fit did not use":
+              "fitted designs at a batch the fit did not use"}
+    for group, (rows, designs, within5, within10, worst) in TABLE.items():
+        sign = "+" if worst > 0 else "−"
+        line = (f"| {labels.get(group, group)} | {rows} | {designs} | {within5} | {within10} | "
+                f"{sign}{abs(worst):.1f} %")
+        assert line in benchmarks, line
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    fitted, held = TABLE["fitted"], TABLE["held out"]
+    assert (f"within 10 % for {fitted[3]} of the {fitted[0]} steps of the {fitted[1]} designs "
+            f"its CUDA constants were fitted to") in readme
+    assert held[3] == held[0]  # "all": every held-out step within 10 %
+    assert f"for all {held[0]} steps of {held[1]} designs held out from the fit" in readme
+    earlier = '(Earlier versions said "146 steps, 135 within 10 %"'  # the one quote, as such
+    assert not re.search(r"\b146 steps|\b171 of 182\b", readme + benchmarks.replace(earlier, ""))
+
+
 @pytest.mark.parametrize("row", FITTED, ids=lambda r: f"{r['design']}-b{r['batch']}-"
                          f"{r['precision']}-{r['optimizer']}-{r['cudnn_benchmark']:d}"
                          f"{'-cl' if r['channels_last'] else ''}")
