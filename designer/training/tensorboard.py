@@ -7,6 +7,8 @@
 
     TrainWorker(..., trainer_factory=logged(factory, folder))   # the same, for the window;
     tensorboard_missing()                            # '' or what to install (no import)
+    folder_problem(folder)                           # '' or why no log can be written there
+    run_log_dir(root, design_name, run_id)           # root/<design name>/<run id>
 
 What it writes (torch.utils.tensorboard.SummaryWriter, so `tensorboard --logdir runs` shows it):
 - scalars: train/loss_batch and train/lr (every batch, by global step); train/loss,
@@ -39,6 +41,28 @@ def tensorboard_missing() -> str:
     import importlib.util
 
     return "" if importlib.util.find_spec("tensorboard") is not None else INSTALL
+
+
+def folder_problem(folder: str | os.PathLike[str]) -> str:
+    """'' where a log can be written into `folder` (made if missing; a file is written and
+    removed to be sure), else a sentence naming the folder and what stands in the way."""
+    import tempfile
+
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        return f"TensorBoard logs cannot be written into {folder}: {e.strerror or e}"
+    return ""
+
+
+def run_log_dir(root: str | os.PathLike[str], design_name: str, run_id: str) -> Path:
+    """Where one run's log goes: root/<design name>/<run id>, so `tensorboard --logdir root`
+    lists each design's runs under its name (characters a file name cannot hold become _)."""
+    name = "".join(c if c.isalnum() or c in " -_.+()" else "_" for c in design_name)
+    name = name.strip(" .") or "design"
+    return Path(root) / name / run_id
 
 
 def logged(trainer_factory, log_dir: str | os.PathLike[str]):

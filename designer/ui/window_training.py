@@ -1,6 +1,7 @@
 """The window's training side, a part of MainWindow: the Training dock (tabbed with the layer
-table), the Train menu, Experiments, trying a hint's variant, and a close that stops a run
-first. The panel and its TrainWorker do the work; the window only wires them in.
+table), the Train menu, Experiments, trying a hint's variant, the TensorBoard setting (runs and
+sweeps write the CLI's log: tensorboard_log.py), and a close that stops a run first. The panel
+and its TrainWorker do the work; the window only wires them in.
 """
 
 from __future__ import annotations
@@ -8,7 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
+
+from .tensorboard_log import LoggedTrainers, TensorBoardLog
 
 if TYPE_CHECKING:
     from .panels.training import TrainingPanel
@@ -28,8 +32,11 @@ class TrainingActions:
         from .panels.training import TrainingPanel
 
         panel = self._training = TrainingPanel(self.doc)
+        panel.trainer_factory = self._logged_trainers = LoggedTrainers(self.tensorboard_log,
+                                                                       panel.trainer_factory)
         panel.status_message.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         panel.running_changed.connect(self._training_running_changed)
+        panel.running_changed.connect(self._tensorboard_run_changed)
         dock = self.docks["training"]
         dock.visibilityChanged.connect(lambda seen: seen and panel.ensure_plots())
         if dock.isVisible():
@@ -51,7 +58,73 @@ class TrainingActions:
                                     "your designs, and accuracy against cost"))
         menu.addAction(self._action("S&weep…", self.show_sweep, tip="Search the design's knobs "
                                     "and the training settings with Optuna"))
+        menu.addSeparator()
+        self.tensorboard_log = TensorBoardLog(self.settings)
+        self._logged_trainers = None  # the Training panel's factory, once it is made
+        act = self.act_tensorboard = QAction("&TensorBoard Logs", self)
+        act.setCheckable(True)
+        act.triggered.connect(self._toggle_tensorboard)
+        self.act_tensorboard_folder = self._action(
+            "TensorBoard Log &Folder…", self.choose_tensorboard_folder, needs_design=False,
+            tip="Choose the folder the runs' TensorBoard logs go to (tensorboard --logdir it)")
+        menu.addActions([act, self.act_tensorboard_folder])
+        self._show_tensorboard_setting()
         self._training_running_changed(False)
+
+    # -- TensorBoard ---------------------------------------------------------------------------
+
+    def _toggle_tensorboard(self, checked: bool) -> None:
+        if checked and not self.tensorboard_log.folder:
+            self.choose_tensorboard_folder()  # turns it on where a folder is chosen
+        else:
+            self.set_tensorboard(checked)
+
+    def choose_tensorboard_folder(self) -> bool:
+        """Ask for the log folder; choosing one turns the logs on. False: cancelled."""
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(
+            self, "Folder for TensorBoard logs", self.tensorboard_log.folder or
+            str(self.settings.value("last_dir", "")))
+        if not folder:
+            self._show_tensorboard_setting()
+            return False
+        self.set_tensorboard(True, folder)
+        return True
+
+    def set_tensorboard(self, on: bool, folder: str | None = None) -> None:
+        """Turn the runs' TensorBoard logs on or off (in `folder`), remembered for next time;
+        the status bar says the setting, or why no log can be written (the runs still train)."""
+        self.tensorboard_log.set(on, folder)
+        if self._logged_trainers is not None:
+            self._logged_trainers.update()
+        self._show_tensorboard_setting()
+        problem = self.tensorboard_log.problem()
+        text = self.tensorboard_log.describe()
+        self.statusBar().showMessage(f"{problem}; runs train without a log" if problem
+                                     else text, 8000)
+
+    def _show_tensorboard_setting(self) -> None:
+        log = self.tensorboard_log
+        self.act_tensorboard.setChecked(log.on)
+        tip = (log.describe() if log.on else
+               "Write each run's TensorBoard log: loss, accuracy, lr, the model graph, the "
+               "first CONV's filters (as --tensorboard DIR on the command line)")
+        self.act_tensorboard.setStatusTip(tip)
+        self.act_tensorboard.setToolTip(tip)
+
+    def _tensorboard_run_changed(self, running: bool) -> None:
+        """Before a run: where its log cannot be written, say so (it trains without one).
+        After: what went wrong with its log while it trained."""
+        factory = self._logged_trainers
+        if running:
+            problem = self.tensorboard_log.problem()
+            if problem:
+                self.statusBar().showMessage(f"{problem}; this run trains without a log", 8000)
+        elif factory is not None and factory.last_notes:
+            said = self.statusBar().currentMessage()
+            notes = "; ".join(factory.last_notes)
+            self.statusBar().showMessage(f"{said} · {notes}" if said else notes, 12000)
 
     def show_experiments(self):
         from .dialogs.experiments import show_experiments

@@ -19,7 +19,9 @@ from designer.training.tensorboard import (
     TensorBoardCallbacks,
     TensorBoardMissing,
     filter_images,
+    folder_problem,
     logged,
+    run_log_dir,
     summary_writer,
     tensorboard_missing,
 )
@@ -186,3 +188,17 @@ def test_train_tensorboard_writes_the_log_and_a_missing_package_is_one_line(tmp_
     assert main([*args, "--tensorboard", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert "--tensorboard: TensorBoard logs need" in err and "Traceback" not in err
+
+
+def test_a_runs_folder_is_named_by_its_design_and_run_and_unwritable_ones_are_said(tmp_path):
+    assert run_log_dir(tmp_path, "CIFAR-10 example", "20261203-104233-3f9c0e") == \
+        tmp_path / "CIFAR-10 example" / "20261203-104233-3f9c0e"
+    # a name is one folder, never a path out of the log folder
+    assert run_log_dir(tmp_path, "../a/b:c", "r").parent == tmp_path / "_a_b_c"
+    assert run_log_dir(tmp_path, "..", "r").parent == tmp_path / "design"
+    assert folder_problem(tmp_path / "new" / "logs") == ""
+    assert (tmp_path / "new" / "logs").is_dir()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    problem = folder_problem(blocker / "logs")
+    assert problem.startswith(f"TensorBoard logs cannot be written into {blocker / 'logs'}: ")

@@ -7,6 +7,9 @@ base of every trial. Each finished trial is a row (its knob values, its accuracy
 pruned: by the analysis before training, or by the pruner); a bar counts the trials and a line
 follows the trial in progress. Stop ends the sweep after the current batch. The best trial's
 design is written beside the design file (<stem>.best.convnet.json) and Open best opens it.
+With the window's TensorBoard setting on (Train → TensorBoard Logs), each trial writes the
+CLI's log under <folder>/<design>/sweep <study>/trial_NNNN; where no log can be written the
+dialog says why and the trials run without one.
 
 The view formats what the sweep reports; the search itself, the analysis and the records are
 training/sweep.py's. Neither torch nor optuna is imported in the window's thread.
@@ -121,7 +124,8 @@ class SweepDialog(QDialog):
     """The sweep's settings, its search space, its trials as they finish."""
 
     def __init__(self, network: Network, config: TrainConfig, design_path: str | None = None,
-                 budget: int | None = None, parent=None, open_design=None, design=None):
+                 budget: int | None = None, parent=None, open_design=None, design=None,
+                 tensorboard: str | None = None):
         super().__init__(parent)
         self.setWindowTitle(f"Sweep: {network.name}")
         self.resize(980, 640)
@@ -134,6 +138,7 @@ class SweepDialog(QDialog):
         self.sweep: Sweep | None = None
         self.result: Any = None
         self.records: list[TrialRecord] = []
+        self.tensorboard = tensorboard  # the window's TensorBoard folder, or None (no logs)
 
         self.trials = QSpinBox()
         self.trials.setRange(1, 100_000)
@@ -248,7 +253,8 @@ class SweepDialog(QDialog):
                 return self._say("Save the design first (the study is kept beside it), or "
                                  "give a storage URL.")
             return self._say(str(e))
-        self._say(f"Study {self.sweep.study_name} in {where}")
+        logs = self._log_folder()
+        self._say(f"Study {self.sweep.study_name} in {where}" + (f"; {logs}" if logs else ""))
         self.records = []
         self.table.setRowCount(0)
         self.progress.setRange(0, self.sweep.config.trials)
@@ -264,6 +270,21 @@ class SweepDialog(QDialog):
         self.open_button.setEnabled(False)
         worker.start()
         return True
+
+    def _log_folder(self) -> str:
+        """With the window's TensorBoard setting on: each trial's log under
+        <folder>/<design>/sweep <study>/trial_NNNN, or why there is none (the sweep runs)."""
+        if not self.tensorboard:
+            return ""
+        from ...training.tensorboard import folder_problem, run_log_dir, tensorboard_missing
+
+        problem = tensorboard_missing() or folder_problem(self.tensorboard)
+        if problem:
+            return f"{problem}; the trials run without a log"
+        folder = run_log_dir(self.tensorboard, self.network.name or "design",
+                             f"sweep {self.sweep.study_name}")
+        self.sweep.config.tensorboard = str(folder)
+        return f"TensorBoard logs in {folder}"
 
     def stop(self) -> None:
         if self.worker is not None and not self.worker.done:
@@ -348,6 +369,7 @@ def show_sweep(window: Any) -> SweepDialog:
     doc = window.doc
     dialog = SweepDialog(doc.network, window.training.config,
                          str(Path(doc.path)) if doc.path else None, doc.settings.get("budget"),
-                         window, open_design=window.open_path, design=doc.design)
+                         window, open_design=window.open_path, design=doc.design,
+                         tensorboard=window.tensorboard_log.root)
     dialog.show()
     return dialog
