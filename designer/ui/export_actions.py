@@ -338,20 +338,25 @@ class ExportActions(QObject):
 
     def _weights_said(self) -> str:
         """How an export's message names the weights it carries."""
+        from ..training.imported import imported_from, is_imported
         from ..training.store import run_started
 
         found = self.doc.trained_weights()
         if found is None:  # the weights a run would start from
             return ""
         record, path = found
+        if is_imported(record):
+            return f" with the trained weights imported from {imported_from(record)}"
         return f" with the trained weights of the run of {run_started(record)} ({path.stem})"
 
     # ----------------------------------------------------------------------------- import
 
     def import_model(self, spec: str | None = None, shape: str | None = None,
                      asked: bool = False) -> bool:
-        """Open a model as a new design (the current one is kept if the user cancels or the
-        import fails)."""
+        """Open a model as a new design with its trained weights, a run of kind "imported"
+        (training/imported.py) that the Inside tab, the exports and the next run's "start from
+        the trained weights" use; the current design is kept if the user cancels or the import
+        fails."""
         from PySide6.QtWidgets import QFileDialog
 
         from .dialogs.import_options import ImportOptions
@@ -373,19 +378,43 @@ class ExportActions(QObject):
         if not asked and maybe_save is not None and not maybe_save():
             return False
 
-        def work():
-            from ..bridge.importer import import_model
-            from ..model.design_file import dumps
+        from ..training.store import new_run_id
 
-            design = import_model(spec, shape)
-            return design, dumps(design)
+        # the weights go to the session's working folder, as a new run's checkpoints do (that
+        # folder is made here, in the GUI thread), and beside the design when it is saved
+        run_id = new_run_id()
+        folder = self.doc.store.new_run_folder(run_id)
+
+        def work():
+            from ..bridge.importer import import_model_weights
+            from ..model.design_file import dumps
+            from ..training.imported import keep_imported
+
+            imported = import_model_weights(spec, shape)
+            design, why = imported.design, imported.note
+            try:
+                record = keep_imported(imported, spec, folder, run_id)
+            except (OSError, ValueError) as e:  # ValueError: runs.CheckpointError
+                record, why = None, f"writing them failed ({e})"
+            if record is not None:
+                design.training = {**design.training, "runs": [record]}
+            return design, dumps(design), record, why, imported.weights == {}
 
         def done(result) -> str:
-            design, text = result
+            design, text, record, why, no_layer_has_weights = result
             self.doc.open_text(text, None, where=spec)
             n = len(design.network.nodes)
-            return (f"Imported {n} layer{'s' if n != 1 else ''} from "
-                    f"{Path(spec.split(':')[0]).name} (structure only)")
+            said = f"Imported {n} layer{'s' if n != 1 else ''} from " \
+                   f"{Path(spec.split(':')[0]).name}"
+            if record is not None:
+                training = getattr(self.window, "training", None)  # the next run starts there
+                start_from = getattr(getattr(training, "run_list", None), "start_from", None)
+                if start_from is not None:
+                    start_from.setChecked(True)
+                return f"{said} with its trained weights"
+            if no_layer_has_weights:
+                return f"{said} (structure only: {why})"
+            return f"{said} (structure only: its weights could not be taken: {why})"
 
         def failed(error) -> bool:
             """A graph without a fixed input size: ask for it and try again."""

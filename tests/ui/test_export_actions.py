@@ -149,7 +149,7 @@ def test_import_a_python_model_as_a_new_design(qtbot, window, tmp_path, monkeypa
     monkeypatch.setattr(import_dialog.ImportOptions, "ask",
                         classmethod(lambda cls, *a, **k: ("LeNet5", None)))
     message = run(qtbot, window, "File", "Import model…")
-    assert message == "Imported 12 layers from lenet.py (structure only)"
+    assert message == "Imported 12 layers from lenet.py with its trained weights"
     assert len(window.scene.cards) == 12  # on the canvas
     assert window.doc.network.name == "LeNet5" and window.doc.path is None
     assert window.doc.modified and window.windowTitle().startswith("LeNet5[*]")
@@ -206,7 +206,7 @@ def test_an_onnx_graph_of_free_size_asks_for_the_input(qtbot, window, tmp_path, 
         menu_action(window, "File", "Import model…").trigger()
         qtbot.waitUntil(lambda: bool(asked), timeout=WAIT_MS)
     assert asked[0][0] is True and "give the input shape" in asked[0][1]
-    assert blocker.args[0] == "Imported 3 layers from free.onnx (structure only)"
+    assert blocker.args[0] == "Imported 3 layers from free.onnx with its trained weights"
     out = window.doc.report.layers[window.doc.report.output].shape
     assert out == (4, 8, 8)
     window.doc.undo_stack.setClean()

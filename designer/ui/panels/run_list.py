@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...training.imported import imported_from, is_imported
 from ...training.store import kept_weights, run_started
 from ..document import Document
 from .runs import format_duration
@@ -101,6 +102,9 @@ class RunList(QWidget):
             when = run_started(record) or "another time"
             return (f"the run of {when} trained another version of the design: undo the "
                     "edits since, or open that version, to resume it")
+        if is_imported(record):
+            return ("its weights were imported, not trained here: start a new run from them "
+                    "(Start the next run from the trained weights)")
         if "last" not in self.doc.store.files(record):
             return "its checkpoint is not here (the design was saved without weights?)"
         if not _unfinished(record):
@@ -153,8 +157,9 @@ class RunList(QWidget):
                                     "version has none)")
         else:
             run, _path = trained
-            self.start_from.setText("Start the next run from the trained weights "
-                                    f"(run of {run_started(run) or '?'})")
+            whose = (f"imported from {imported_from(run)}" if is_imported(run) else
+                     f"run of {run_started(run) or '?'}")
+            self.start_from.setText(f"Start the next run from the trained weights ({whose})")
         self._update_buttons()
 
     def _update_buttons(self) -> None:

@@ -617,12 +617,16 @@ def _prober_key(network: Network, config: TrainConfig, run_id: str | None = None
 def _trained(doc) -> tuple[str, str, str] | None:
     """(run id, weights file, what the panel calls them) of the trained weights of the design
     on screen (the latest run of this version whose files are here), or None."""
+    from ....training.imported import imported_from, is_imported
     from ....training.store import run_started
 
     found = doc.trained_weights()
     if found is None:
         return None
     record, path = found
+    if is_imported(record):
+        return str(record.get("id")), str(path), \
+            f"trained weights imported from {imported_from(record)}"
     acc = record.get("best_val_accuracy")
     what = "its best epoch" if path.stem == "best" else "its last epoch"
     called = f"trained weights of the run of {run_started(record) or '?'} ({what}"
