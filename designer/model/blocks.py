@@ -75,11 +75,14 @@ _MEMO: list[tuple[tuple[Block, ...], dict[str, str | None]]] = []  # the last fe
 def parents(blocks: Mapping[str, Block]) -> dict[str, str | None]:
     """Each block's smallest enclosing block (None at the top). Blocks are laminar, so the
     blocks that hold a block's first layer and are larger are exactly those that enclose it.
-    (The last few answers are kept: Block records are immutable, so the same records in the
-    same order have the same tree.)"""
+    (The last few answers are kept: the tree depends only on each block's id and members, and
+    a block collapsed or expanded keeps its members' tuple, so the same ids with the same
+    tuples in the same order have the same tree.)"""
     key = tuple(blocks.values())
     for known, tree in _MEMO:
-        if len(known) == len(key) and all(a is b for a, b in zip(known, key)):
+        if len(known) == len(key) and all(
+                a is b or (a.members is b.members and a.id == b.id)
+                for a, b in zip(known, key)):
             return dict(tree)
     tree = _parents(blocks)
     _MEMO.insert(0, (key, tree))

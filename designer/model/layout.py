@@ -93,11 +93,14 @@ def _arrange(net: Network, ids: Sequence[str], inside: str | None, style: str,
         if style == "columns" and inside is None:
             placed = _wrap(placed, aspect)
     out: dict[str, tuple[float, float]] = {}
+    rank: dict[str, int] | None = None
     for unit, (x, y) in placed.items():
         if not unit.startswith("\0"):
             out[unit] = (x, y)
         else:
-            out.update(squash(net, net.blocks[unit[1:]].id, (x, y)))
+            if rank is None:  # (once for all the cards, not once per card)
+                rank = {n: i for i, n in enumerate(net.topological_order())}
+            out.update(_squash(net.blocks[unit[1:]].members, rank, (x, y)))
     return out
 
 
@@ -106,8 +109,13 @@ def squash(network: Network, block_id: str,
     """Where a collapsed block keeps its layers: in its card's place, one under another a
     hair apart (SQUASH) in the design's order, so that every wire still runs downwards and no
     two layers share a place; expanding it lays them out afresh (expand_moves)."""
-    members = set(network.blocks[block_id].members)
-    order = [n for n in network.topological_order() if n in members]
+    rank = {n: i for i, n in enumerate(network.topological_order())}
+    return _squash(network.blocks[block_id].members, rank, at)
+
+
+def _squash(members: Sequence[str], rank: Mapping[str, int],
+            at: tuple[float, float]) -> dict[str, tuple[float, float]]:
+    order = sorted((m for m in members if m in rank), key=rank.__getitem__)
     return {nid: (at[0], at[1] + i * SQUASH) for i, nid in enumerate(order)}
 
 

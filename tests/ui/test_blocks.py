@@ -168,3 +168,55 @@ def test_group_with_ctrl_g_and_ungroup(qtbot):
     assert new[0] in scene.blocks.cards
     view.actions_by_name["ungroup"].trigger()
     assert new[0] not in doc.network.blocks and scene.cards["fc6"].isVisible()
+
+
+def shown_where_the_design_says(doc, scene) -> list[str]:
+    """The shown layers whose card is not at the design's position, or whose wires do not
+    start and end at their cards (empty when all is as it should be)."""
+    wrong = []
+    for nid, card in scene.cards.items():
+        if not card.isVisible():
+            continue
+        pos = doc.network.nodes[nid].pos
+        if pos is not None and (card.x(), card.y()) != pos:
+            wrong.append(f"{nid} at {(card.x(), card.y())}, not {pos}")
+        for wire in card.wires_in:
+            if wire.isVisible():
+                path = wire.path()
+                start, end = path.pointAtPercent(0), path.pointAtPercent(1)
+                if (start - wire.src.output_anchor()).manhattanLength() > 0.5 or \
+                        (end - card.input_anchor(wire.index, wire.count)).manhattanLength() > 0.5:
+                    wrong.append(f"the wire {wire.key} is not at its cards")
+    return wrong
+
+
+def test_layers_shown_again_are_where_the_design_puts_them_with_their_wires(qtbot):
+    """A collapsed block's layers are moved only when shown again: after collapsing, moving
+    the block's card, expanding, undo and redo, every shown card is at the design's place."""
+    from designer.ui.canvas import arrange
+
+    doc, scene, view = canvas_of(qtbot, "resnet50")
+    scene.request_toggle("layer2")  # open: its four bottlenecks as cards
+    scene.request_toggle("layer2_1")  # and one of them: its layers
+    assert shown_where_the_design_says(doc, scene) == []
+    scene.request_toggle("layer2")  # closed again: all of it squashed into one card
+    members = doc.network.blocks["layer2"].members
+    card = scene.blocks.cards["layer2"]
+    assert scene.position_of(members[0]) == doc.network.nodes[members[0]].pos
+    doc.move({m: (doc.network.nodes[m].pos[0] + 600, doc.network.nodes[m].pos[1])
+              for m in members}, "Move the block")  # as a drag of its card does
+    assert card.x() == doc.network.nodes[members[0]].pos[0]
+    scene.request_toggle("layer2")
+    assert shown_where_the_design_says(doc, scene) == []
+    assert scene.card("layer2_1_conv1").isVisible()  # (the bottleneck opened before)
+    assert scene.card("layer2_1_conv1").x() > 500
+    for _ in range(3):
+        doc.undo_stack.undo()
+        assert shown_where_the_design_says(doc, scene) == []
+    for _ in range(3):
+        doc.undo_stack.redo()
+        assert shown_where_the_design_says(doc, scene) == []
+    arrange.show_all(view, True)
+    arrange.show_all(view, False)
+    assert shown_where_the_design_says(doc, scene) == []
+    assert all(c.isVisible() for c in scene.cards.values())

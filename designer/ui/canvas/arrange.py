@@ -127,7 +127,7 @@ def show(scene, block_ids: list[str], collapsed: bool) -> None:
     if not block_ids:
         return
     doc = scene.document
-    positions = {nid: (c.x(), c.y()) for nid, c in scene.cards.items()}
+    positions = scene.positions()
     now = dict(positions)
     net = doc.network.copy()
     moves: dict[str, tuple[float, float]] = {}

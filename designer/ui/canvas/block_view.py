@@ -9,6 +9,8 @@ and the layers' positions are as they were) and asks `units`, `selected_members`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtCore import QRectF
 
 from ...model import blocks as model_blocks
@@ -24,6 +26,7 @@ class BlockView:
         self.wires: dict[tuple[str, str], Wire] = {}  # wires that end at a block's card
         self.hidden: dict[str, str] = {}  # layer id -> the block card standing for it
         self._summaries: dict[str, tuple] = {}  # block id -> (block, report, its summary)
+        self._wiring: tuple | None = None  # ((network, version), inputs_of, readers)
 
     # ----------------------------------------------------------------------------- queries
 
@@ -45,6 +48,7 @@ class BlockView:
         self.wires.clear()
         self.hidden = {}
         self._summaries.clear()
+        self._wiring = None
 
     def sync(self) -> None:
         scene = self.scene
@@ -56,16 +60,17 @@ class BlockView:
             return  # (a design without blocks costs nothing)
         self.hidden = model_blocks.hidden(blocks)
         shown = model_blocks.shown_collapsed(blocks)
+        nodes = net.nodes
         for nid, card in scene.cards.items():
             visible = nid not in self.hidden
             if card.isVisible() != visible:
+                if visible:  # a hidden card is not moved (scene._on_moved): now it is
+                    pos = nodes[nid].pos if nid in nodes else None
+                    if pos is not None and (card.x(), card.y()) != pos:
+                        card.setPos(pos[0], pos[1])
                 card.setVisible(visible)
-        inputs_of = {nid: n.inputs for nid, n in net.nodes.items()}
-        readers: dict[str, list[str]] = {}
-        for nid, ins in inputs_of.items():
-            for src in ins:
-                readers.setdefault(src, []).append(nid)
-        positions = {nid: (c.x(), c.y()) for nid, c in scene.cards.items()}
+        inputs_of, readers = self._structure(net)
+        positions = _Positions(nodes, scene.cards)
         # the cards of collapsed blocks
         for bid in [b for b in self.cards if b not in shown]:
             self._drop_card(bid)
@@ -88,6 +93,19 @@ class BlockView:
                 card.setPos(x, y)
         self._sync_wires(net)
         self._sync_frames(blocks)
+
+    def _structure(self, net) -> tuple[dict, dict]:
+        """Each layer's inputs and readers, made again only when the wiring may have changed
+        (the network's version: a move or a block shown or hidden keeps it)."""
+        key = (net, net.version)
+        if self._wiring is None or self._wiring[0] != key:
+            inputs_of = {nid: n.inputs for nid, n in net.nodes.items()}
+            readers: dict[str, list[str]] = {}
+            for nid, ins in inputs_of.items():
+                for src in ins:
+                    readers.setdefault(src, []).append(nid)
+            self._wiring = (key, inputs_of, readers)
+        return self._wiring[1], self._wiring[2]
 
     def _drop_card(self, bid: str) -> None:
         card = self.cards.pop(bid)
@@ -200,3 +218,29 @@ class BlockView:
             if card.isSelected():
                 out.extend(card.members)
         return out
+
+
+class _Positions(Mapping):
+    """Where each layer is: its position in the design (a hidden card is moved only when it
+    is shown again), else where the scene put its card. Read lazily: a block's anchor needs
+    only its members."""
+
+    def __init__(self, nodes, cards):
+        self._nodes = nodes
+        self._cards = cards
+
+    def __getitem__(self, nid):
+        node = self._nodes.get(nid)
+        if node is not None and node.pos is not None:
+            return node.pos
+        card = self._cards[nid]
+        return (card.x(), card.y())
+
+    def __contains__(self, nid):
+        return nid in self._cards
+
+    def __iter__(self):
+        return iter(self._cards)
+
+    def __len__(self):
+        return len(self._cards)

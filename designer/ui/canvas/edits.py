@@ -53,7 +53,7 @@ def _descendants(net: Network, starts: Iterable[str]) -> set[str]:
 
 
 def _positions(scene) -> dict[str, tuple[float, float]]:
-    return {nid: (c.x(), c.y()) for nid, c in scene.cards.items()}
+    return scene.positions()
 
 
 def _room(pos: dict[str, tuple[float, float]], spot: tuple[float, float],

@@ -125,17 +125,19 @@ class OverviewMap(QWidget):
         pal = self.palette()
         back = QColor(pal.color(QPalette.ColorRole.Base))
         pixmap.fill(back)
-        p = QPainter(pixmap)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p = QPainter(pixmap)  # (boxes along the pixels: no antialiasing needed)
+        p.setPen(QPen(QColor(pal.color(QPalette.ColorRole.Mid)), 1.0))
+        p.setBrush(Qt.BrushStyle.NoBrush)
         for frame in self.scene.blocks.frames.values():
-            p.setPen(QPen(QColor(pal.color(QPalette.ColorRole.Mid)), 1.0))
-            p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(self._to_map(frame.mapRectToScene(frame.rect)))
-        p.setPen(Qt.PenStyle.NoPen)
+        colours: dict = {}  # a layer's kind -> its colour (None: a block's card)
         for unit in self.scene.blocks.visible_units():
-            p.setBrush(unit.fill_colour())
-            p.drawRect(self._to_map(QRectF(unit.x() - CARD_W / 2, unit.y() - CARD_H / 2,
-                                           CARD_W, CARD_H)))
+            kind = getattr(unit, "category", None)
+            colour = colours.get(kind)
+            if colour is None:
+                colour = colours[kind] = unit.fill_colour()
+            p.fillRect(self._to_map(QRectF(unit.x() - CARD_W / 2, unit.y() - CARD_H / 2,
+                                           CARD_W, CARD_H)), colour)
         p.end()
         self._pixmap = pixmap
 

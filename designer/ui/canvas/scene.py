@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QToolTip
 
+from ...model import blocks as model_blocks
 from ...model.analysis import Report
 from ...model.layout import auto_layout
 from ...model.network import Network
@@ -80,7 +81,24 @@ class CanvasScene(QGraphicsScene):
     def position_of(self, node_id: str) -> tuple[float, float] | None:
         """Where a layer is shown (its saved position, or where the scene placed it)."""
         card = self.cards.get(node_id)
-        return (card.x(), card.y()) if card is not None else None
+        if card is None:
+            return None
+        if node_id in self.blocks.hidden:  # (moved only when shown: its place is the design's)
+            node = self.document.network.nodes.get(node_id)
+            if node is not None and node.pos is not None:
+                return node.pos
+        return (card.x(), card.y())
+
+    def positions(self) -> dict[str, tuple[float, float]]:
+        """position_of for every layer."""
+        hidden = self.blocks.hidden
+        nodes = self.document.network.nodes
+        out = {}
+        for nid, card in self.cards.items():
+            node = nodes.get(nid) if nid in hidden else None
+            out[nid] = node.pos if node is not None and node.pos is not None else \
+                (card.x(), card.y())
+        return out
 
     @contextmanager
     def presentation(self) -> Iterator[None]:
@@ -254,17 +272,23 @@ class CanvasScene(QGraphicsScene):
         return placed
 
     def _on_moved(self, ids: list) -> None:
-        nodes = self.document.network.nodes
+        net = self.document.network
+        nodes = net.nodes
         self._lanes = None
+        # a card hidden in a collapsed block is not moved (nor its wires routed) until it is
+        # shown again (BlockView.sync): a stage collapsed squashes hundreds of them
+        hidden = model_blocks.hidden(net.blocks) if net.blocks else {}
+        moved = []
         for nid in ids:
             card = self.cards.get(nid)
             node = nodes.get(nid)
-            if card is not None and node is not None and node.pos is not None:
+            if card is not None and node is not None and node.pos is not None \
+                    and nid not in hidden:
+                moved.append(card)
                 if (card.x(), card.y()) != node.pos:
                     card.setPos(node.pos[0], node.pos[1])
         self.blocks.sync()  # (a block collapsed or expanded comes this way too)
-        self.reroute_wires([self.cards[n] for n in ids if n in self.cards]
-                           + list(self.blocks.cards.values()))
+        self.reroute_wires(moved + list(self.blocks.cards.values()))
         self._update_scene_rect()
 
     def reroute_wires(self, cards) -> None:
