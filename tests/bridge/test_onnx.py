@@ -339,3 +339,17 @@ def test_without_onnx_the_message_names_what_installs(monkeypatch):
         require_onnx()
     assert "pip install onnx onnxscript onnxruntime" in str(e.value)
     assert "convnet-designer[onnx]" not in str(e.value)
+
+
+def test_importing_onnx_without_onnx_names_what_installs(monkeypatch, tmp_path):
+    """The import path gives the same advice as the export (issue 16)."""
+    from designer.bridge.import_graph import ModelImportError
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"not read")
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ModelImportError) as e:
+        import_onnx(path)
+    assert "pip install onnx onnxscript onnxruntime" in str(e.value)
+    assert "pip install -e '.[onnx]'" in str(e.value)  # from a checkout
+    assert "convnet-designer[onnx]" not in str(e.value)
