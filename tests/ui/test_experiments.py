@@ -93,4 +93,5 @@ def test_a_hints_variant_is_trained_beside_the_design(make_window, qtbot):  # no
     assert variant["macs"] != window.doc.runs[0]["macs"]  # its own cost
     dialog = window.show_experiments()
     qtbot.addWidget(dialog)
-    assert [r[2] for r in dialog.rows()] == ["this version", "another version"]
+    assert [r[2] for r in dialog.rows()] == ["this version",
+                                             f"another version: hint “{card.hint.title}”"]

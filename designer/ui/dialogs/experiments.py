@@ -36,6 +36,7 @@ from ..panels.runs import format_duration
 HEADERS = ("Design", "Run", "Version", "Data", "Settings", "Best acc.", "Final acc.", "Time",
            "Params", "MACs", "Memory")
 _RIGHT = Qt.AlignRight | Qt.AlignVCenter
+VERSION_WIDTH = 260  # px at most: a hint's title is elided (the tooltip has it all)
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
 
@@ -80,15 +81,22 @@ class ExperimentsDialog(QDialog):
         self.table.itemSelectionChanged.connect(self._selection_changed)
         designs = sorted({(e.design, e.path or "") for e, _ in entries})
         self._colour = {d: COLOURS[i % len(COLOURS)] for i, d in enumerate(designs)}
-        for row, (e, _r) in enumerate(entries):
-            for col, text in enumerate(_cells(e)):
+        for row, (e, r) in enumerate(entries):
+            cells = _cells(e)
+            variant = r.get("variant") if isinstance(r, dict) else None
+            if isinstance(variant, str) and variant:  # a hint's Try: which hint
+                cells[2] = f"{cells[2]}: hint “{variant}”"
+            for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col >= 5:
                     item.setTextAlignment(_RIGHT)
                 if col == 0:
                     item.setToolTip(e.path or "the design open now (not saved)")
+                if col == 2:
+                    item.setToolTip(text)
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
+        self.table.setColumnWidth(2, min(self.table.columnWidth(2), VERSION_WIDTH))
 
         self.axis = QComboBox()
         for key, text, _unit in COSTS:
