@@ -1,7 +1,8 @@
 """The training panel: settings, Start / Pause / Stop, progress and the live curves.
 
 The settings are read from and written to `document.design.training["config"]` (saved with the
-design, not undoable); the batch size is the design's one batch (batch.py: the Totals panel's,
+design; augmentation.py's options and lr_finder.py's Apply are undo steps, settings_undo.py, the
+form's other fields not); the batch size is the design's one batch (batch.py: the Totals panel's,
 `design.analysis["batch"]`), which the config's batch_size follows. Before a run starts, a
 batch whose estimated peak exceeds the device's free memory is questioned (memory_check.py).
 Each run ends as a record in `document.design.training["runs"]` (runs.py) — the RunResult
@@ -22,7 +23,6 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -55,25 +55,14 @@ from ..widgets.decor import float_edit as _float_edit
 from ..widgets.decor import section, vertical_scroll
 from ..widgets.fault_box import FaultBox
 from . import run_info
+from . import training_names as names
+from .augmentation import AugmentationBox
 from .batch import adopt_file_batch, design_batch, follow_in_training
+from .lr_finder import LRFinder
 from .memory_check import ask_before_start
 from .run_list import RunList
 from .runs import MAX_RUNS_KEPT, RunStart, format_duration, resume_settings, run_record
-
-DATASETS = (  # (name in DataConfig, what the user reads)
-    ("synthetic", "Synthetic shapes"),
-    ("mnist", "MNIST"),
-    ("fashion-mnist", "Fashion-MNIST"),
-    ("cifar10", "CIFAR-10"),
-    ("cifar100", "CIFAR-100"),
-    ("folder", "Image folder"),
-    ("npz", ".npz file (x, y)"),
-)
-STANDARD = {"mnist", "fashion-mnist", "cifar10", "cifar100"}
-OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "SGD + Nesterov",
-                   "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
-SCHEDULE_NAMES = {"none": "constant", "step": "step", "cosine": "cosine",
-                  "onecycle": "one-cycle"}
+from .settings_undo import push_settings, set_field
 
 
 class TrainingPanel(QWidget):
@@ -108,12 +97,13 @@ class TrainingPanel(QWidget):
         self.run_list = RunList(doc)
         self.run_list.resume_requested.connect(self.resume)
         self.plot_area = QSplitter(Qt.Vertical)
+        self.plot_area.addWidget(self.lr_finder)
         self.plot_area.addWidget(self.plot_holder)
         self.plot_area.addWidget(self.run_list)
-        self.plot_area.setStretchFactor(0, 3)
-        self.plot_area.setStretchFactor(1, 1)
-        self.plot_area.setCollapsible(0, False)
-        self.plot_area.setSizes([500, 160])
+        for i, stretch in enumerate((2, 3, 1)):
+            self.plot_area.setStretchFactor(i, stretch)
+        self.plot_area.setCollapsible(1, False)
+        self.plot_area.setSizes([300, 500, 160])
 
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(self.settings_area)
@@ -165,9 +155,11 @@ class TrainingPanel(QWidget):
         self.state_label = QLabel("ready")
         self.state_label.setMinimumWidth(70)
         self.state_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.lr_finder = LRFinder()  # its button beside Stop, its curve above the plots
+        self.lr_finder.attach(self)
         self._controls = QHBoxLayout()
         self._controls.setSpacing(6)
-        for b in (self.start_button, self.pause_button, self.stop_button):
+        for b in (self.start_button, self.pause_button, self.stop_button, self.lr_finder.button):
             self._controls.addWidget(b)
         self._controls.addWidget(self.progress, 1)
         self._controls.addWidget(self.state_label)
@@ -184,7 +176,7 @@ class TrainingPanel(QWidget):
 
     def _build_settings(self) -> None:
         self.dataset = QComboBox()
-        for name, text in DATASETS:
+        for name, text in names.DATASETS:
             self.dataset.addItem(text, name)
         self.dataset.setToolTip("Synthetic shapes need nothing; the standard sets are read from "
                                 "a folder of their files or downloaded into the cache")
@@ -220,12 +212,12 @@ class TrainingPanel(QWidget):
         self.batch.valueChanged.connect(lambda v: self.doc.set_settings(batch=int(v)))
         self.optimizer = QComboBox()
         for name in OPTIMIZERS:
-            self.optimizer.addItem(OPTIMIZER_NAMES.get(name, name), name)
+            self.optimizer.addItem(names.OPTIMIZER_NAMES.get(name, name), name)
         self.lr = _float_edit("Learning rate, e.g. 0.01 or 3e-4")
         self.weight_decay = _float_edit("L2 penalty on the weights (0: none)")
         self.schedule = QComboBox()
         for name in SCHEDULES:
-            self.schedule.addItem(SCHEDULE_NAMES.get(name, name), name)
+            self.schedule.addItem(names.SCHEDULE_NAMES.get(name, name), name)
         self.schedule.setToolTip("How the learning rate changes over the run")
         self.device = QComboBox()
         for name in DEVICES:
@@ -288,6 +280,9 @@ class TrainingPanel(QWidget):
         heading.setContentsMargins(0, 2, 0, 2)
         box.addWidget(heading)
         box.addLayout(grid)
+        self.augmentation = AugmentationBox(self.doc)
+        self.augmentation.settings_requested.connect(self.change_settings)
+        box.addWidget(self.augmentation)
         box.addStretch(1)
         self.settings_form = content
         scroll = vertical_scroll(content)
@@ -393,26 +388,29 @@ class TrainingPanel(QWidget):
 
     def _update_enabled(self) -> None:
         name = self.dataset.currentData()
-        needs_path = name != "synthetic"
-        self.path.setEnabled(needs_path)
-        self.browse.setEnabled(needs_path)
-        self.download.setEnabled(name in STANDARD)
-        self.path.setPlaceholderText({
-            "synthetic": "generated, nothing to read",
-            "folder": "a folder with one folder of images per class",
-            "npz": "a .npz file with arrays x and y",
-        }.get(name, "folder of the standard files (empty: the cache)"))
+        for w in (self.path, self.browse):
+            w.setEnabled(name != "synthetic")
+        self.download.setEnabled(name in names.STANDARD)
+        self.path.setPlaceholderText(names.path_hint(name))
+        self.augmentation.show_config(self._config)
 
     def _browse(self) -> None:
-        name = self.dataset.currentData()
-        if name == "npz":
-            path, _ = QFileDialog.getOpenFileName(self, "Data set", self.path.text(),
-                                                  "NumPy archives (*.npz);;All files (*)")
-        else:
-            path = QFileDialog.getExistingDirectory(self, "Data set folder", self.path.text())
+        path = names.browse_data(self, self.dataset.currentData(), self.path.text())
         if path:
             self.path.setText(path)
             self._edited()
+
+    def change_settings(self, text: str, values: dict[str, Any]) -> bool:
+        """Set fields of the settings ({'lr': 0.002, 'data.hflip': True}) as one undo step."""
+        self._edited()  # what the form shows first (a half-typed number counts)
+        return push_settings(self.doc.undo_stack, self._config, text, values, self.apply_settings)
+
+    def apply_settings(self, values: dict[str, Any]) -> None:
+        """The undo steps' way in: set these fields, show them, save them with the design."""
+        for path, value in values.items():
+            set_field(self._config, path, value)
+        self._show_config()
+        self._save_training(config=self._config.to_dict())
 
     def _save_training(self, **changes: Any) -> None:
         """Settings and runs are saved with the design but are not undoable."""
@@ -489,7 +487,7 @@ class TrainingPanel(QWidget):
         """Start a run (`config`: these settings, not the form's; `resume`: (the run, its
         checkpoint) to continue; `network`: a variant to train instead of the design, called
         `variant`); False (and the reason shown) when the design cannot be trained."""
-        if self.running:
+        if self.running or self.lr_finder.busy:
             return False
         network = network if network is not None else self.doc.network
         report = run_info.analysis(network) if variant else self.doc.report
@@ -556,17 +554,22 @@ class TrainingPanel(QWidget):
             self.stop_button.setEnabled(False)
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
-        """Stop a run and wait for its thread (the window closes after this). The run's last
-        reports are taken in before returning, so its results reach the design."""
-        worker = self.worker
-        if worker is None:
-            return True
-        ok = worker.shutdown(timeout_ms)
+        """Stop a run, the finder and the preview and wait for their threads (the window closes
+        after this). The run's last reports are taken in first, so its results reach the design."""
+        self.augmentation.shutdown(timeout_ms)
+        ok = self.worker is None or self.worker.shutdown(timeout_ms)
+        ok = self.lr_finder.shutdown(timeout_ms) and ok
         QCoreApplication.sendPostedEvents(self, QEvent.MetaCall)
         return ok
 
+    def finder_settings(self):
+        """What the learning-rate finder sweeps with: the design and the form's settings."""
+        self._edited()
+        return self.doc.network, self._config, self.datasets
+
     def _set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
+        self.start_button.setEnabled(not running and not self.lr_finder.busy)
+        self.lr_finder.set_training(running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         self.pause_button.setText("Pause")
@@ -675,7 +678,7 @@ class TrainingPanel(QWidget):
         self.progress.setFormat(summary)
         if result.fault is not None and result.status == "failed":
             self._show_fault(result.fault.message, result.fault.advice,
-                             getattr(result.fault, "detail", ""))
+                             getattr(result.fault, "detail", ""), result.fault.kind)
             self.status_message.emit(f"Training failed: {result.fault.message}")
         else:
             self.status_message.emit(f"Training {summary[0].lower()}{summary[1:]}")
@@ -687,8 +690,8 @@ class TrainingPanel(QWidget):
     def _final_info(self, result: RunResult) -> str:
         return run_info.after(result, self._start, self._estimate())
 
-    def _show_fault(self, message: str, advice: str, detail: str = "") -> None:
-        self.fault_box.show_fault(message, advice, detail)
+    def _show_fault(self, message: str, advice: str, detail: str = "", kind: str = "") -> None:
+        self.fault_box.show_fault(message, advice, detail, kind)
 
     @property
     def fault_text(self) -> str:
