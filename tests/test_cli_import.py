@@ -152,3 +152,13 @@ def test_weights_that_cannot_be_taken_still_give_the_design_and_say_why(model_fi
     assert "runs" not in json.loads(out.read_text(encoding="utf-8")).get("training", {})
     assert not weights_folder(out).exists()
     assert [n.type for n in load(out).network.nodes.values()] == ["Input", "Conv2d", "Linear"]
+
+
+def test_weights_that_cannot_be_written_leave_no_design_naming_them(model_file, tmp_path,
+                                                                   capsys):
+    out = tmp_path / "small.convnet.json"
+    weights_folder(out).write_text("a file where the weights folder goes", encoding="utf-8")
+    assert main(["import", f"{model_file}:Small", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {weights_folder(out)}"), err
+    assert not out.exists()  # never a design that names weights which are not there

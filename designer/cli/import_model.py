@@ -77,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
         if runs:
             design.training = {**design.training, "runs": runs}
         save(design, out)
-    except (OSError, CheckpointError) as e:
-        return error(f"cannot write {out}: {getattr(e, 'strerror', None) or e}")
+    except (OSError, CheckpointError) as e:  # the weights' file or the design's, named
+        where = getattr(e, "filename", None) or out
+        return error(f"cannot write {where}: {getattr(e, 'strerror', None) or e}")
     t = analyze(design.network).totals
     said = _weights_said(imported, record, folder)
     print(f"wrote {out}: {design.network.name}, {t.layers} layer{'s' if t.layers != 1 else ''}, "
