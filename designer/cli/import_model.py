@@ -3,9 +3,10 @@ is an .onnx or .pt2 file, a Python file (model.py, model.py:Net) or a module (pa
 
 The weights the model holds come in as a run of the design of kind "imported" (training/
 imported.py): OUT names it in training.runs and its file is OUT's weights folder's
-<run id>/best.safetensors (training/store.py), where the window and `train --start-from` find
-it. Where they cannot come in (a layer whose parameters do not fit), the design is written all
-the same and the line says why; --no-weights writes the structure only.
+<run id>/best.safetensors (training/store.py), where the window finds it on opening OUT and
+`export --weights` takes it. Where they cannot come in (a layer whose parameters do not fit),
+the design is written all the same and the line says why; --no-weights writes the structure
+only.
 
 Exit codes: 0 written, 2 the model or the output cannot be used (the message names it).
 Importing this module does not import torch; the command does.
