@@ -84,8 +84,8 @@ class _Notes:
 
     def on_start(self, event: Any) -> None:
         notes = getattr(event, "notes", None)
-        if isinstance(notes, list):
-            notes.extend(n for n in self.notes if n not in notes)
+        if isinstance(notes, list):  # first: the status bar shows the start of the notes
+            notes[:0] = [n for n in self.notes if n not in notes]
 
 
 class LoggedTrainers:

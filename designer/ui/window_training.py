@@ -6,11 +6,12 @@ and its TrainWorker do the work; the window only wires them in.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from .tensorboard_log import LoggedTrainers, TensorBoardLog
 
@@ -105,8 +106,18 @@ class TrainingActions:
                                      else text, 8000)
 
     def _show_tensorboard_setting(self) -> None:
+        """The action's check and tip, and while logs are on, a note at the status bar's right
+        naming the folder."""
         log = self.tensorboard_log
         self.act_tensorboard.setChecked(log.on)
+        label = getattr(self, "tensorboard_label", None)
+        if label is None and log.on:
+            label = self.tensorboard_label = QLabel()
+            self.statusBar().addPermanentWidget(label)
+        if label is not None:
+            label.setText(f"TensorBoard: {Path(log.folder).name or log.folder}")
+            label.setToolTip(log.describe())
+            label.setVisible(log.on)
         tip = (log.describe() if log.on else
                "Write each run's TensorBoard log: loss, accuracy, lr, the model graph, the "
                "first CONV's filters (as --tensorboard DIR on the command line)")

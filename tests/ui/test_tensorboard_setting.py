@@ -67,12 +67,14 @@ def test_the_windows_runs_write_the_clis_log_only_with_the_setting_on(
     action.trigger()  # no folder yet: the chooser asks for one, and the logs are on
     assert chooser.asked == 1 and action.isChecked()
     assert f"TensorBoard logs in {logs}" in shown[-1]
+    label = window.tensorboard_label  # at the status bar's right while the logs are on
+    assert label.isVisible() and label.text() == "TensorBoard: tb"
 
     record = train(window, qtbot, small(epochs=1))
     assert record["status"] == "finished"
     run_log = logs / "CIFAR-10 example" / record["id"]
     assert len(event_files(run_log)) == 1
-    assert any(f"TensorBoard log in {run_log}" in text for text in shown)
+    assert any(text.startswith(f"TensorBoard log in {run_log}") for text in shown)
     acc = _reader(run_log)
     scalars = acc.Tags()["scalars"]
     for tag in ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "lr",
@@ -94,6 +96,7 @@ def test_the_windows_runs_write_the_clis_log_only_with_the_setting_on(
 
     action.trigger()  # off: the next run writes nothing
     assert not action.isChecked() and "TensorBoard logs: off" in shown[-1]
+    assert not label.isVisible()
     before = event_files(logs)
     record = train(window, qtbot, small(epochs=1))
     assert record["status"] == "finished"
