@@ -220,3 +220,47 @@ def test_layers_shown_again_are_where_the_design_puts_them_with_their_wires(qtbo
     arrange.show_all(view, False)
     assert shown_where_the_design_says(doc, scene) == []
     assert all(c.isVisible() for c in scene.cards.values())
+
+
+def test_cards_shown_again_say_what_the_design_says_now(qtbot):
+    """A stage expanded, collapsed, its layers edited and renamed while its bottlenecks are
+    hidden, expanded again: one card per shown block, each with the Report's figures and its
+    wires at its cards; ungrouped, its cards are gone."""
+    from designer.model.blocks import shown_collapsed, summary
+    from designer.ui.canvas.block_items import BlockCard
+
+    doc, scene, view = canvas_of(qtbot, "resnet50")
+    scene.request_toggle("layer3")  # its six bottlenecks as cards
+    before = scene.blocks.cards["layer3_4"].figures
+    scene.request_toggle("layer3")  # one card again
+    commands.set_params(doc, "layer3_4_conv2", out_channels=512)  # more params and MACs
+    scene.request_toggle("layer3")
+
+    def shown_cards():
+        return sorted(it.block.id for it in scene.items()
+                      if isinstance(it, BlockCard) and it.isVisible())
+
+    assert shown_cards() == sorted(shown_collapsed(doc.network.blocks))
+    inputs = {n: doc.network.nodes[n].inputs for n in doc.network.nodes}
+    for bid, card in scene.blocks.cards.items():
+        s = summary(doc.network.blocks[bid], inputs, doc.report)
+        assert card.summary == s, bid
+    assert scene.blocks.cards["layer3_4"].figures != before
+    assert scene.blocks.cards["layer3_4"].figures != scene.blocks.cards["layer3_3"].figures
+    assert shown_where_the_design_says(doc, scene) == []
+    for card in scene.blocks.cards.values():
+        for wire in card.wires_in + card.wires_out:
+            assert wire.isVisible() == (wire.src.isVisible() and wire.dst.isVisible())
+    ins = sorted(w.src.node_id for w in scene.blocks.cards["layer3_2"].wires_in
+                 if w.isVisible())
+    assert ins == ["layer3_1"]
+    # collapsed and expanded again, one bottleneck ungrouped: its card is gone
+    from designer.ui.canvas import arrange
+
+    scene.request_toggle("layer3")
+    scene.request_toggle("layer3")
+    scene.blocks.cards["layer3_4"].setSelected(True)
+    arrange.ungroup_selection(view)
+    assert "layer3_4" not in doc.network.blocks
+    assert "layer3_4" not in shown_cards()
+    assert shown_cards() == sorted(shown_collapsed(doc.network.blocks))

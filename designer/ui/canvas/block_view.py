@@ -26,7 +26,9 @@ class BlockView:
         self.wires: dict[tuple[str, str], Wire] = {}  # wires that end at a block's card
         self.hidden: dict[str, str] = {}  # layer id -> the block card standing for it
         self._summaries: dict[str, tuple] = {}  # block id -> (block, report, its summary)
-        self._wiring: tuple | None = None  # ((network, version), inputs_of, readers)
+        self._wiring: tuple | None = None  # (network, version, inputs_of, readers)
+        self._spare: dict[str, BlockCard] = {}  # cards of blocks not shown now, hidden
+        self._spare_wires: dict[tuple[str, str], Wire] = {}  # their wires, hidden
 
     # ----------------------------------------------------------------------------- queries
 
@@ -49,6 +51,8 @@ class BlockView:
         self.hidden = {}
         self._summaries.clear()
         self._wiring = None
+        self._spare.clear()
+        self._spare_wires.clear()
 
     def sync(self) -> None:
         scene = self.scene
@@ -73,7 +77,9 @@ class BlockView:
         positions = _Positions(nodes, scene.cards)
         # the cards of collapsed blocks
         for bid in [b for b in self.cards if b not in shown]:
-            self._drop_card(bid)
+            self._drop_card(bid, keep=bid in blocks)
+        if self._spare:
+            self._drop_spares(blocks)
         for bid in shown:
             block = blocks[bid]
             known = self._summaries.get(bid)
@@ -84,9 +90,14 @@ class BlockView:
                 self._summaries[bid] = (block, report, summary)
             card = self.cards.get(bid)
             if card is None:
-                card = self.cards[bid] = BlockCard(block, summary)
-                scene.addItem(card)
-            elif card.block != block or card.summary != summary:
+                card = self._spare.pop(bid, None)
+                if card is None or card.scene() is not scene:
+                    card = BlockCard(block, summary)
+                    scene.addItem(card)
+                else:
+                    card.setVisible(True)
+                self.cards[bid] = card
+            if card.block != block or card.summary != summary:
                 card.set_content(block, summary)
             x, y = model_blocks.anchor(block.members, positions)
             if (card.x(), card.y()) != (x, y):
@@ -97,29 +108,56 @@ class BlockView:
     def _structure(self, net) -> tuple[dict, dict]:
         """Each layer's inputs and readers, made again only when the wiring may have changed
         (the network's version: a move or a block shown or hidden keeps it)."""
-        key = (net, net.version)
-        if self._wiring is None or self._wiring[0] != key:
+        known = self._wiring
+        if known is None or known[0] is not net or known[1] != net.version:
             inputs_of = {nid: n.inputs for nid, n in net.nodes.items()}
             readers: dict[str, list[str]] = {}
             for nid, ins in inputs_of.items():
                 for src in ins:
                     readers.setdefault(src, []).append(nid)
-            self._wiring = (key, inputs_of, readers)
-        return self._wiring[1], self._wiring[2]
+            self._wiring = known = (net, net.version, inputs_of, readers)
+        return known[2], known[3]
 
-    def _drop_card(self, bid: str) -> None:
+    def _drop_card(self, bid: str, keep: bool = True) -> None:
+        """A block's card no longer shown: kept hidden, with its wires, to be shown again as
+        it was (a stage expanded and collapsed again makes no new cards), or removed."""
         card = self.cards.pop(bid)
         for wire in list(card.wires_in + card.wires_out):
-            self._drop_wire(wire)
-        if card.scene() is self.scene:
+            self._drop_wire(wire, keep)
+        if card.scene() is not self.scene:
+            return
+        if keep:
+            card.setSelected(False)
+            card.setVisible(False)
+            self._spare[bid] = card
+        else:
             self.scene.removeItem(card)
 
-    def _drop_wire(self, wire: Wire) -> None:
-        wire.detach()
+    def _drop_wire(self, wire: Wire, keep: bool = False) -> None:
         if self.wires.get(wire.key) is wire:
             del self.wires[wire.key]
+        if keep and wire.scene() is self.scene:
+            wire.setVisible(False)
+            older = self._spare_wires.get(wire.key)
+            self._spare_wires[wire.key] = wire
+            if older is not None and older is not wire:
+                self._drop_wire(older)
+            return
+        wire.detach()
+        if self._spare_wires.get(wire.key) is wire:
+            del self._spare_wires[wire.key]
         if wire.scene() is self.scene:
             self.scene.removeItem(wire)
+
+    def _drop_spares(self, blocks) -> None:
+        """Spare cards of blocks that are gone or changed, and their wires, removed."""
+        for bid in [b for b, c in self._spare.items()
+                    if blocks.get(b) is None or blocks[b].members != c.block.members]:
+            card = self._spare.pop(bid)
+            for wire in list(card.wires_in + card.wires_out):
+                self._drop_wire(wire)
+            if card.scene() is self.scene:
+                self.scene.removeItem(card)
 
     def _sync_wires(self, net) -> None:
         """Real wires between shown layers; a wire to or from a hidden layer is shown as one
@@ -162,6 +200,15 @@ class BlockView:
                 src, dst = self._item(pair[0]), self._item(pair[1])
                 if src is None or dst is None:
                     continue
+                spare = self._spare_wires.pop(pair, None)
+                if spare is not None:
+                    if spare.scene() is scene and spare.src is src and spare.dst is dst:
+                        spare.setVisible(True)
+                        spare.index, spare.count = index, count
+                        spare.update_path()
+                        self.wires[pair] = spare
+                        continue
+                    self._drop_wire(spare)
                 wire = Wire(src, dst, index, count)
                 wire.setFlag(Wire.GraphicsItemFlag.ItemIsSelectable, False)
                 scene.addItem(wire)
@@ -169,6 +216,10 @@ class BlockView:
                 wire.update_path()
             else:
                 wire.set_slot(index, count)
+        # a spare wire between two shown items was not wanted: the wiring changed
+        for pair in [p for p, w in self._spare_wires.items()
+                     if w.src.isVisible() and w.dst.isVisible()]:
+            self._drop_wire(self._spare_wires[pair])
 
     def _item(self, unit: str):
         return self.cards.get(unit) if unit in self.cards else self.scene.cards.get(unit)
