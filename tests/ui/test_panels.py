@@ -377,6 +377,25 @@ def test_budget_that_does_not_fit_names_the_largest_batch(qtbot, doc, monkeypatc
     assert "fits in 12 GiB" in totals.verdict.text()
 
 
+def test_the_budget_box_writes_sizes_as_the_verdict_does(qtbot, doc):
+    """'4 GB' in the budget box but '4 GiB' in the text (issue 16): each preset reads as
+    format_bytes writes its bytes, and the verdict of a budget that does not fit says the
+    box's own words."""
+    totals = show(qtbot, TotalsPanel(doc))
+    presets = [(totals.budget.itemText(i), totals.budget.itemData(i))
+               for i in range(totals.budget.count())
+               if isinstance(totals.budget.itemData(i), int)]
+    assert len(presets) >= 6
+    assert all(text == format_bytes(size) for text, size in presets), presets
+    doc.set_settings(batch=65_536)
+    four = totals.budget.findText("4 GiB")
+    totals.budget.setCurrentIndex(four)
+    totals.budget.activated.emit(four)
+    assert doc.settings["budget"] == 4 * 1024**3
+    assert "does NOT fit in 4 GiB" in totals.verdict.text(), totals.verdict.text()
+    assert "GB " not in totals.verdict.text() + " "
+
+
 def test_totals_follow_settings_changed_elsewhere(qtbot, doc):
     totals = show(qtbot, TotalsPanel(doc))
     doc.set_settings(dtype="fp16", optimizer="adam", batch=8, budget=3 * 1024 ** 3)
