@@ -254,3 +254,39 @@ def test_disconnecting_a_wire_before_an_fc_keeps_the_hints_live(qtbot):
     commands.disconnect(doc, "fc", "fc2")  # fc2 now has no input
     # the hints follow the edit (they stayed those of the wired design when the rule crashed)
     qtbot.waitUntil(lambda: not any(c.hint.key.startswith("fc2conv") for c in widget.cards))
+
+
+def test_a_memory_compromise_that_still_does_not_fit_says_so(qtbot):
+    """The memory hint predicted 5.67 GiB against a 4 GB budget without saying that it still
+    did not fit (issue 16): the card says so, and its 'fits 4 GiB' row reads 'no (still … over)',
+    in the budget box's unit."""
+    from designer.model.units import format_bytes
+
+    net = Network("big first layers")
+    prev = net.add("Input", {"channels": 3, "height": 224, "width": 224}, id="input",
+                   pos=(0, 0))
+    for i, (nid, kind, params) in enumerate([
+            ("conv1", "Conv2d", {"out_channels": 64, "kernel_size": 3, "padding": 1}),
+            ("relu1", "ReLU", {}),
+            ("conv2", "Conv2d", {"out_channels": 64, "kernel_size": 3, "padding": 1}),
+            ("relu2", "ReLU", {}), ("pool1", "MaxPool2d", {"kernel_size": 2, "stride": 2}),
+            ("conv3", "Conv2d", {"out_channels": 128, "kernel_size": 3, "padding": 1}),
+            ("relu3", "ReLU", {}), ("pool2", "MaxPool2d", {"kernel_size": 2, "stride": 2}),
+            ("gap", "AdaptiveAvgPool2d", {"output_size": 1}), ("flat", "Flatten", {}),
+            ("fc", "Linear", {"out_features": 10})], 1):
+        prev = net.add(kind, params, id=nid, inputs=(prev,), pos=(0, 100 * i))
+    doc = Document(Design(net))
+    doc.set_settings(batch=256, budget=4 * 1024**3)
+    widget = HintsPanel(HintsModel(doc))
+    qtbot.addWidget(widget)
+    widget.resize(460, 700)
+    widget.show()
+    qtbot.waitExposed(widget)
+    card = card_of(qtbot, widget, "memory:conv1")
+    effect = card.hint.effect()
+    assert effect.after.memory > 4 * 1024**3  # the compromise alone is not enough
+    assert "still more than 4 GiB: it does not fit without a smaller batch too" in (
+        card.reason.text())
+    over = format_bytes(effect.after.memory - 4 * 1024**3)
+    assert f"fits 4 GiB no → no (still {over} over)" in card.effect_text()
+    assert "GB" not in card.reason.text().replace("GiB", "")
