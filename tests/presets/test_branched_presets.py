@@ -197,3 +197,14 @@ def test_resnets_warn_only_where_the_shortcut_drops_a_row():
         warned = [nid for nid in report.order if report.layers[nid].warnings]
         assert warned and all(nid.endswith("_downsample_conv") for nid in warned), name
         assert not any(i.fixes for nid in warned for i in report.layers[nid].issues), name
+
+
+def test_googlenet_drops_only_zero_padding_a_note_not_a_warning():
+    """Issue 16 counted GoogLeNet among the famous networks opening with false 'the last pixel
+    row(s)/column(s) are never seen' warnings: where its sizes do not work out, only padding is
+    dropped, which is a note."""
+    report = analyze(_load("googlenet").network)
+    assert [nid for nid in report.order if report.layers[nid].warnings] == []
+    notes = [i.message for nid in report.order for i in report.layers[nid].issues
+             if "sizes don't work out" in i.message]
+    assert notes and all("zero padding only" in m and "never seen" not in m for m in notes)
