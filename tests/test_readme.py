@@ -90,3 +90,21 @@ def test_vgg16s_forward_values_are_the_analysis_and_the_notes_24m_is_explained()
     assert f"VGG-16 has {report.totals.params:,} parameters" in claim
     assert f"{values / 1e6:.1f} M values ({values * 4 / 2**20:.0f} MiB) per image forward" in claim
     assert "the notes' total says ~24M (93 MB), a slip in their addition" in claim
+
+
+def test_the_summary_example_is_what_the_command_prints(capsys):
+    """README's VGG-16 summary (the notes' '24M' remark, the totals, the budget's largest batch)
+    is the command's output, line for line where it is not cut with '...' (issue 16)."""
+    from designer.cli import main
+
+    start = README.index("$ python -m designer summary presets/vgg16.convnet.json")
+    block = README[start:README.index("```", start)].splitlines()
+    command = block[0].removeprefix("$ python -m designer ").split()
+    assert main(command) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    shown = " ".join(" ".join(block[1:]).split())
+    parts = [p.strip() for p in shown.split("...") if p.strip()]
+    assert len(parts) >= 2
+    for part in parts:  # each run of lines between the cuts, as printed
+        assert part in out, part
+    assert "~24M" in shown and "largest batch that fits" in shown
