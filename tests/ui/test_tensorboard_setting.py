@@ -84,6 +84,7 @@ def test_the_windows_runs_write_the_clis_log_only_with_the_setting_on(
     assert val.step == 1 and val.value == pytest.approx(record["best_val_accuracy"])
     assert len(acc.Scalars("train/loss_batch")) == 3  # 96 samples / batch 32
     assert acc.Tags()["graph"] is True
+    assert [i.step for i in acc.Images("filters/conv")] == [0, 1]  # the first CONV's filters
 
     sweep = window.show_sweep()  # a sweep from the window logs into the same folder
     qtbot.addWidget(sweep)
