@@ -49,10 +49,11 @@ def design_input(doc: Document) -> tuple[int, ...] | None:
     return None
 
 
-def _make_preview(data: DataConfig, shape: tuple[int, ...], seed: int):
+def _make_preview(data: DataConfig, shape: tuple[int, ...], seed: int, report):
     from ...training.data.preview import preview_samples  # torch: in the Job's thread only
 
-    return preview_samples(data, shape, SAMPLES, seed)
+    return preview_samples(data, shape, SAMPLES, seed,
+                           progress=lambda done, total, message: report((done, total, message)))
 
 
 class AugmentationBox(QWidget):
@@ -67,6 +68,7 @@ class AugmentationBox(QWidget):
         self._job: Job | None = None
         self._job_key: Any = None
         self._shown_key: Any = None
+        self._options_key: Any = None
         self.active = False  # the preview was asked for: it follows the settings from now on
 
         self.crop = QComboBox()
@@ -129,6 +131,10 @@ class AugmentationBox(QWidget):
 
     def _show_options(self) -> None:
         data, shape = self._data, design_input(self.doc)
+        key = (repr(asdict(data)), shape)
+        if key == self._options_key:
+            return  # (an edit of the design that leaves its input as it was)
+        self._options_key = key
         try:
             usual = resolve(DataConfig(data.name), shape)
             chosen = resolve(data, shape)
@@ -194,8 +200,10 @@ class AugmentationBox(QWidget):
             return
         config = DataConfig(**asdict(self._data))  # a copy: the thread's own
         seed = self._seed
-        job = self._job = Job(lambda _report: _make_preview(config, shape, seed), "Preview")
+        job = self._job = Job(lambda report: _make_preview(config, shape, seed, report),
+                              "Preview")
         self._job_key = key
+        job.step.connect(self._on_loading)
         job.done.connect(self._on_preview)
         job.failed.connect(self._on_failed)
         self.message.setText("Making samples…")
@@ -218,6 +226,12 @@ class AugmentationBox(QWidget):
             self._refresh()  # the settings changed meanwhile
             return False
         return True
+
+    def _on_loading(self, value) -> None:
+        """The data set loading (or downloading, where Download is on) for the samples."""
+        done, total, message = value
+        share = f" {100 * done / total:.0f} %" if total else ""
+        self.message.setText(html.escape(f"{message or 'Loading the data…'}{share}"))
 
     def _on_preview(self, preview) -> None:
         if not self._finished():

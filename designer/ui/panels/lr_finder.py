@@ -15,13 +15,14 @@ import math
 import threading
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QPalette, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -170,10 +171,26 @@ class LRFinder(QWidget):
         job.done.connect(self._on_done)
         job.failed.connect(self._on_failed)
         self.show()
+        QTimer.singleShot(0, self._make_room)
         self._enable()
         self.busy_changed.emit(True)
         job.start()
         return True
+
+    def _make_room(self) -> None:
+        """In the panel's splitter, take room for the curve from the plots below (shown after
+        being hidden, the finder gets only what it asks at least)."""
+        splitter = self.parentWidget()
+        if not isinstance(splitter, QSplitter) or not self.isVisible():
+            return
+        i, sizes = splitter.indexOf(self), splitter.sizes()
+        want = max(300, sum(sizes) * 2 // 5)
+        if i + 1 < len(sizes) and sizes[i] < want:
+            give = min(want - sizes[i], sizes[i + 1] - 160)
+            if give > 0:
+                sizes[i] += give
+                sizes[i + 1] -= give
+                splitter.setSizes(sizes)
 
     def stop(self) -> None:
         self._stop.set()

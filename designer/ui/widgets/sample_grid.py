@@ -23,6 +23,9 @@ class SampleGrid(QWidget):
         self.image_size: tuple[int, int] = (0, 0)  # (H, W) of a sample
         self.scale = 1  # screen px per sample pixel
         self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        font = self.font()  # the class names a little smaller: more of them fit a cell
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        self.setFont(font)
 
     @property
     def count(self) -> int:
