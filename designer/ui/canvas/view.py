@@ -483,7 +483,11 @@ class CanvasView(QGraphicsView):
         pal = self.palette()
         painter.fillRect(rect, pal.color(QPalette.ColorRole.Base))
         if self.zoom() >= 0.45:
+            # the dots' tile scaled without smoothing: 4x cheaper at a zoom other than 100 %,
+            # and a dot of 2.4 units looks the same
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
             painter.fillRect(rect, self._grid_brush())
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
 
     def _grid_brush(self) -> QBrush:
         """A dot every 20 scene units, as a texture (one fill per repaint, however many)."""
