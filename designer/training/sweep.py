@@ -50,8 +50,8 @@ from .tensorboard import INSTALL as TENSORBOARD_INSTALL
 from .tensorboard import Tee, TensorBoardCallbacks, TensorBoardError, TensorBoardMissing
 
 PRUNERS = ("median", "halving", "none")
-INSTALL = ("design searches need Optuna: pip install 'convnet-designer[sweep]' "
-           "(or pip install optuna)")
+INSTALL = ("design searches need Optuna: pip install optuna "
+           "(from a checkout: pip install -e '.[sweep]')")
 TRAINING_KNOBS = (
     Knob("lr", "float", "learning rate", low=1e-4, high=0.1, log=True),
     Knob("batch_size", "choice", "batch size", choices=(16, 32, 64, 128, 256)),

@@ -29,8 +29,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-INSTALL = ("TensorBoard logs need the tensorboard package: pip install "
-           "'convnet-designer[tensorboard]' (or pip install tensorboard)")
+INSTALL = ("TensorBoard logs need the tensorboard package: pip install tensorboard "
+           "(from a checkout: pip install -e '.[tensorboard]')")
 MAX_FILTERS = 64
 MIN_PIXELS = 32
 
