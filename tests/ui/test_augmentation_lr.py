@@ -142,10 +142,12 @@ def test_a_missing_folder_is_said_in_place_with_advice(window, qtbot, tmp_path):
 
 
 def test_the_finder_plots_the_curve_marks_the_suggestion_and_apply_is_one_undo_step(
-        window, qtbot):
+        window, qtbot, tmp_path):
     panel = window.training
     finder = panel.lr_finder
     assert not finder.isVisible()
+    window.doc.design.training = {}  # as a preset: no settings saved, the form's are shown
+    window.doc.save(str(tmp_path / "saved.convnet.json"))
     lr_before = panel.config.lr
     qtbot.mouseClick(finder.button, Qt.LeftButton)
     assert finder.isVisible() and finder.busy
@@ -162,11 +164,13 @@ def test_the_finder_plots_the_curve_marks_the_suggestion_and_apply_is_one_undo_s
     assert f"Suggested learning rate: {finder.suggestion:g}" in finder.summary_text
     assert finder.marker_text.toPlainText() == f"{finder.suggestion:g}"
     assert panel.start_button.isEnabled()
+    assert not window.doc.modified  # finding changes nothing of the design
     steps = window.doc.undo_stack.count()
     qtbot.mouseClick(finder.apply_button, Qt.LeftButton)
     assert panel.config.lr == finder.suggestion and panel.lr.text() == f"{finder.suggestion:g}"
     assert window.doc.design.training["config"]["lr"] == finder.suggestion
     assert window.doc.undo_stack.count() == steps + 1
+    assert window.doc.modified
     window.doc.undo_stack.undo()
     assert panel.config.lr == lr_before and panel.lr.text() == f"{lr_before:g}"
     qtbot.mouseClick(finder.close_button, Qt.LeftButton)
@@ -195,7 +199,7 @@ def test_no_finder_while_a_run_trains(window, qtbot):
     qtbot.mouseClick(panel.start_button, Qt.LeftButton)
     assert panel.running
     assert not panel.lr_finder.button.isEnabled()
-    assert not panel.lr_finder.start(*panel.finder_settings())
+    assert not panel.lr_finder.start(window.doc.network, panel.config)
     panel.stop()
     qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
     assert panel.lr_finder.button.isEnabled()

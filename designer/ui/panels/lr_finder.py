@@ -97,10 +97,11 @@ class LRFinder(QWidget):
         self.hide()
 
     def attach(self, panel) -> None:
-        """Work for the training panel: its `finder_settings()` -> (network, TrainConfig,
-        datasets) is what a sweep uses, Apply is its `change_settings`, Start waits for the
-        finder (its `_set_running` reads `busy`) and the status bar hears the result."""
-        self._settings = panel.finder_settings
+        """Work for the training panel: a sweep trains its design with its form's settings
+        (`read_form`: nothing is saved, the design stays unmodified) and data sets, Apply is its
+        `change_settings`, Start waits for the finder (its `_set_running` reads `busy`) and the
+        status bar hears the result."""
+        self._settings = lambda: (panel.doc.network, panel.read_form(), panel.datasets)
         self.busy_changed.connect(lambda _busy: panel._set_running(panel.running))
         self.apply_requested.connect(
             lambda lr: panel.change_settings("Learning rate from the finder", {"lr": lr}))

@@ -338,8 +338,11 @@ class TrainingPanel(QWidget):
         self._update_enabled()
 
     def _edited(self, *_args) -> None:
-        if self._loading:
-            return
+        if not self._loading:
+            self._save_training(config=self.read_form().to_dict())
+
+    def read_form(self) -> TrainConfig:
+        """The settings as the form shows them (a half-typed number counts), saved or not."""
         c = self._config
         c.data.name = self.dataset.currentData()
         c.data.path = self.path.text().strip() or None
@@ -365,7 +368,7 @@ class TrainingPanel(QWidget):
         c.seed = self.seed.value()
         c.data.seed = c.seed
         self._update_enabled()
-        self._save_training(config=c.to_dict())
+        return c
 
     def set_config(self, config: TrainConfig) -> None:
         """Use these settings (shown in the form and saved with the design); their batch size
@@ -561,11 +564,6 @@ class TrainingPanel(QWidget):
         ok = self.lr_finder.shutdown(timeout_ms) and ok
         QCoreApplication.sendPostedEvents(self, QEvent.MetaCall)
         return ok
-
-    def finder_settings(self):
-        """What the learning-rate finder sweeps with: the design and the form's settings."""
-        self._edited()
-        return self.doc.network, self._config, self.datasets
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running and not self.lr_finder.busy)
