@@ -134,9 +134,9 @@ def test_a_missing_folder_is_said_in_place_with_advice(window, qtbot, tmp_path):
     panel.path.setText(str(missing))
     panel.path.editingFinished.emit()
     qtbot.waitUntil(lambda: not box.busy and box.grid.count == 0, timeout=60_000)
-    text = box.message_text
-    assert "no such folder" in text
-    assert "sub-folder per class" in text or "folder" in text.split("\n", 1)[1]
+    problem, advice = box.message_text.split("\n", 1)
+    assert "no such folder" in problem and "does not exist" in problem
+    assert advice.startswith("Give the path of a folder that holds one sub-folder per class")
     assert "color" in box.message.styleSheet()  # in the error colour
     assert window.isVisible()
 
