@@ -25,12 +25,14 @@ from typing import Any, TextIO
 from ..training.events import (
     DATASETS,
     DEVICES,
+    MEMORY_FORMATS,
     OPTIMIZERS,
     PRECISIONS,
     SCHEDULES,
     BatchEvent,
     ConfigError,
     EpochEvent,
+    PhaseEvent,
     RunResult,
     StartEvent,
     TrainConfig,
@@ -50,6 +52,7 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--schedule", choices=SCHEDULES, default=None)
     add_machine_options(t)
     t.add_argument("--channels-last", action="store_true", help="channels_last (CUDA only)")
+    add_speed_options(t)
     t.add_argument("--checkpoints", default=None, metavar="DIR",
                    help="write last.safetensors (every epoch, and at a stop) and "
                         "best.safetensors into DIR: resumable checkpoints")
@@ -99,6 +102,20 @@ def add_machine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None, help="data loader worker processes")
 
 
+def add_speed_options(p: argparse.ArgumentParser) -> None:
+    """The fast settings (training/speed.py): each "auto" unless set."""
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the model (its compile time is shown; where it fails "
+                        "the run goes on in eager mode and says why)")
+    p.add_argument("--memory-format", choices=MEMORY_FORMATS, default=None,
+                   help="auto: channels_last on CUDA for a CONV network")
+    p.add_argument("--cudnn-benchmark", action=argparse.BooleanOptionalAction, default=None,
+                   help="let cuDNN time its algorithms (default: on, on CUDA)")
+    p.add_argument("--data-on-device", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the data set on the GPU and augment it there (default: where "
+                        "it takes at most 25%% of the free memory)")
+
+
 # the option that sets each setting
 OPTIONS = {"data.name": "--dataset", "data.path": "--data-path", "data.download": "--download",
            "data.train_size": "--train-size", "data.val_size": "--val-size",
@@ -107,7 +124,9 @@ OPTIONS = {"data.name": "--dataset", "data.path": "--data-path", "data.download"
            "batch_size": "--batch", "optimizer": "--optimizer", "lr": "--lr",
            "momentum": "--momentum", "weight_decay": "--weight-decay", "schedule": "--schedule",
            "device": "--device", "precision": "--precision", "channels_last": "--channels-last",
-           "seed": "--seed", "num_workers": "--workers", "checkpoint_dir": "--checkpoints"}
+           "memory_format": "--memory-format", "cudnn_benchmark": "--cudnn-benchmark",
+           "compile": "--compile", "data_on_device": "--data-on-device", "seed": "--seed",
+           "num_workers": "--workers", "checkpoint_dir": "--checkpoints"}
 
 
 def config_from(args: argparse.Namespace, saved: dict[str, Any],
@@ -153,6 +172,10 @@ def config_from(args: argparse.Namespace, saved: dict[str, Any],
                              ("schedule", "--schedule", arg("schedule")),
                              ("device", "--device", arg("device")),
                              ("precision", "--precision", arg("precision")),
+                             ("memory_format", "--memory-format", arg("memory_format")),
+                             ("cudnn_benchmark", "--cudnn-benchmark", arg("cudnn_benchmark")),
+                             ("compile", "--compile", arg("compile")),
+                             ("data_on_device", "--data-on-device", arg("data_on_device")),
                              ("seed", "--seed", arg("seed")),
                              ("num_workers", "--workers", arg("workers")),
                              ("checkpoint_dir", "--checkpoints", arg("checkpoints"))):
@@ -298,6 +321,10 @@ def metrics_line(result: RunResult) -> str:
         parts.append(f"best val accuracy {_pct(result.best_val_accuracy)}")
     if result.peak_bytes is not None:
         parts.append(f"peak memory {result.peak_bytes / 2**20:.1f} MiB")
+    if result.utilisation is not None:  # a GPU whose peak is known
+        parts.append("model" + speed_text(result))
+    if result.compile_s is not None:
+        parts.append(f"compiling {result.compile_s:.1f} s")
     return f"{head}: {', '.join(parts)}"
 
 
@@ -354,7 +381,13 @@ class ProgressBar:
         acc = "" if math.isnan(e.accuracy) else f" acc {e.accuracy:.1%}"
         loss = "" if math.isnan(e.loss) else f" loss {e.loss:.3f}"
         self._line(f"epoch {e.epoch}/{self.epochs} [{bar}] {e.step}/{e.steps}{loss}{acc} "
-                   f"{e.images_per_s:,.0f} img/s ETA {_clock(e.eta_s)}")
+                   f"{e.images_per_s:,.0f} img/s{speed_text(e)} ETA {_clock(e.eta_s)}")
+
+    def on_phase(self, e: PhaseEvent) -> None:
+        if e.done:
+            self.message(f"{e.text()}: {e.note}" if e.note else e.text())
+        else:
+            self._line(e.text())
 
     def on_epoch(self, e: EpochEvent) -> None:
         self.message(f"epoch {e.epoch}/{self.epochs}: train loss {e.train_loss:.3f} acc "
@@ -363,6 +396,17 @@ class ProgressBar:
 
     def on_end(self, result: RunResult) -> None:
         self.clear()
+
+
+def speed_text(e: Any) -> str:
+    """' 41.2 TFLOP/s (12% of peak)' for a BatchEvent (or a RunResult); '' before a rate."""
+    flops = getattr(e, "model_flops_per_s", None)
+    if not flops:
+        return ""
+    util = getattr(e, "utilisation", None)
+    peak = f" ({util:.0%} of peak)" if util is not None else ""
+    return f" {flops / 1e12:.3g} TFLOP/s{peak}" if flops >= 1e11 else \
+        f" {flops / 1e9:.3g} GFLOP/s{peak}"
 
 
 def _pct(v: float) -> str:

@@ -96,8 +96,12 @@ class Precision:
 
 
 def resolve_precision(want: str, device: torch.device, notes: list[str]) -> Precision:
-    """The precision ``want`` (fp32 | bf16 | fp16) as it can run on ``device``; where it
-    cannot, what runs instead, with a line in ``notes`` that says so."""
+    """The precision ``want`` (auto | fp32 | bf16 | fp16) as it can run on ``device``; where it
+    cannot, what runs instead, with a line in ``notes`` that says so. auto: bf16 on a CUDA GPU
+    that has it, else fp32 (the Trainer resolves it first: training/speed.py)."""
+    if want == "auto":
+        native = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
+        want = "bf16" if native else "fp32"
     if want not in PRECISIONS:
         raise SetupError("config", f"unknown precision {want!r}",
                          f"choose one of {', '.join(PRECISIONS)}")

@@ -5,6 +5,9 @@ form allows. TORCH, no Qt.
   the tensors fit there (copied once), else on the host and copied asynchronously;
 - a data set with `get_batch(indices) -> (x, y)` (designer.training.datasets' ImageDataset): a
   DataLoader whose items are whole batches (one indexing, normalisation and augmentation each);
+  where its images are held in memory and it is to live on the device (``resident``), a copy of
+  it is moved there once and every batch is indexed, normalised, cropped and flipped on the
+  device (no DataLoader, no host round trip): the same batches as on the host;
 - any other map-style Dataset: a DataLoader, pinned memory and non_blocking copies on CUDA.
 Batches a GPU gets from the host are made one thread ahead (Prefetch) unless loader workers do.
 
@@ -24,6 +27,7 @@ imports the standard library, torch and ``.basics`` only.
 
 from __future__ import annotations
 
+import copy
 import queue
 import threading
 import time
@@ -135,6 +139,38 @@ class _LoaderBatches:
                 y = y.long()
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
+            yield x, y
+
+
+class _DeviceBatches:
+    """Batches of a data set held on the device (ImageDataset moved there): each batch of
+    indices from `order` is read with get_batch there, in one indexing, normalisation and
+    augmentation on the device."""
+
+    def __init__(self, ds: Any, device: torch.device, channels_last: bool, order: Skip):
+        self.ds, self.device, self.channels_last, self.order = ds, device, channels_last, order
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    @property
+    def skip(self) -> int:
+        return self.order.skip
+
+    @skip.setter
+    def skip(self, n: int) -> None:
+        self.order.skip = n
+
+    def __iter__(self):
+        cl = torch.channels_last if self.channels_last else None
+        for indices in self.order:
+            x, y = self.ds.get_batch(torch.as_tensor(indices, dtype=torch.long))
+            if not x.is_floating_point():
+                x = x.float()
+            if y.dtype != torch.long:
+                y = y.long()
+            if cl is not None:
+                x = x.contiguous(memory_format=cl)
             yield x, y
 
 
@@ -292,19 +328,50 @@ class Abandonable:
         return box["value"]
 
 
+def device_bytes(ds: Any) -> int | None:
+    """The bytes a data set takes held whole on a device (in-memory tensors as they would be
+    kept: a TensorDataset's images as float32, an ImageDataset's as they are, uint8 mostly),
+    or None where it cannot be (items made on demand, a Subset of one)."""
+    if isinstance(ds, Subset):  # counted, not copied
+        inner = device_bytes(ds.dataset) if tensor_pair(ds.dataset) is not None else None
+        n = len(ds.dataset)
+        return None if inner is None or n == 0 else inner * len(ds.indices) // n
+    pair = tensor_pair(ds)
+    if pair is not None:
+        x, y = pair
+        return x.numel() * (x.element_size() if x.is_floating_point() else 4) + y.numel() * 8
+    images = getattr(ds, "images", None)
+    if _holdable(ds) and isinstance(images, torch.Tensor):
+        return images.nbytes + len(ds) * 8
+    return None
+
+
+def _holdable(ds: Any) -> bool:
+    """A data set with get_batch whose images are one tensor in memory, that can move (to())."""
+    return (callable(getattr(ds, "get_batch", None)) and callable(getattr(ds, "to", None))
+            and isinstance(getattr(ds, "images", None), torch.Tensor))
+
+
 def make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator | None,
                  device: torch.device, channels_last: bool, num_workers: int,
-                 share: tuple[int, int] = (0, 1), stop: threading.Event | None = None):
+                 share: tuple[int, int] = (0, 1), stop: threading.Event | None = None,
+                 resident: bool | None = None):
     """An iterable of (x, y) batches on `device` with len() = batches per epoch, and the bytes
     it copied onto the device for good (a GPU-resident data set). Batches made on the host for
     a GPU (no loader workers) are prepared in a background thread (Prefetch). ``share`` =
     (rank, world): this process's share of every batch of ``batch`` samples (see Share).
     ``stop``: batches read from a data set (not in-memory tensors) are made in a background
-    thread on every device, and a pass ends when ``stop`` is set (see the module's docstring)."""
+    thread on every device, and a pass ends when ``stop`` is set (see the module's docstring).
+    ``resident``: whether a data set held in memory (device_bytes not None) is copied to the
+    device whole and batched there (True), fed from the host (False), or, None, copied where
+    it takes at most a quarter of the device's free memory (CUDA)."""
     batches, resident = _make_batches(ds, batch, train, generator, device, channels_last,
-                                      num_workers, share)
+                                      num_workers, share, resident)
     host_made = device.type in PREFETCH_DEVICES and num_workers == 0 and not resident
-    if host_made or (stop is not None and not isinstance(batches, _TensorBatches)):
+    if isinstance(batches, _DeviceBatches):
+        host_made = False
+    if host_made or (stop is not None
+                     and not isinstance(batches, (_TensorBatches, _DeviceBatches))):
         batches = Prefetch(batches, stop=stop)
     return batches, resident
 
@@ -365,7 +432,7 @@ def batch_order(ds: Any, batch: int, train: bool, generator: torch.Generator | N
 
 def _make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator | None,
                   device: torch.device, channels_last: bool, num_workers: int,
-                  share: tuple[int, int]):
+                  share: tuple[int, int], want: bool | None = None):
     pair = tensor_pair(ds) if tuple(share) == (0, 1) else None
     if pair is not None:
         x, y = pair
@@ -374,7 +441,8 @@ def _make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator |
         if y.dtype != torch.long:
             y = y.long()
         resident = 0
-        if device.type != "cpu" and _fits_resident(x, y, device):
+        keep = _fits_resident(x, y, device) if want is None else want
+        if device.type != "cpu" and keep:
             x, y = x.to(device), y.to(device)
             resident = x.nbytes + y.nbytes
         drop_last = train and len(ds) >= batch
@@ -386,6 +454,13 @@ def _make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator |
                   persistent_workers=persistent,
                   worker_init_fn=seed_worker if num_workers else None)
     order = Skip(batch_order(ds, batch, train, generator, share))
+    if want and tuple(share) == (0, 1) and _holdable(ds):
+        # a copy of the data set on the device (the caller's stays where it is; the copy shares
+        # its augmentation, so set_epoch on the caller's reaches it)
+        held = copy.copy(ds).to(device)
+        images = held.images
+        keep = images.nbytes + held.labels.nbytes if images.device.type != "cpu" else 0
+        return _DeviceBatches(held, device, channels_last, order), keep
     # the loader draws its workers' base seed from a generator: never torch's global one
     seeds = torch.Generator().manual_seed(generator.initial_seed() if generator else 0)
     if callable(getattr(ds, "get_batch", None)):

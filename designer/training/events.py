@@ -12,7 +12,9 @@ from typing import Any, Protocol
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULES = ("none", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cuda", "mps", "cpu")
-PRECISIONS = ("fp32", "bf16", "fp16")  # bf16 / fp16: mixed precision (autocast) on CUDA
+# bf16 / fp16: mixed precision (autocast) on CUDA; auto: bf16 on a GPU that has it, else fp32
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")  # auto: channels_last on CUDA for CONV
 DATASETS = ("synthetic", "mnist", "fashion-mnist", "cifar10", "cifar100", "folder", "npz")
 # settings that reach the disk or the machine without being shown in the Training panel: a design
 # file does not choose them (its copy is ignored); the command line's options and the app do
@@ -76,8 +78,15 @@ class TrainConfig:
     step_size: int = 10  # step schedule: epochs between decays
     gamma: float = 0.1
     device: str = "auto"
-    precision: str = "fp32"
-    channels_last: bool = False  # CUDA only
+    # the fast settings (training/speed.py resolves "auto" / None per device; the run's notes
+    # show what runs): auto = bf16 autocast on a GPU with bf16, fp32 elsewhere
+    precision: str = "auto"
+    channels_last: bool = False  # on: channels_last on CUDA whatever memory_format says
+    memory_format: str = "auto"  # auto | channels_last | contiguous (auto: CONV nets on CUDA)
+    cudnn_benchmark: bool | None = None  # None: on for CUDA
+    compile: bool = False  # torch.compile the model (falls back to eager, saying why)
+    # None: the data set is kept on the GPU where it takes ≤ 25 % of the free memory
+    data_on_device: bool | None = None
     seed: int = 0
     num_workers: int = 0
     # last.safetensors and best.safetensors go here: resumable checkpoints (training/runs.py)
@@ -98,6 +107,15 @@ class TrainConfig:
                 values.pop(key, None)
         values["data"] = DataConfig(**_checked(values.get("data", {}), _DATA_RULES, "data."))
         return cls(**values)
+
+
+def analysis_dtype(precision: str, device: str) -> str:
+    """The analysis's dtype for a precision setting on a device kind ("cuda" | "mps" | "cpu"):
+    mixed precision counts on CUDA only; "auto" is bf16 there (speed.resolve_speed; a GPU
+    without bf16 runs fp32), fp32 elsewhere."""
+    if device != "cuda":
+        return "fp32"
+    return "bf16" if precision == "auto" else precision
 
 
 class ConfigError(ValueError):
@@ -156,7 +174,9 @@ _TRAIN_RULES = {"data": None, "epochs": _whole(1, 100_000), "batch_size": _whole
                 "momentum": _real(0, high=1), "weight_decay": _real(0),
                 "schedule": _one_of(SCHEDULES), "step_size": _whole(1, 100_000),
                 "gamma": _real(0, above=True), "device": _one_of(DEVICES),
-                "precision": _one_of(PRECISIONS), "channels_last": _flag, "seed": _SEED,
+                "precision": _one_of(PRECISIONS), "channels_last": _flag,
+                "memory_format": _one_of(MEMORY_FORMATS), "cudnn_benchmark": _flag_or_none,
+                "compile": _flag, "data_on_device": _flag_or_none, "seed": _SEED,
                 "num_workers": _whole(0, 256), "checkpoint_dir": _text}
 
 
@@ -201,6 +221,27 @@ class BatchEvent:
     elapsed_s: float
     eta_s: float  # whole run
     peak_bytes: int | None  # device memory peak so far (CUDA), None where not measurable
+    # model FLOP/s achieved (6 · the analysis's MACs per image · images/s), and that over the
+    # device's peak for the precision in use (None: a device whose peak is not known)
+    model_flops_per_s: float | None = None
+    utilisation: float | None = None
+
+
+@dataclass
+class PhaseEvent:
+    """A phase of the run outside the batches (callbacks.on_phase): "compiling" (torch.compile's
+    first steps), sent when it begins (done False, seconds 0) and when it ends (done True)."""
+
+    phase: str  # compiling
+    what: str  # training | validation: the step being compiled
+    seconds: float
+    done: bool
+    note: str = ""  # at the end: what came of it ("compiled", or why it runs eagerly)
+
+    def text(self) -> str:
+        """'compiling… ' while it runs, 'compiling… 12.3 s' at its end."""
+        head = f"{self.phase} the {self.what} step…"
+        return f"{head} {self.seconds:.1f} s" if self.done else head
 
 
 @dataclass
@@ -263,6 +304,12 @@ class RunResult:
     peak_bytes: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # as in StartEvent
+    # the speed: what the fast settings ran as (training/speed.py's Speed, as a dict), the
+    # seconds torch.compile took, the latest model FLOP/s and utilisation (see BatchEvent)
+    speed: dict[str, Any] = field(default_factory=dict)
+    compile_s: float | None = None
+    model_flops_per_s: float | None = None
+    utilisation: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -293,6 +340,7 @@ class Callbacks(Protocol):
     def on_batch(self, event: BatchEvent) -> None: ...
     def on_epoch(self, event: EpochEvent) -> None: ...
     def on_end(self, result: RunResult) -> None: ...
+    def on_phase(self, event: PhaseEvent) -> None: ...  # compiling: its start and its end
     # Probes (designer/training/probes.py): when probe_request() returns a ProbeRequest, the
     # Trainer probes at every epoch end (and between batches after request_probe()) and hands
     # the ProbeReport to on_probe; None (or no such method): no probing, no cost.

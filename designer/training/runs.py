@@ -71,6 +71,7 @@ FILES = ("last.safetensors", "best.safetensors")  # what a run writes in its che
 # settings a resumed run may change: how long, where, on what (everything else makes a
 # different run: the checkpoint's values hold)
 RESUME_FREE = ("epochs", "device", "num_workers", "checkpoint_dir", "channels_last",
+               "memory_format", "cudnn_benchmark", "compile", "data_on_device",
                "data.path", "data.download")
 _DIGEST = 16  # bytes of BLAKE2b per tensor
 _MAX_HEADER = 100 << 20  # safetensors' own limit on the header

@@ -29,6 +29,7 @@ from .basics import (  # noqa: F401 - re-exported: the Trainer's, the CLI's and 
     seed_worker,
 )
 from .events import Fault, TrainConfig
+from .speed import Capability
 
 
 class FaultError(Exception):
@@ -64,6 +65,27 @@ def device_name(device: torch.device) -> str:
     return f"CPU ({n} thread{'s' if n != 1 else ''})"
 
 
+def capability(device: torch.device) -> Capability:
+    """What the fast settings need to know of the device (training/speed.py)."""
+    if device.type != "cuda":
+        return Capability()
+    major, _ = torch.cuda.get_device_capability(device)
+    return Capability(bf16=major >= 8, cudnn=torch.backends.cudnn.is_available())
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes free on an accelerator now (CUDA: the driver's figure; MPS: what it recommends
+    less what it holds); None on the CPU or where unknown."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.mem_get_info(device)[0])
+        if device.type == "mps":
+            return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    except (AttributeError, RuntimeError):
+        return None
+    return None
+
+
 def device_memory(device: torch.device) -> int | None:
     """Total memory of the device (CUDA, MPS) or of the machine (CPU); None if unknown."""
     try:
@@ -77,9 +99,10 @@ def device_memory(device: torch.device) -> int | None:
 
 
 def resolve_precision(config: TrainConfig, device: torch.device,
-                      notes: list[str]) -> Precision:
+                      notes: list[str], want: str | None = None) -> Precision:
+    """config.precision (or ``want``: the fast settings' choice for it) as it runs here."""
     try:
-        return basics.resolve_precision(config.precision, device, notes)
+        return basics.resolve_precision(want or config.precision, device, notes)
     except SetupError as e:
         raise _fault(e) from None
 

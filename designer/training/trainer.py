@@ -34,7 +34,9 @@ For a caller in another thread (the window's TrainWorker):
   from the end of the first step (cuDNN's autotuning trials left out), less what stays allocated
   but is not the design's (cuBLAS's workspaces, a data set copied to the GPU whole). It is the
   figure the analysis's PyTorch estimate (designer/model/peak.py) predicts.
-- on CUDA the Trainer sets torch.backends.cudnn.benchmark = True (process-wide).
+- speed (speed.py, compiling.py, placing.py): "auto" settings per device, a resident data set,
+  torch.compile (its first steps a "compiling" phase: on_phase; eager with the reason where it
+  fails), model FLOP/s and utilisation on each on_batch; the notes carry the settings line.
 - a loss that runs away (training/divergence.py: 10× where it started, or rising check after
   check) ends the run as a "diverged" fault; a NaN or infinite one as "nan_loss".
 """
@@ -60,8 +62,9 @@ from ..model import design_file
 from ..model.analysis import analyze
 from ..model.network import Network
 from . import runs
-from .batches import Abandonable, make_batches, skip_batches
+from .batches import Abandonable, skip_batches
 from .checks import check_config, check_data, class_names, design_io
+from .compiling import Compiled, speed_record
 from .defaults import settings_note
 from .divergence import DivergenceWatch
 from .events import (
@@ -74,10 +77,12 @@ from .events import (
     StoppingEvent,
     TrainConfig,
 )
+from .placing import placed_batches
 from .prepare import build, checkpoint_fault, load_data, start_loading, step_fault
 from .probes import Collector, Prober, ProbeReport
 from .runtime import (
     FaultError,
+    capability,
     design_bytes,
     device_name,
     diverged_fault,
@@ -91,6 +96,7 @@ from .runtime import (
     resolve_precision,
     seed_everything,
 )
+from .speed import peak_flops, resolve_speed, utilisation
 
 __all__ = ["SYNC_S", "Trainer"]
 
@@ -189,6 +195,9 @@ class Trainer:
         self._base = 0  # allocated bytes that are not the design's (left out of the peak)
         self._dname = ""
         self._gs = self._gs0 = self._seen = 0  # steps, of them resumed, images seen
+        self._speed: dict = {}
+        self._compiled: Compiled | None = None
+        self._flops = self._util = None  # model FLOP/s at the latest read, over the peak
         fault: Fault | None = None
         try:
             status = self._run()
@@ -212,7 +221,9 @@ class Trainer:
             status=status, epochs_done=len(self._history), history=list(self._history),
             fault=fault, best_val_accuracy=self._best, seconds=time.perf_counter() - t0,
             device=self._dname, peak_bytes=self._peak, config=self.config.to_dict(),
-            notes=list(self._notes))
+            notes=list(self._notes), speed=speed_record(self._speed, self._compiled),
+            compile_s=self._compiled.seconds if self._compiled is not None else None,
+            model_flops_per_s=self._flops, utilisation=self._util)
         self.result = result
         if self.prober is not None:
             n = result.epochs_done
@@ -229,7 +240,10 @@ class Trainer:
         state = self._open_resume() if self.resume_from is not None else None
         dev = self.device = pick_device(cfg.device)
         self._dname = device_name(dev)
-        prec = self._prec = resolve_precision(cfg, dev, self._notes)
+        conv = any(n.type == "Conv2d" for n in self.network.nodes.values())
+        speed = resolve_speed(cfg, dev.type, capability(dev), conv)
+        prec = self._prec = resolve_precision(cfg, dev, self._notes, want=speed.precision)
+        speed.precision = prec.name  # what runs (fp16 asked on the CPU runs as fp32)
         why = settings_note(cfg)  # what the optimizer, rate and schedule are, and why
         if why:
             self._notes.append(why)
@@ -253,21 +267,15 @@ class Trainer:
         model = build(self.network, report, self.start_from if state is None else None,
                       self._notes)
         cuda = dev.type == "cuda"
-        cl = cfg.channels_last and cuda
-        if cfg.channels_last and not cuda:
-            self._notes.append("channels_last is used on CUDA only: ignored on "
-                               f"{dev.type.upper()}")
+        cl = speed.channels_last
         if cuda:
-            torch.backends.cudnn.benchmark = True
+            torch.backends.cudnn.benchmark = speed.cudnn_benchmark
         try:
             model = model.to(dev, memory_format=torch.channels_last) if cl else model.to(dev)
             self.model = model
             gen = torch.Generator().manual_seed(cfg.seed)  # the batch order
-            self._train_batches, r1 = make_batches(train, cfg.batch_size, True, gen, dev, cl,
-                                                   cfg.num_workers, stop=self._stop)
-            self._val_batches, r2 = make_batches(val, cfg.batch_size, False, None, dev, cl,
-                                                 cfg.num_workers, stop=self._stop)
-            self._resident = r1 + r2
+            self._train_batches, self._val_batches, self._resident = placed_batches(
+                train, val, cfg, dev, cl, gen, self._stop, self._notes)
             self._base = self._resident
         except Exception as e:
             if is_oom(e):
@@ -276,6 +284,14 @@ class Trainer:
             raise
         if cuda:
             torch.cuda.reset_peak_memory_stats(dev)
+        # the module each step calls: the model, or its compiled form (the same parameters)
+        self._compiled = Compiled(model, dev, cfg.compile,
+                                  getattr(self.callbacks, "on_phase", None), self._notes)
+        speed.compile = self._compiled.active
+        self._speed = speed.record(data_on_device=bool(self._resident))
+        self._notes.append(speed.line())
+        self._macs = report.totals.macs
+        self._peak_flops = peak_flops(self._dname, prec.name) if cuda else None
         self._opt = make_optimizer(cfg, model.parameters())
         steps = self._steps = len(self._train_batches)
         self._sched, self._per_step = make_scheduler(cfg, self._opt, steps)
@@ -369,7 +385,7 @@ class Trainer:
         opt = self._opt
         opt.zero_grad(set_to_none=True)
         with self._prec.autocast(self.device):
-            out = self.model(x)
+            out = self._compiled.nets["training"](x)
             if self._flatten:
                 out = out.flatten(1)
             loss = F.cross_entropy(out, y)
@@ -410,9 +426,16 @@ class Trainer:
         step = start
         last_sync = self._step_t0 = time.perf_counter()
         self._where = (epoch, start + 1, steps, "training")
+        compiled = self._compiled
+        compiling = compiled.pending["training"]
         for step, x, y in self._batches(self._train_batches, epoch, "training", start):
             try:
-                out, loss = step_fn(x, y)
+                if compiling:
+                    compiling = False
+                    out, loss = compiled.first("training", step_fn, x, y)
+                    last_sync = time.perf_counter()  # the compile's time: out of the rate
+                else:
+                    out, loss = step_fn(x, y)
                 loss_sum += loss.detach()
                 correct += (out.argmax(1) == y).sum()
             except Exception as e:  # noqa: BLE001
@@ -449,16 +472,20 @@ class Trainer:
                     window.popleft()
                 if len(window) > 1:
                     self._rate = (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+                    self._flops, self._util = utilisation(self._macs, self._rate,
+                                                          self._peak_flops)
                 if dev.type == "cuda":
                     self._measure_peak()
             if on_batch is not None:
                 active = now - self._t_train - self._paused_s
                 gs = self._gs
+                stepping = max(active - (compiled.seconds or 0.0), 0.0)
                 on_batch(BatchEvent(
                     epoch=epoch, step=step, steps=steps, global_step=gs, loss=self._last[0],
                     accuracy=self._last[1], lr=lr, images_per_s=self._rate,
-                    elapsed_s=active, eta_s=active / (gs - self._gs0) * (total_steps - gs),
-                    peak_bytes=self._peak))
+                    elapsed_s=active, eta_s=stepping / (gs - self._gs0) * (total_steps - gs),
+                    peak_bytes=self._peak, model_flops_per_s=self._flops,
+                    utilisation=self._util))
             if stop.is_set():
                 break
             if probe_now.is_set():
@@ -492,13 +519,22 @@ class Trainer:
         stop, steps = self._stop, len(self._val_batches)
         self._step_t0 = time.perf_counter()
         self._where = (epoch, 1, steps, "validation")
+        compiled, full = self._compiled, self.config.batch_size
+        nets = compiled.nets
+
+        def forward(x: torch.Tensor) -> torch.Tensor:  # a smaller last batch: eagerly
+            net = nets["validation"] if x.shape[0] == full else model
+            with self._prec.autocast(dev):
+                out = net(x)
+                return out.flatten(1) if self._flatten else out
+
         with torch.no_grad():
             for step, x, y in self._batches(self._val_batches, epoch, "validation"):
                 try:
-                    with self._prec.autocast(dev):
-                        out = model(x)
-                        if self._flatten:
-                            out = out.flatten(1)
+                    if compiled.pending["validation"] and x.shape[0] == full:
+                        out = compiled.first("validation", forward, x)
+                    else:
+                        out = forward(x)
                     loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
                     correct += (out.argmax(1) == y).sum()
                     if collector is not None:

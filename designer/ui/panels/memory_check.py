@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from ...machine import available_ram
 from ...model.analysis import analyze
 from ...model.units import format_bytes
+from ...training.events import analysis_dtype
 
 NVIDIA_SMI_TIMEOUT_S = 2.0
 
@@ -64,7 +65,7 @@ def ask_before_start(parent: QWidget, network: Any, config: Any, batch: int) -> 
     device, free = free_memory(config.device)
     if free is None:
         return True
-    dtype = config.precision if device == "cuda" else "fp32"  # mixed precision: CUDA only
+    dtype = analysis_dtype(config.precision, device)  # mixed precision: CUDA only
     try:
         report = analyze(network, batch=batch, dtype=dtype, optimizer=config.optimizer,
                          budget=free, device="cuda" if device == "cuda" else "cpu",

@@ -9,7 +9,7 @@ from typing import Any
 from ...model.analysis import analyze
 from ...model.network import Network
 from ...model.units import format_bytes
-from ...training.events import EpochEvent, RunResult, StartEvent, TrainConfig
+from ...training.events import EpochEvent, RunResult, StartEvent, TrainConfig, analysis_dtype
 
 SEPARATOR = " &nbsp;·&nbsp; "
 
@@ -60,7 +60,7 @@ def estimate(network: Network, config: TrainConfig) -> int | None:
     cannot be analysed)."""
     try:
         report = analyze(network, batch=config.batch_size,
-                         dtype="fp32" if config.precision == "fp32" else config.precision,
+                         dtype=analysis_dtype(config.precision, "cuda"),  # peaks: CUDA
                          optimizer=config.optimizer)
     except ValueError:
         return None
