@@ -151,7 +151,10 @@ def test_the_finder_plots_the_curve_marks_the_suggestion_and_apply_is_one_undo_s
     lr_before = panel.config.lr
     qtbot.mouseClick(finder.button, Qt.LeftButton)
     assert finder.isVisible() and finder.busy
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
     assert not panel.start_button.isEnabled() and not panel.start()  # no run while it finds
+    assert "Not started: the learning-rate finder is running" in messages
     qtbot.waitUntil(lambda: not finder.busy, timeout=120_000)
     result = finder.result
     assert result.status == "finished" and len(result.lrs) >= 20

@@ -491,6 +491,8 @@ class TrainingPanel(QWidget):
         checkpoint) to continue; `network`: a variant to train instead of the design, called
         `variant`); False (and the reason shown) when the design cannot be trained."""
         if self.running or self.lr_finder.busy:
+            if self.lr_finder.busy:
+                self.status_message.emit("Not started: the learning-rate finder is running")
             return False
         network = network if network is not None else self.doc.network
         report = run_info.analysis(network) if variant else self.doc.report
