@@ -264,3 +264,29 @@ def test_cards_shown_again_say_what_the_design_says_now(qtbot):
     assert "layer3_4" not in doc.network.blocks
     assert "layer3_4" not in shown_cards()
     assert shown_cards() == sorted(shown_collapsed(doc.network.blocks))
+
+
+def test_block_cards_follow_every_edit_and_its_undo(qtbot):
+    """A collapsed block's card sums its figures again where an edit reached it (an edit
+    inside it, or a new input size that changes every volume) and not from stale parts."""
+    from designer.model.blocks import summary
+
+    doc, scene, view = canvas_of(qtbot, "resnet50")
+
+    def figures_match() -> list[str]:
+        inputs = {n: doc.network.nodes[n].inputs for n in doc.network.nodes}
+        return [bid for bid, card in scene.blocks.cards.items()
+                if card.summary != summary(doc.network.blocks[bid], inputs, doc.report)]
+
+    before = {bid: card.text_lines() for bid, card in scene.blocks.cards.items()}
+    commands.set_params(doc, "layer2_1_conv2", out_channels=192)  # inside layer2 only
+    assert figures_match() == []
+    assert scene.blocks.cards["layer2"].text_lines() != before["layer2"]
+    assert scene.blocks.cards["layer3"].text_lines() == before["layer3"]
+    commands.set_params(doc, "input", height=256, width=256)  # every volume after the input
+    assert figures_match() == []
+    assert scene.blocks.cards["layer3"].text_lines()[1] == "32×32×512 → 16×16×1024"
+    doc.undo_stack.undo()
+    doc.undo_stack.undo()
+    assert figures_match() == []
+    assert {bid: card.text_lines() for bid, card in scene.blocks.cards.items()} == before

@@ -25,8 +25,12 @@ class BlockView:
         self.frames: dict[str, BlockFrame] = {}  # expanded blocks
         self.wires: dict[tuple[str, str], Wire] = {}  # wires that end at a block's card
         self.hidden: dict[str, str] = {}  # layer id -> the block card standing for it
-        self._summaries: dict[str, tuple] = {}  # block id -> (block, report, its summary)
+        # block id -> (block, the wiring, -, its feeds, the reports summed, its summary)
+        self._summaries: dict[str, tuple] = {}
+        self._anchors: dict[str, tuple] = {}  # block id -> (block, scene epoch, its place)
         self._wiring: tuple | None = None  # (network, version, inputs_of, readers)
+        self._wanted: tuple | None = None  # (inputs_of, hidden, the wires to block cards)
+        self._shown_key: tuple | None = None  # what the cards' and wires' visibility was for
         self._spare: dict[str, BlockCard] = {}  # cards of blocks not shown now, hidden
         self._spare_wires: dict[tuple[str, str], Wire] = {}  # their wires, hidden
 
@@ -50,7 +54,10 @@ class BlockView:
         self.wires.clear()
         self.hidden = {}
         self._summaries.clear()
+        self._anchors.clear()
         self._wiring = None
+        self._wanted = None
+        self._shown_key = None
         self._spare.clear()
         self._spare_wires.clear()
 
@@ -62,32 +69,35 @@ class BlockView:
         blocks = net.blocks
         if not blocks and not self.cards and not self.frames and not self.hidden:
             return  # (a design without blocks costs nothing)
-        self.hidden = model_blocks.hidden(blocks)
+        hidden = model_blocks.hidden(blocks)
         shown = model_blocks.shown_collapsed(blocks)
         nodes = net.nodes
-        for nid, card in scene.cards.items():
-            visible = nid not in self.hidden
-            if card.isVisible() != visible:
-                if visible:  # a hidden card is not moved (scene._on_moved): now it is
-                    pos = nodes[nid].pos if nid in nodes else None
-                    if pos is not None and (card.x(), card.y()) != pos:
-                        card.setPos(pos[0], pos[1])
-                card.setVisible(visible)
         inputs_of, readers = self._structure(net)
+        # which cards and wires are shown changes only with what is hidden, a card or wire
+        # added or removed (the scene's epoch), or the wiring: an edit of parameters skips it
+        key = (scene.geometry_epoch, inputs_of, len(scene.cards), len(scene.wires))
+        if hidden != self.hidden or key != self._shown_key:
+            self.hidden = hidden
+            for nid, card in scene.cards.items():
+                visible = nid not in hidden
+                if card.isVisible() != visible:
+                    if visible:  # a hidden card is not moved (scene._on_moved): now it is
+                        pos = nodes[nid].pos if nid in nodes else None
+                        if pos is not None and (card.x(), card.y()) != pos:
+                            card.setPos(pos[0], pos[1])
+                    card.setVisible(visible)
+            self._show_layer_wires()
+            self._shown_key = key
         positions = _Positions(nodes, scene.cards)
         # the cards of collapsed blocks
         for bid in [b for b in self.cards if b not in shown]:
             self._drop_card(bid, keep=bid in blocks)
         if self._spare:
             self._drop_spares(blocks)
+        epoch = scene.geometry_epoch
         for bid in shown:
             block = blocks[bid]
-            known = self._summaries.get(bid)
-            if known is not None and known[0] is block and known[1] is report:
-                summary = known[2]
-            else:
-                summary = model_blocks.summary(block, inputs_of, report, readers)
-                self._summaries[bid] = (block, report, summary)
+            summary = self._summary(block, net, inputs_of, readers, report)
             card = self.cards.get(bid)
             if card is None:
                 card = self._spare.pop(bid, None)
@@ -99,11 +109,38 @@ class BlockView:
                 self.cards[bid] = card
             if card.block != block or card.summary != summary:
                 card.set_content(block, summary)
-            x, y = model_blocks.anchor(block.members, positions)
+            known = self._anchors.get(bid)
+            if known is not None and known[0] is block and known[1] == epoch:
+                x, y = known[2]
+            else:  # (nothing moved since: where it was)
+                x, y = model_blocks.anchor(block.members, positions)
+                self._anchors[bid] = (block, epoch, (x, y))
             if (card.x(), card.y()) != (x, y):
                 card.setPos(x, y)
         self._sync_wires(net)
         self._sync_frames(blocks)
+
+    def _summary(self, block, net, inputs_of, readers, report):
+        """The block's figures, summed again only when the report of one of its layers or
+        of a layer feeding it changed (the analysis keeps a layer's report object while
+        nothing about it changed): an edit elsewhere costs a look-up per layer."""
+        known = self._summaries.get(block.id)
+        layers = report.layers
+        if known is not None and known[0] is block and known[1] is inputs_of:
+            feeds = known[3]
+        else:
+            feeds = tuple(model_blocks.boundary(inputs_of, block.members, block.members,
+                                                readers)[0])
+        reports = [layers.get(m) for m in block.members]
+        reports.extend(layers.get(f) for f in feeds)
+        if known is not None and known[0] is block and known[3] == feeds \
+                and len(known[4]) == len(reports) \
+                and all(a is b for a, b in zip(known[4], reports)):
+            summary = known[5]
+        else:
+            summary = model_blocks.summary(block, inputs_of, report, readers)
+        self._summaries[block.id] = (block, inputs_of, None, feeds, reports, summary)
+        return summary
 
     def _structure(self, net) -> tuple[dict, dict]:
         """Each layer's inputs and readers, made again only when the wiring may have changed
@@ -111,11 +148,16 @@ class BlockView:
         known = self._wiring
         if known is None or known[0] is not net or known[1] != net.version:
             inputs_of = {nid: n.inputs for nid, n in net.nodes.items()}
-            readers: dict[str, list[str]] = {}
-            for nid, ins in inputs_of.items():
-                for src in ins:
-                    readers.setdefault(src, []).append(nid)
-            self._wiring = known = (net, net.version, inputs_of, readers)
+            if known is not None and known[0] is net and known[2] == inputs_of:
+                # an edit of parameters: the same wiring, the same objects (what is cached
+                # on them holds)
+                self._wiring = known = (net, net.version, known[2], known[3])
+            else:
+                readers: dict[str, list[str]] = {}
+                for nid, ins in inputs_of.items():
+                    for src in ins:
+                        readers.setdefault(src, []).append(nid)
+                self._wiring = known = (net, net.version, inputs_of, readers)
         return known[2], known[3]
 
     def _drop_card(self, bid: str, keep: bool = True) -> None:
@@ -159,22 +201,45 @@ class BlockView:
             if card.scene() is self.scene:
                 self.scene.removeItem(card)
 
-    def _sync_wires(self, net) -> None:
-        """Real wires between shown layers; a wire to or from a hidden layer is shown as one
-        wire to or from its block's card (one per pair of cards)."""
-        scene = self.scene
+    def _show_layer_wires(self) -> None:
+        """The wires between layers shown where both ends are."""
         hidden = self.hidden
-        for (src, dst), wire in scene.wires.items():
+        for (src, dst), wire in self.scene.wires.items():
             visible = src not in hidden and dst not in hidden
             if wire.isVisible() != visible:
                 wire.setVisible(visible)
                 if visible:  # (routed while hidden? not since the last move: now)
                     wire.update_path()
+
+    def _sync_wires(self, net) -> None:
+        """Real wires between shown layers; a wire to or from a hidden layer is shown as one
+        wire to or from its block's card (one per pair of cards)."""
+        scene = self.scene
+        hidden = self.hidden
+        inputs_of = self._structure(net)[0]
+        known = self._wanted
+        if known is not None and known[0] is inputs_of and known[1] == hidden:
+            want = known[2]  # (the same wiring and the same blocks hidden: the same wires)
+        else:
+            want = self._wanted_wires(inputs_of, hidden)
+            self._wanted = (inputs_of, dict(hidden), want)
+        if self.wires.keys() == want.keys() and all(
+                w.scene() is scene and w.src is self._item(p[0]) and w.dst is self._item(p[1])
+                for p, w in self.wires.items()):
+            for pair, (index, count) in want.items():
+                self.wires[pair].set_slot(index, count)
+            return  # every wire there already (an edit that changed no wiring)
+        self._place_wires(want)
+
+    @staticmethod
+    def _wanted_wires(inputs_of, hidden) -> dict[tuple[str, str], tuple[int, int]]:
+        """{(source unit, destination unit): (input slot, of how many)} for every wire that
+        has a hidden end."""
         want: dict[tuple[str, str], tuple] = {}
         into: dict[str, list[str]] = {}
-        for nid, node in net.nodes.items():
+        for nid, inputs in inputs_of.items():
             dst_unit = hidden.get(nid, nid)
-            for i, src in enumerate(node.inputs):
+            for i, src in enumerate(inputs):
                 src_unit = hidden.get(src, src)
                 if src_unit == dst_unit or (src not in hidden and nid not in hidden):
                     continue
@@ -185,11 +250,15 @@ class BlockView:
                     into.setdefault(dst_unit, []).append(src_unit)
                     want[pair] = (None, None)
                 else:
-                    want[pair] = (i, len(node.inputs))
+                    want[pair] = (i, len(inputs))
         for pair, slot in want.items():
             if slot[0] is None:
                 ins = into[pair[1]]
                 want[pair] = (ins.index(pair[0]), len(ins))
+        return want
+
+    def _place_wires(self, want) -> None:
+        scene = self.scene
         for pair in [p for p, w in self.wires.items()
                      if p not in want or w.scene() is not scene
                      or w.src is not self._item(p[0]) or w.dst is not self._item(p[1])]:

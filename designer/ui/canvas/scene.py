@@ -50,6 +50,8 @@ class CanvasScene(QGraphicsScene):
         self.hints = None  # a HintsModel once set_hints() is called: markers on cards
         self._design = None  # the Design object shown: the Document makes a new one per file
         self.blocks = BlockView(self)  # collapsed blocks' cards, expanded blocks' frames
+        self.geometry_epoch = 0  # counts the syncs that moved, added or removed a card
+        self._hinted: set[str] = set()  # the layers whose cards show hint markers
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         document.changed.connect(self.sync)
         document.moved.connect(self._on_moved)
@@ -188,6 +190,8 @@ class CanvasScene(QGraphicsScene):
         if moved:
             self.reroute_wires(moved)
 
+        if geometry or rebuilt:
+            self.geometry_epoch += 1
         self.blocks.sync()
         self._apply_selection(self.document.selection)
         if geometry:
@@ -278,6 +282,7 @@ class CanvasScene(QGraphicsScene):
         # a card hidden in a collapsed block is not moved (nor its wires routed) until it is
         # shown again (BlockView.sync): a stage collapsed squashes hundreds of them
         hidden = model_blocks.hidden(net.blocks) if net.blocks else {}
+        self.geometry_epoch += 1
         moved = []
         for nid in ids:
             card = self.cards.get(nid)
@@ -395,9 +400,12 @@ class CanvasScene(QGraphicsScene):
 
     def sync_hint_markers(self) -> None:
         titles = self.hints.titles_by_layer() if self.hints is not None else {}
-        for nid, card in self.cards.items():
-            if titles.get(nid, ()) != card.hint_titles:
+        # only the cards with hints now or before (a card made since starts with none)
+        for nid in set(titles).union(self._hinted):
+            card = self.cards.get(nid)
+            if card is not None and titles.get(nid, ()) != card.hint_titles:
                 card.set_hints(titles.get(nid, ()))
+        self._hinted = {nid for nid in titles if nid in self.cards}
 
     # ----------------------------------------------------------------------------- gestures
 
