@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
 UPDATES_PER_S = 20
 _LIVE: set[Job] = set()  # started and not yet waited for
@@ -33,7 +33,19 @@ def _wait_all() -> None:
         job.wait(10_000)
 
 
+class _Thread(QThread):
+    def __init__(self, job: Job):
+        super().__init__()
+        self._job = job
+
+    def run(self) -> None:
+        self._job._run()
+
+
 class Job(QObject):
+    """Lives in the thread that made it (the GUI's) and emits from its worker thread: every
+    slot, a widget's method or a lambda, is called in the GUI thread (a queued connection)."""
+
     step = Signal(object)  # the latest value the function reported
     done = Signal(object)  # what the function returned
     failed = Signal(object)  # the exception it raised
@@ -56,11 +68,9 @@ class Job(QObject):
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("a Job runs once; make a new one to run again")
-        thread = QThread()
+        thread = _Thread(self)
         thread.setObjectName(self._name)
         self._thread = thread
-        self.moveToThread(thread)
-        thread.started.connect(self._run)
         _LIVE.add(self)
         thread.start()
 
@@ -101,9 +111,7 @@ class Job(QObject):
             result, error = None, e
         self._flush()
         self.finished = True
-        self.moveToThread(QCoreApplication.instance().thread())  # so the GUI can delete it
         if error is None:
             self.done.emit(result)
         else:
             self.failed.emit(error)
-        QThread.currentThread().quit()
