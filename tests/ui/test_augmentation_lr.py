@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QEvent, QPoint, QSettings, Qt
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtWidgets import QApplication, QMessageBox, QToolTip
 
 from designer.training.events import DataConfig, TrainConfig
 from designer.ui.main_window import MainWindow
@@ -71,6 +72,10 @@ def test_the_preview_shows_a_grid_of_samples_the_size_of_the_input(window, qtbot
     hint = box.grid.sizeHint()
     assert hint.width() >= 4 * 64 and hint.height() >= 4 * 64
     assert "16 training samples, 32×32" in box.message_text
+    corner = QPoint(hint.width() - 3, hint.height() - 3)  # the last sample's name, in full
+    QApplication.sendEvent(box.grid, QHelpEvent(QEvent.ToolTip, corner,
+                                                box.grid.mapToGlobal(corner)))
+    assert QToolTip.text() == box.grid.names[15]
     assert box.samples_button.text() == "New samples"
     qtbot.mouseClick(box.samples_button, Qt.LeftButton)  # others
     again = samples(qtbot, box, images)
@@ -105,8 +110,10 @@ def test_a_flip_mirrors_some_samples_and_undo_takes_it_back(window, qtbot):
     qtbot.mouseClick(box.samples_button, Qt.LeftButton)
     plain = samples(qtbot, box)
     labels = list(box.grid.names)
+    assert box.note.styleSheet() == ""  # muted: no flip
     pick(qtbot, box.flip, "on")
     assert panel.config.data.hflip is True
+    assert "color" in box.note.styleSheet()  # the note in the warning colour
     assert window.doc.design.training["config"]["data"]["hflip"] is True  # saved with it
     flipped = samples(qtbot, box, plain)
     assert box.grid.names == labels  # the same samples ...

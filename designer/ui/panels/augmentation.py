@@ -156,6 +156,9 @@ class AugmentationBox(QWidget):
         finally:
             self._loading = False
         self.description.setText(f"Training images: {html.escape(chosen.description)}.")
+        # the note in the warning colour where a flip is on, muted where none is
+        self.note.setEnabled(chosen.hflip)
+        self.note.setStyleSheet(f"color: {SEVERITY_COLOURS['warning']};" if chosen.hflip else "")
 
     def _crop_chosen(self, _index: int) -> None:
         if not self._loading:

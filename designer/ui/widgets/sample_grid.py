@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtCore import QEvent, QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics, QImage, QPainter, QPalette
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 CELL = 64  # px on screen a sample is drawn at, at most (an integer multiple of its size)
 GAP = 6
@@ -77,6 +77,27 @@ class SampleGrid(QWidget):
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
         return self.sizeHint()
+
+    def index_at(self, x: int, y: int) -> int | None:
+        """The sample whose cell (picture and name) holds the point, or None."""
+        if not self._images:
+            return None
+        cell = self._cell()
+        col = x // (max(cell.width(), 40) + GAP)
+        row = y // (cell.height() + self._text_height() + GAP)
+        k = row * self.columns + col
+        return k if 0 <= col < self.columns and 0 <= k < len(self._images) else None
+
+    def event(self, event) -> bool:
+        """A sample's tooltip: its class name in full (under it, a long one is elided)."""
+        if event.type() == QEvent.ToolTip:
+            k = self.index_at(event.pos().x(), event.pos().y())
+            if k is not None and k < len(self.names):
+                QToolTip.showText(event.globalPos(), self.names[k], self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(event)
 
     def paintEvent(self, _event) -> None:  # noqa: N802
         if not self._images:
