@@ -632,11 +632,24 @@ class Wire(QGraphicsPathItem):
         self.hovered = False
         self.restyle()
 
+    _plain: tuple[int, QPen] | None = None  # (the palette's key, the pen of a plain wire)
+
     def restyle(self) -> None:
         """Pick the pen for the wire's state (the scene calls it when the selection changes)."""
         pal = _palette()
         selected = self.isSelected()
         self._styled_selected = selected
+        if not (selected or self.hovered or self.drop_hint):
+            # (most wires: one pen for all, made again when the palette changes)
+            plain = Wire._plain
+            if plain is None or plain[0] != pal.cacheKey():
+                colour = QColor(pal.color(QPalette.ColorRole.WindowText))
+                colour.setAlphaF(0.45)
+                pen = QPen(colour, 1.8)
+                pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+                plain = Wire._plain = (pal.cacheKey(), pen)
+            self.setPen(plain[1])
+            return
         if selected or self.hovered or self.drop_hint:
             colour = pal.color(QPalette.ColorRole.Highlight)
             width = 3.2 if selected or self.drop_hint else 2.6

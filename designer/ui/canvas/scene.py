@@ -161,6 +161,9 @@ class CanvasScene(QGraphicsScene):
 
         new_ids = [nid for nid in nodes if nid not in self.cards]
         placed = self._placements(net, new_ids) if new_ids else {}
+        # a new card (and wire) inside a collapsed block is made hidden, its wire not routed
+        # until shown: ResNet-152 opens with 7 of its cards shown
+        hidden = model_blocks.hidden(net.blocks) if new_ids and net.blocks else {}
         rewire: list[str] = []
         moved: list[NodeCard] = []
         for nid, node in nodes.items():
@@ -170,6 +173,8 @@ class CanvasScene(QGraphicsScene):
                 card = NodeCard(node, lr)
                 pos = node.pos if node.pos is not None else placed[nid]
                 card.setPos(pos[0], pos[1])
+                if nid in hidden:
+                    card.setVisible(False)
                 self.addItem(card)
                 self.cards[nid] = card
                 if node.inputs:
@@ -186,7 +191,7 @@ class CanvasScene(QGraphicsScene):
             elif card.report is not lr:
                 card.set_content(node, lr)
         for nid in rewire:
-            self._rewire(self.cards[nid], nodes[nid].inputs)
+            self._rewire(self.cards[nid], nodes[nid].inputs, hidden)
         if moved:
             self.reroute_wires(moved)
 
@@ -200,8 +205,9 @@ class CanvasScene(QGraphicsScene):
         if rebuilt:
             self.rebuilt.emit()
 
-    def _rewire(self, card: NodeCard, inputs: tuple[str, ...]) -> None:
-        """Make the wires into `card` match its inputs."""
+    def _rewire(self, card: NodeCard, inputs: tuple[str, ...], hidden=()) -> None:
+        """Make the wires into `card` match its inputs (a new wire with an end in `hidden`
+        is made hidden and routed when shown)."""
         want = {src: i for i, src in enumerate(inputs)}
         for wire in list(card.wires_in):
             if want.get(wire.src.node_id) is None or self.cards.get(wire.src.node_id) is not \
@@ -214,9 +220,13 @@ class CanvasScene(QGraphicsScene):
                 wire.set_slot(i, len(inputs))
             elif src in self.cards:
                 wire = Wire(self.cards[src], card, i, len(inputs))
-                self.addItem(wire)
+                if src in hidden or card.node_id in hidden:
+                    wire.setVisible(False)
+                    self.addItem(wire)
+                else:
+                    self.addItem(wire)
+                    wire.update_path()
                 self.wires[wire.key] = wire
-                wire.update_path()
 
     def _drop_wire(self, wire: Wire) -> None:
         wire.detach()
