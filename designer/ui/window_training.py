@@ -185,7 +185,10 @@ class TrainingActions:
         """Ask before a run is stopped by closing; stop its thread cleanly. False: keep open."""
         from PySide6.QtWidgets import QMessageBox
 
-        if self._training is None or not self._training.running:
+        if self._training is None:
+            return True
+        if not self._training.running:  # a finder or a preview may still work: end them
+            self._training.shutdown(10_000)
             return True
         answer = QMessageBox.question(self, APP_NAME, "Training is running. Stop it and close?",
                                       QMessageBox.Yes | QMessageBox.No, QMessageBox.No)

@@ -201,6 +201,19 @@ def test_stop_ends_the_sweep_and_keeps_the_curve(window, qtbot):
     assert finder.button.isEnabled() and panel.start_button.isEnabled()
 
 
+def test_opening_another_design_takes_the_finders_result_away(window, qtbot):
+    # its Apply would set this design's rate on the other one
+    finder = window.training.lr_finder
+    qtbot.mouseClick(finder.button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: finder.progress.value() >= 3, timeout=120_000)
+    qtbot.mouseClick(finder.stop_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not finder.busy, timeout=60_000)
+    window.doc.mark_modified()  # the same design's state changing keeps it
+    assert finder.isVisible()
+    window.open_example(ROOT / "presets" / "lenet5.convnet.json")
+    assert not finder.isVisible()
+
+
 def test_no_finder_while_a_run_trains(window, qtbot):
     panel = window.training
     config = small()

@@ -2,7 +2,8 @@
 table (design, version, data, settings, accuracy, time, parameters, MACs, memory) and on a
 trade-off plot — accuracy against parameters, MACs, memory or time, the Pareto front drawn
 (the runs no other run beats on both). A hint's variant (its Try) is named in the Version
-column. Double-click a row or a point to open that design version with its weights. The figures come from model/tradeoff.py; this view only shows them.
+column. Double-click a row or a point to open that design version with its weights. The
+figures come from model/tradeoff.py; this view only shows them.
 """
 
 from __future__ import annotations

@@ -106,6 +106,15 @@ class LRFinder(QWidget):
         self.apply_requested.connect(
             lambda lr: panel.change_settings("Learning rate from the finder", {"lr": lr}))
         self.status_message.connect(panel.status_message)
+        # another design opened: this one's curve and Apply would be its, so they go
+        self._design = lambda: panel.doc.design
+        self._shown_for = None
+        panel.doc.file_changed.connect(self._design_maybe_replaced)
+
+    def _design_maybe_replaced(self) -> None:
+        if self._shown_for is not None and self._design() is not self._shown_for:
+            self._shown_for = None
+            self.dismiss()
 
     # ----------------------------------------------------------------------------- state
 
@@ -131,6 +140,7 @@ class LRFinder(QWidget):
 
     def _start_clicked(self) -> None:
         if self._settings is not None:
+            self._shown_for = self._design()
             self.start(*self._settings())
 
     def start(self, network, config: TrainConfig, datasets=None) -> bool:
