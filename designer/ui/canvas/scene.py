@@ -33,6 +33,7 @@ MARGIN = 400.0  # room around the design to pan into
 class CanvasScene(QGraphicsScene):
     rebuilt = Signal()  # another design was opened (File → Open, an example, a recovery, New)
     external_selection = Signal(list)  # the document's selection was set by another view
+    scroll_rect_changed = Signal(QRectF)  # the room the views scroll over (scroll_rect)
 
     def __init__(self, document, parent=None):
         super().__init__(parent)
@@ -51,6 +52,7 @@ class CanvasScene(QGraphicsScene):
         self._design = None  # the Design object shown: the Document makes a new one per file
         self.blocks = BlockView(self)  # collapsed blocks' cards, expanded blocks' frames
         self.geometry_epoch = 0  # counts the syncs that moved, added or removed a card
+        self.scroll_rect = QRectF()  # the design and a margin: what the views scroll over
         self._hinted: set[str] = set()  # the layers whose cards show hint markers
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         document.changed.connect(self.sync)
@@ -330,7 +332,14 @@ class CanvasScene(QGraphicsScene):
                 if abs(cx - x) < half_w and cy + half_h > top and cy - half_h < bottom]
 
     def _update_scene_rect(self) -> None:
-        self.setSceneRect(self.design_rect().adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN))
+        """The room the views scroll over: the design and a margin. It is the views' scene
+        rect, not the scene's: the scene's grows by itself and never shrinks, so a block
+        expanded and collapsed again does not rebuild the item index (Qt rebuilds it for
+        every new scene rect: a Python boundingRect call per item)."""
+        rect = self.design_rect().adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+        if rect != self.scroll_rect:
+            self.scroll_rect = rect
+            self.scroll_rect_changed.emit(rect)
 
     # ----------------------------------------------------------------------------- selection
 

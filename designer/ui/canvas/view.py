@@ -88,6 +88,9 @@ class CanvasView(QGraphicsView):
         self.actions_by_name: dict[str, QAction] = {}
         self._make_actions()
         scene.rebuilt.connect(self._on_rebuilt)
+        scene.scroll_rect_changed.connect(self.setSceneRect)
+        if not scene.scroll_rect.isNull():
+            self.setSceneRect(scene.scroll_rect)
         self._was_empty = not scene.cards
         self.document.changed.connect(self._check_empty)
         scene.external_selection.connect(self._reveal)
