@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QPoint, QPointF, Qt
 
+from designer.ui import commands
 from designer.ui.canvas import CanvasScene, CanvasView, arrange
 from designer.ui.document import Document
 
@@ -108,3 +109,18 @@ def test_the_outline_follows_scrolling_and_zooming(qtbot):
     corner = view.mapToScene(QPoint(0, 0))
     assert (overview.map_point(corner) - zoomed.topLeft()).manhattanLength() < 1.5
 
+
+
+def test_the_map_is_drawn_again_when_the_design_is_laid_out_again(qtbot):
+    doc, view = big_view(qtbot)
+    overview = view.overview
+    assert overview.height() > 2 * overview.width()  # one tall column
+    arrange.relayout(view, "columns")  # wrapped columns as wide as the window (it fits)
+    view.set_zoom(1.0)
+    qtbot.waitUntil(lambda: overview.isVisible())
+    assert overview.width() > overview.height()
+    # an edit that moves nothing keeps the picture; the outline still follows the view
+    picture = overview.grab().toImage()
+    commands.set_params(doc, "fc", out_features=10)
+    qtbot.wait(10)
+    assert overview.grab().toImage() == picture

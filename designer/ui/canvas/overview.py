@@ -5,12 +5,13 @@ It sits over the view's bottom-right corner (a child of the view, not of its vie
 scrolling does not move it) and is hidden while the whole design fits in the view. The design
 is drawn as its shown cards' boxes in their colours (a collapsed block's card as one box), not
 rendered item by item: the picture is made again only when the design's layout changed (a
-timer folds a burst of changes into one), while a scroll or a zoom only moves the outline.
+timer folds a burst of changes into one; an edit that moved no card keeps it), while a scroll
+or a zoom only moves the outline.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
@@ -32,6 +33,7 @@ class OverviewMap(QWidget):
         self._scale = 1.0  # pixels of the map per unit of the scene
         self._origin = QPointF()  # where the world's top-left corner lands in the map
         self._dragging = False
+        self._drawn_epoch = -1  # the scene's geometry epoch the picture shows
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Overview: click or drag to move the view")
         self.setAttribute(Qt.WidgetAttribute.WA_NoMousePropagation)
@@ -80,20 +82,15 @@ class OverviewMap(QWidget):
     # ----------------------------------------------------------------------------- updates
 
     def _design_changed(self, *_args) -> None:
-        self._pixmap = None
-        self._redraw.start()
+        self._redraw.start()  # (the picture is made again there if a card moved or came)
 
     def _view_changed(self, *_args) -> None:
-        if self._pixmap is None:
-            self._redraw.start()
-        else:
-            self._place()
-            self.update()
+        self._place()
+        self.update()
 
     def refresh(self) -> None:
-        """Draw the design again and show or hide the map."""
+        """Draw the design again where its cards changed, and show or hide the map."""
         self._redraw.stop()
-        self._pixmap = None
         self._place()
         self.update()
 
@@ -102,7 +99,7 @@ class OverviewMap(QWidget):
         if not self.scene.cards or self.fits():
             self.hide()
             return
-        if self._pixmap is None:
+        if self._pixmap is None or self._drawn_epoch != self.scene.geometry_epoch:
             self._draw()
         vp = self.view.viewport().geometry()  # (in the view's coordinates)
         self.move(vp.right() - self.width() - GAP + 1, vp.bottom() - self.height() - GAP + 1)
@@ -140,8 +137,15 @@ class OverviewMap(QWidget):
                                            CARD_W, CARD_H)), colour)
         p.end()
         self._pixmap = pixmap
+        self._drawn_epoch = self.scene.geometry_epoch
 
     # ----------------------------------------------------------------------------- painting
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._pixmap = None  # (light or dark: the boxes' colours)
+            self.update()
+        super().changeEvent(event)
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if self._pixmap is None:

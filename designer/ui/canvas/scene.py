@@ -53,6 +53,7 @@ class CanvasScene(QGraphicsScene):
         self.blocks = BlockView(self)  # collapsed blocks' cards, expanded blocks' frames
         self.geometry_epoch = 0  # counts the syncs that moved, added or removed a card
         self.scroll_rect = QRectF()  # the design and a margin: what the views scroll over
+        self._blocks_seen = None  # the blocks as of the last epoch
         self._hinted: set[str] = set()  # the layers whose cards show hint markers
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         document.changed.connect(self.sync)
@@ -197,8 +198,9 @@ class CanvasScene(QGraphicsScene):
         if moved:
             self.reroute_wires(moved)
 
-        if geometry or rebuilt:
+        if geometry or rebuilt or net.blocks is not self._blocks_seen:
             self.geometry_epoch += 1
+            self._blocks_seen = net.blocks
         self.blocks.sync()
         self._apply_selection(self.document.selection)
         if geometry:
