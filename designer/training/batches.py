@@ -143,9 +143,11 @@ class _LoaderBatches:
 
 
 class _DeviceBatches:
-    """Batches of a data set held on the device (ImageDataset moved there): each batch of
-    indices from `order` is read with get_batch there, in one indexing, normalisation and
-    augmentation on the device."""
+    """Batches of a data set held on the device (an ImageDataset moved there, its images and
+    labels tensors): each epoch's batches of indices are drawn from `order` as the host path
+    draws them and copied to the device once, with the epoch's crop offsets and flips; every
+    batch is then indexed, normalised, cropped and flipped on the device with no copy from the
+    host (so no wait for the device either): the values ImageDataset.get_batch gives."""
 
     def __init__(self, ds: Any, device: torch.device, channels_last: bool, order: Skip):
         self.ds, self.device, self.channels_last, self.order = ds, device, channels_last, order
@@ -162,16 +164,45 @@ class _DeviceBatches:
         self.order.skip = n
 
     def __iter__(self):
+        ds, dev = self.ds, self.ds.images.device
         cl = torch.channels_last if self.channels_last else None
-        for indices in self.order:
-            x, y = self.ds.get_batch(torch.as_tensor(indices, dtype=torch.long))
-            if not x.is_floating_point():
-                x = x.float()
+        batches = [list(b) for b in self.order]  # the epoch's order, drawn as on the host
+        if not batches:
+            return
+        every = torch.tensor([i for b in batches for i in b], dtype=torch.long).to(dev)
+        aug = ds.augment
+        if aug is not None:
+            dy, dx, flips = (t.to(dev) for t in aug.tables())
+        start = 0
+        for b in batches:
+            idx = every[start:start + len(b)]
+            start += len(b)
+            x = ds._normalise(ds.images.index_select(0, idx))
+            y = ds.labels.index_select(0, idx)
+            if aug is not None:
+                x = _augment(x, aug.pad, dy[idx], dx[idx], flips[idx] if aug.flip else None)
             if y.dtype != torch.long:
                 y = y.long()
             if cl is not None:
                 x = x.contiguous(memory_format=cl)
             yield x, y
+
+
+def _augment(x: torch.Tensor, pad: int, dy: torch.Tensor, dx: torch.Tensor,
+             flips: torch.Tensor | None) -> torch.Tensor:
+    """Augment.batch's crop (pad, then the window at dy, dx) and flip, with every table
+    already on x's device (no test on the host of whether any flips)."""
+    if pad:
+        b, c, h, w = x.shape
+        dev = x.device
+        padded = torch.nn.functional.pad(x, (pad, pad, pad, pad)).reshape(b, c, -1)
+        oy = dy[:, None, None] + torch.arange(h, device=dev)[:, None]
+        ox = dx[:, None, None] + torch.arange(w, device=dev)
+        where = (oy * (w + 2 * pad) + ox).reshape(b, 1, h * w).expand(b, c, h * w)
+        x = padded.gather(2, where).reshape(b, c, h, w)
+    if flips is not None:
+        x = torch.where(flips[:, None, None, None], x.flip(-1), x)
+    return x
 
 
 class _WholeBatches(Dataset):

@@ -118,12 +118,12 @@ def test_a_data_set_is_kept_on_the_gpu_up_to_a_share_of_its_free_memory():
     assert not place_data(1, free, "cuda", want=False).on_device
 
 
-def augmented_set(n=40, seed=3):
+def augmented_set(n=40, seed=3, pad=2, flip=True):
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (n, 3, 8, 8), dtype=torch.uint8, generator=g)
     labels = torch.arange(n) % 4
     return ImageDataset(images, labels, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3),
-                        Augment(n, pad=2, seed=seed, flip=True))
+                        Augment(n, pad=pad, seed=seed, flip=flip))
 
 
 def walk(batches, ds, epochs=2):
@@ -134,12 +134,13 @@ def walk(batches, ds, epochs=2):
     return out
 
 
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_the_on_device_batcher_gives_the_host_paths_batches(channels_last):
+@pytest.mark.parametrize("channels_last, pad, flip", [(False, 2, True), (True, 2, True),
+                                                     (False, 0, True), (False, 3, False)])
+def test_the_on_device_batcher_gives_the_host_paths_batches(channels_last, pad, flip):
     """The data set held on the device (here the CPU stands in for it): indexing,
     normalisation, crop and flip done there give exactly the batches of the host path for the
     same seed, epoch after epoch, and the caller's data set stays where it was."""
-    ds = augmented_set()
+    ds = augmented_set(pad=pad, flip=flip)
     dev = torch.device("cpu")
     host, kept = make_batches(ds, 8, True, torch.Generator().manual_seed(5), dev, False, 0)
     held, _ = make_batches(ds, 8, True, torch.Generator().manual_seed(5), dev, channels_last,
@@ -152,6 +153,11 @@ def test_the_on_device_batcher_gives_the_host_paths_batches(channels_last):
         for (xa, ya), (xb, yb) in zip(epoch_a, epoch_b):
             assert torch.equal(xa, xb) and torch.equal(ya, yb)
     assert held.ds is not ds and held.ds.augment is ds.augment
+    # validation: in order, the lone small batch kept
+    plain, _ = make_batches(ds, 16, False, None, dev, False, 0)
+    kept_val, _ = make_batches(ds, 16, False, None, dev, False, 0, resident=True)
+    assert [len(y) for _, y in kept_val] == [16, 16, 8]
+    assert all(torch.equal(a_[0], b_[0]) for a_, b_ in zip(plain, kept_val))
     # resuming: a pass that skips its first batches draws the same order
     again, _ = make_batches(ds, 8, True, torch.Generator().manual_seed(5), dev, channels_last,
                             0, resident=True)
