@@ -64,15 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _start(argv, collecting)
     finally:
-        from .ui.qt_start import stdlib_enums
+        from .ui.qt_start import stdlib_compiles, stdlib_enums
 
         stdlib_enums()
+        stdlib_compiles()
         if collecting:
             gc.enable()
 
 
 def _start(argv: list[str] | None, collecting: bool) -> int:
-    from .ui.qt_start import quick_enums, quick_feature_scan
+    from .ui.qt_start import quick_compiles, quick_enums, quick_feature_scan, stdlib_compiles
 
     # PySide6 makes a class's enums when the class is first touched: until the window is
     # filled they are made the quick way (qt_start.py), the same classes
@@ -82,6 +83,7 @@ def _start(argv: list[str] | None, collecting: bool) -> int:
     from PySide6.QtWidgets import QApplication
 
     quick_feature_scan()  # before the window's modules are imported
+    quick_compiles()  # the methods the model's dataclasses write: compiled once and kept
 
     argv = sys.argv[1:] if argv is None else argv
     if QApplication.instance() is None:
@@ -103,6 +105,7 @@ def _start(argv: list[str] | None, collecting: bool) -> int:
     # what a crashed session left is offered.
     files = [a for a in argv if not a.startswith("-")]
     window = MainWindow(staged=True, open_first=files[0] if files else None)
+    window.started.connect(stdlib_compiles)  # the model's classes are made: keep their code
     window.started.connect(lambda: QTimer.singleShot(0, window,
                                                      lambda: _after_start(window, collecting)))
     window.show()
@@ -110,9 +113,10 @@ def _start(argv: list[str] | None, collecting: bool) -> int:
 
 
 def _after_start(window, collecting: bool) -> None:
-    from .ui.qt_start import stdlib_enums
+    from .ui.qt_start import stdlib_compiles, stdlib_enums
 
     stdlib_enums()  # the window is filled: enums made from now on are the enum module's own
+    stdlib_compiles()  # (and what was compiled anew is kept for the next start)
     if collecting:
         import gc
 

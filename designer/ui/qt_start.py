@@ -11,6 +11,10 @@ own check, so the answers are PySide6's; if PySide6 changes its internals, nothi
 
 `quick_enums()`: PySide6's enums made without the per-member overhead of Python 3.11's enum
 module, the same classes (see the section below).
+
+`quick_compiles()`: the source that Python's dataclasses (and typing's NamedTuple) write for each
+class's methods, compiled once and kept beside the bytecode, as Python keeps a module's (see the
+last section).
 """
 
 from __future__ import annotations
@@ -232,3 +236,130 @@ def _quick_enum(base, class_name: str, names: list, module, boundary):
         if member_list != sorted(member_list):
             set_attr(enum_class, "_iter_member_", enum_class._iter_member_by_def_)
     return enum_class
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated code, compiled once.
+#
+# A dataclass's methods (__init__, __repr__, __eq__, __hash__, a frozen class's __setattr__ ...)
+# are written as source text and compiled by `exec` in dataclasses._create_fn, and typing's
+# NamedTuple compiles each field's annotation (ForwardRef) and collections.namedtuple its
+# __new__: about 60 M instructions of the window's start (the model's classes), two thirds of it
+# the compiler, for text that is the same at every start. `quick_compiles()` hands those modules
+# an `exec`, `compile` and `eval` that take the code object compiled from the same text (same
+# file name "<string>", no inherited __future__ flags, as the modules' own calls compile it) from
+# a cache kept beside the bytecode: `sys.pycache_prefix` when set, else this package's
+# __pycache__; written (atomically) by `stdlib_compiles()` when new text was compiled, never
+# where bytecode is not written (`sys.dont_write_bytecode`), and read only when written by this
+# Python (its magic number). Anything but plain source text goes to the builtins.
+
+_PATCHED = (("dataclasses", "exec"), ("typing", "compile"), ("collections", "eval"))
+_compiles: dict | None = None  # (mode, source) -> code, while quick_compiles() is in place
+_compiled_new = False
+
+
+def _cache_path() -> str:
+    name = f"generated-code.{sys.implementation.cache_tag}.marshal"
+    here = os.path.dirname(os.path.abspath(__file__))
+    if sys.pycache_prefix:
+        return os.path.join(sys.pycache_prefix, here.lstrip(os.sep), name)
+    return os.path.join(here, "__pycache__", name)
+
+
+def _compiled(source: str, mode: str):
+    global _compiled_new
+    key = (mode, source)
+    code = _compiles.get(key)
+    if code is None:
+        code = compile(source, "<string>", mode, dont_inherit=True)
+        _compiles[key] = code
+        _compiled_new = True
+    return code
+
+
+def _quick_exec(source, globals=None, locals=None, /):  # noqa: A002 (exec's own names)
+    if globals is None:  # (the caller's, as the builtin takes them)
+        caller = sys._getframe(1)
+        globals, locals = caller.f_globals, caller.f_locals if locals is None else locals
+    if type(source) is str and _compiles is not None:
+        source = _compiled(source, "exec")
+    return exec(source, globals, locals)
+
+
+def _quick_eval(source, globals=None, locals=None, /):  # noqa: A002
+    if globals is None:
+        caller = sys._getframe(1)
+        globals, locals = caller.f_globals, caller.f_locals if locals is None else locals
+    if type(source) is str and _compiles is not None:
+        source = _compiled(source, "eval")
+    return eval(source, globals, locals)
+
+
+def _quick_compile(source, filename, mode, *args, **kwargs):
+    if (not args and not kwargs and type(source) is str and filename == "<string>"
+            and mode in ("exec", "eval") and _compiles is not None):
+        return _compiled(source, mode)
+    return compile(source, filename, mode, *args, **kwargs)
+
+
+_QUICK = {"exec": _quick_exec, "eval": _quick_eval, "compile": _quick_compile}
+
+
+def quick_compiles() -> bool:
+    """Hand dataclasses, typing and collections the cached compiler (see above). True when in
+    place (or already)."""
+    global _compiles, _compiled_new
+    if _compiles is not None:
+        return True
+    import importlib.util
+    import marshal
+
+    _compiles = {}
+    _compiled_new = False
+    try:
+        with open(_cache_path(), "rb") as cache:
+            data = cache.read()
+        magic = importlib.util.MAGIC_NUMBER
+        if data.startswith(magic):
+            found = marshal.loads(data[len(magic):])
+            if type(found) is dict:
+                _compiles.update(found)
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    for module_name, name in _PATCHED:
+        module = sys.modules.get(module_name) or __import__(module_name)
+        if name not in vars(module):
+            setattr(module, name, _QUICK[name])
+    return True
+
+
+def stdlib_compiles() -> None:
+    """Give dataclasses, typing and collections the builtins back; keep what was compiled."""
+    global _compiles
+    if _compiles is None:
+        return
+    for module_name, name in _PATCHED:
+        module = sys.modules.get(module_name)
+        if module is not None and vars(module).get(name) is _QUICK[name]:
+            delattr(module, name)
+    compiles, _compiles = _compiles, None
+    if _compiled_new and not sys.dont_write_bytecode:
+        _write_cache(compiles)
+
+
+def _write_cache(compiles: dict) -> None:
+    import importlib.util
+    import marshal
+
+    path = _cache_path()
+    temp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temp, "wb") as cache:
+            cache.write(importlib.util.MAGIC_NUMBER + marshal.dumps(compiles))
+        os.replace(temp, path)
+    except (OSError, ValueError):
+        try:
+            os.remove(temp)
+        except OSError:
+            pass

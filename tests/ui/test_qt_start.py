@@ -145,3 +145,108 @@ def test_a_repeated_member_name_is_refused_as_the_enum_module_refuses_it():
     finally:
         qt_start.stdlib_enums()
     assert str(quick.value) == str(stdlib.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# qt_start.quick_compiles(): the code dataclasses, typing and collections generate, compiled once
+
+
+_DATACLASSES = r"""
+import dataclasses, json, sys, typing
+from designer.ui import qt_start
+quick = sys.argv[1] == "quick"
+if quick:
+    qt_start.quick_compiles()
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fix:
+    label: str
+    params: dict
+    effect: tuple = ()
+
+@dataclasses.dataclass(order=True)
+class Node:
+    id: str
+    size: int = 3
+    tags: list = dataclasses.field(default_factory=list)
+
+class Row(typing.NamedTuple):
+    name: "str"
+    count: int = 0
+
+if quick:
+    qt_start.stdlib_compiles()
+fix, node, row = Fix("a", {"x": 1}), Node("n"), Row("r")
+out = {
+    "repr": [repr(fix), repr(node), repr(row)],
+    "eq": [fix == Fix("a", {"x": 1}), Node("a") < Node("b"), row == ("r", 0)],
+    "frozen": type(fix).__setattr__ is not object.__setattr__,
+    "annotations": {name: repr(getattr(cls, fn).__annotations__) for name, cls, fn in
+                    (("Fix", Fix, "__init__"), ("Node", Node, "__init__"))},
+    "hints": repr(typing.get_type_hints(Row)),
+    "docs": [Fix.__doc__, Node.__doc__],
+    "slots": Fix.__slots__,
+    "codes": [getattr(cls, fn).__code__.co_code.hex() for cls, fn in
+              ((Fix, "__init__"), (Fix, "__eq__"), (Node, "__lt__"), (Row, "__new__"))],
+    "builtins_back": [name not in vars(sys.modules[m]) for m, name in
+                      (("dataclasses", "exec"), ("typing", "compile"), ("collections", "eval"))],
+}
+print(json.dumps(out))
+"""
+
+
+def _classes(how: str, prefix) -> dict:
+    import os
+
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(prefix)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    done = subprocess.run([sys.executable, "-c", _DATACLASSES, how], capture_output=True,
+                          text=True, check=True, timeout=120, env=env)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_quick_compiles_make_the_same_classes_and_keep_the_code_for_the_next_start(tmp_path):
+    plain = _classes("plain", tmp_path)
+    assert not list(tmp_path.rglob("generated-code.*"))  # (nothing kept without it)
+    first = _classes("quick", tmp_path)  # compiled, then kept
+    kept = list(tmp_path.rglob("generated-code.*.marshal"))
+    assert len(kept) == 1
+    second = _classes("quick", tmp_path)  # read back
+    assert first == plain and second == plain
+    assert all(plain["builtins_back"])
+    # (annotations evaluated as the module's own exec does: no __future__ flag inherited)
+    assert "<class 'str'>" in plain["annotations"]["Fix"]
+
+
+def test_a_damaged_code_cache_is_ignored(tmp_path):
+    plain = _classes("plain", tmp_path)
+    _classes("quick", tmp_path)
+    kept = next(tmp_path.rglob("generated-code.*.marshal"))
+    kept.write_bytes(kept.read_bytes()[:40])
+    assert _classes("quick", tmp_path) == plain
+    kept.write_bytes(b"not a cache")
+    assert _classes("quick", tmp_path) == plain
+
+
+def test_quick_compiles_pass_other_calls_to_the_builtins(monkeypatch):
+    import dataclasses
+
+    written = []
+    monkeypatch.setattr(qt_start, "_write_cache", written.append)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    qt_start.quick_compiles()
+    try:
+        namespace: dict = {}
+        dataclasses.exec("y = 2", namespace)
+        assert namespace["y"] == 2
+        assert dataclasses.exec(compile("z = 3", "<x>", "exec"), namespace) is None
+        assert namespace["z"] == 3
+        import collections
+        import typing
+
+        assert collections.eval("1 + 1", {}) == 2
+        assert typing.compile("x", "file.py", "eval").co_filename == "file.py"
+    finally:
+        qt_start.stdlib_compiles()
+    assert "exec" not in vars(dataclasses)
+    assert [("exec", "y = 2"), ("eval", "1 + 1")] <= list(written[0])  # kept for next time
