@@ -227,7 +227,7 @@ def test_cards_shown_again_say_what_the_design_says_now(qtbot):
     hidden, expanded again: one card per shown block, each with the Report's figures and its
     wires at its cards; ungrouped, its cards are gone."""
     from designer.model.blocks import shown_collapsed, summary
-    from designer.ui.canvas.block_items import BlockCard
+    from designer.ui.canvas.block_items import BlockCard, BlockFrame
 
     doc, scene, view = canvas_of(qtbot, "resnet50")
     scene.request_toggle("layer3")  # its six bottlenecks as cards
@@ -241,6 +241,11 @@ def test_cards_shown_again_say_what_the_design_says_now(qtbot):
                       if isinstance(it, BlockCard) and it.isVisible())
 
     assert shown_cards() == sorted(shown_collapsed(doc.network.blocks))
+    frames = [it for it in scene.items() if isinstance(it, BlockFrame) and it.isVisible()]
+    assert [f.block.id for f in frames] == ["layer3"]
+    members = [scene.blocks.cards[b].sceneBoundingRect() for b in scene.blocks.cards
+               if b.startswith("layer3_")]
+    assert all(frames[0].sceneBoundingRect().contains(r) for r in members)
     inputs = {n: doc.network.nodes[n].inputs for n in doc.network.nodes}
     for bid, card in scene.blocks.cards.items():
         s = summary(doc.network.blocks[bid], inputs, doc.report)
@@ -264,6 +269,8 @@ def test_cards_shown_again_say_what_the_design_says_now(qtbot):
     assert "layer3_4" not in doc.network.blocks
     assert "layer3_4" not in shown_cards()
     assert shown_cards() == sorted(shown_collapsed(doc.network.blocks))
+    scene.request_toggle("layer3")
+    assert not any(isinstance(it, BlockFrame) and it.isVisible() for it in scene.items())
 
 
 def test_block_cards_follow_every_edit_and_its_undo(qtbot):

@@ -33,6 +33,7 @@ class BlockView:
         self._shown_key: tuple | None = None  # what the cards' and wires' visibility was for
         self._spare: dict[str, BlockCard] = {}  # cards of blocks not shown now, hidden
         self._spare_wires: dict[tuple[str, str], Wire] = {}  # their wires, hidden
+        self._spare_frames: dict[str, BlockFrame] = {}  # frames of blocks not expanded now
 
     # ----------------------------------------------------------------------------- queries
 
@@ -60,6 +61,7 @@ class BlockView:
         self._shown_key = None
         self._spare.clear()
         self._spare_wires.clear()
+        self._spare_frames.clear()
 
     def sync(self) -> None:
         scene = self.scene
@@ -297,25 +299,40 @@ class BlockView:
         shown = model_blocks.shown_expanded(blocks)
         for bid in [b for b in self.frames if b not in shown]:
             frame = self.frames.pop(bid)
+            if frame.scene() is self.scene:  # kept hidden, to be shown again as it was
+                frame.setVisible(False)
+                self._spare_frames[bid] = frame
+        for bid in [b for b in self._spare_frames if b not in blocks]:
+            frame = self._spare_frames.pop(bid)
             if frame.scene() is self.scene:
                 self.scene.removeItem(frame)
         rects: dict[str, QRectF] = {}
         for bid in sorted(shown, key=lambda b: len(blocks[b].members)):  # inner ones first
             block = blocks[bid]
-            rect = QRectF()
+            units = set()  # (a collapsed block inside: its card, once)
             for nid in block.members:
                 item = self.unit(nid)
                 if item is not None:
-                    rect = rect.united(QRectF(item.x() - CARD_W / 2, item.y() - CARD_H / 2,
-                                              CARD_W, CARD_H))
+                    units.add(item)
+            rect = QRectF()
+            if units:
+                xs = [u.x() for u in units]
+                ys = [u.y() for u in units]
+                rect = QRectF(min(xs) - CARD_W / 2, min(ys) - CARD_H / 2,
+                              max(xs) - min(xs) + CARD_W, max(ys) - min(ys) + CARD_H)
             members = set(block.members)
             for other, r in rects.items():
                 if members.issuperset(blocks[other].members):
                     rect = rect.united(r)
             frame = self.frames.get(bid)
             if frame is None:
-                frame = self.frames[bid] = BlockFrame(block)
-                self.scene.addItem(frame)
+                frame = self._spare_frames.pop(bid, None)
+                if frame is not None and frame.scene() is self.scene:
+                    frame.setVisible(True)
+                else:
+                    frame = BlockFrame(block)
+                    self.scene.addItem(frame)
+                self.frames[bid] = frame
             frame.block = block
             frame.set_rect(rect)
             rects[bid] = frame.rect
