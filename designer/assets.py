@@ -2,7 +2,7 @@
 
 The checkout keeps them at the top level (presets/, resources/icons/); a wheel carries them as
 package data, designer/presets and designer/resources/icons (the build step in _package_data.py
-puts them there), and importlib.resources finds them there. A checkout, or an editable install
+puts them there), in the package beside this module. A checkout, or an editable install
 (pip install -e .), has no such folders inside designer/: there the top-level ones beside the
 package are read.
 """
@@ -10,7 +10,6 @@ package are read.
 from __future__ import annotations
 
 import json
-from importlib.resources import files
 from pathlib import Path
 
 PRESET_SUFFIX = ".convnet.json"  # design_file.SUFFIX, not imported: that pulls in the model
@@ -19,10 +18,10 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 
 def _data_dir(*parts: str) -> Path:
     """designer/<parts> where the package was installed from a wheel, else <checkout>/<parts>."""
-    installed = files("designer")
-    for part in parts:
-        installed = installed / part
-    if isinstance(installed, Path) and installed.is_dir():  # pip install ., a wheel, pipx
+    # (the package's folder on disk, as importlib.resources.files("designer") finds it for a
+    # package imported from files, without importing importlib.resources at start-up)
+    installed = Path(__file__).resolve().parent.joinpath(*parts)
+    if installed.is_dir():  # pip install ., a wheel, pipx
         return installed
     return _CHECKOUT.joinpath(*parts)  # a checkout, an editable install
 

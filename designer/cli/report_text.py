@@ -6,7 +6,6 @@ fine-tune) are written apart: "N frozen" in its row, trainable and frozen in the
 
 from __future__ import annotations
 
-import csv
 import io
 import textwrap
 from dataclasses import asdict
@@ -203,6 +202,8 @@ def render_markdown(network: Network, report: Report) -> str:
 
 def render_csv(network: Network, report: Report) -> str:
     out = io.StringIO()
+    import csv  # (here: the window's table imports this module as it starts)
+
     w = csv.writer(out)
     w.writerow(["layer", "type", "width", "height", "depth", "params", "buffers", "macs",
                 "activations", "rf_width", "rf_height", "jump", "issues", "frozen"])

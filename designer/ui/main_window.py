@@ -55,7 +55,6 @@ class MainWindow(TrainingActions, QMainWindow):
     table: LayerTable
     totals: TotalsPanel
     issues: IssuesPanel
-    gpu_probe: GpuProbe
     recovery: Recovery  # (made by _finish_rest(): a staged window's right after its filled paint)
 
     # (name, dock title, area) of the panels around the canvas
@@ -123,8 +122,8 @@ class MainWindow(TrainingActions, QMainWindow):
 
     def finish_start(self) -> None:
         """Fill the shell: the document, the canvas showing it, the panels around it, the
-        actions on the design, the GPU probe; then _finish_rest() (export/import actions, the
-        Inside dock, the recovery autosave) and, 150 ms on, the hints. Once; the constructor
+        actions on the design; then _finish_rest() (export/import actions, the Inside dock,
+        the GPU probe, the recovery autosave) and, 150 ms on, the hints. Once; the constructor
         calls it unless the window is `staged`, and anything that needs the document before
         then calls it first."""
         if self.ready or self._filling:
@@ -133,7 +132,6 @@ class MainWindow(TrainingActions, QMainWindow):
         from .canvas.scene import CanvasScene
         from .canvas.view import CanvasView
         from .document import Document
-        from .gpu_probe import GpuProbe
         from .panels.inspector import Inspector
         from .panels.palette import LayerPalette
         from .panels.readouts import IssuesPanel, LayerTable, TotalsPanel
@@ -162,8 +160,6 @@ class MainWindow(TrainingActions, QMainWindow):
         self._build_design_menus()
         self._update_title()
         self._show_totals_in_status(self.doc.report)
-        # the detected GPUs join the budget choices once the window is up (gpu_probe.py)
-        self.gpu_probe = GpuProbe(self.totals, parent=self)
         # the design hints (and their markers on the cards) once the window has been shown
         QTimer.singleShot(150, self, lambda: self.hints)
         self.ready = True
@@ -182,14 +178,19 @@ class MainWindow(TrainingActions, QMainWindow):
 
     def _finish_rest(self) -> None:
         """What the filled window does not need for its first paint: the menus and the dock of
-        their own modules (each loads its heavy parts when first used) and the recovery
-        autosave. A staged window makes them right after that paint."""
+        their own modules (each loads its heavy parts when first used), the GPU probe and the
+        recovery autosave. A staged window makes them right after that paint."""
         if self._rest_done:
             return
         self._rest_done = True
         from . import export_actions
+        from .gpu_probe import GpuProbe
         from .panels.inside import dock as feature_maps
         from .recovery import Recovery
+
+        # the detected GPUs join the budget choices once the window is up (gpu_probe.py: it
+        # asks nvidia-smi a moment after the window is shown, never before)
+        self._gpu_probe = GpuProbe(self.totals, parent=self)
 
         export_actions.install(self)  # Export project / ONNX / .pt2, Import, Compare
         feature_maps.install(self)  # Inside the network: feature maps, filters, confusion
@@ -197,6 +198,14 @@ class MainWindow(TrainingActions, QMainWindow):
         self.recovery = Recovery(self.doc, self._recovery_dir, parent=self)
         if self.doc.modified:  # changed before the autosave was there
             self.recovery._schedule()
+
+    @property
+    def gpu_probe(self) -> GpuProbe | None:
+        """The probe of the GPUs (made with the rest, after a staged window's filled paint;
+        asked for before, the rest is made now; None for a window closed before that)."""
+        self.finish_start()
+        self._finish_rest()
+        return getattr(self, "_gpu_probe", None)
 
     def _finish_after_paint(self) -> None:
         self._rest_after_paint = True

@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, QSize, Qt
-from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -36,9 +35,12 @@ from ..document import Document
 from ..widgets.decor import section, vertical_scroll
 from ..widgets.formatting import activation_bytes, layer_title, receptive_field, volumes
 from ..widgets.issues import IssueList
-from ..widgets.params import make_editor
 
 _HINT = "Select a layer"
+# the layer page's widgets (built with it: Inspector._build_content)
+_CONTENT = frozenset({"id_edit", "type_label", "doc_label", "error_label", "params_title",
+                      "params_box", "params_form", "trainable", "readouts", "issues", "content",
+                      "_make_editor"})
 _TRAINABLE_TIP = ("Ticked: training changes this layer's weights. Unticked: the layer is frozen "
                   "for a fine-tune: its weights stay as they are (no gradient, no optimizer "
                   "state), and a frozen BatchNorm keeps its running statistics (eval mode)")
@@ -59,7 +61,38 @@ class Inspector(QWidget):
         self.hint.setAlignment(Qt.AlignCenter)
         self.hint.setWordWrap(True)
         self.hint.setEnabled(False)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.hint)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+        # The layer's page (name, parameters, readouts, issues) is built when a layer is first
+        # shown (or one of its widgets asked for): the window starts with nothing selected.
+        self._content_built = False
 
+        doc.changed.connect(self._refresh)
+        doc.selection_changed.connect(self._selection_changed)
+        doc.error.connect(self._error)
+        self._selection_changed(doc.selection)
+
+    def __getattr__(self, name: str):
+        # (only for names not found: the layer page's widgets before it is built)
+        if name in _CONTENT and not self.__dict__.get("_content_built", True):
+            self._build_content()
+            return getattr(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _build_content(self) -> None:
+        """The layer's page: its name, type, parameters, readouts and issues."""
+        if self._content_built:
+            return
+        self._content_built = True
+        from PySide6.QtCore import QRegularExpression
+        from PySide6.QtGui import QRegularExpressionValidator
+
+        from ..widgets.params import make_editor
+
+        self._make_editor = make_editor
         self.id_edit = QLineEdit()
         self.id_edit.setValidator(QRegularExpressionValidator(
             QRegularExpression(r"[A-Za-z_][A-Za-z0-9_]*"), self.id_edit))
@@ -141,18 +174,7 @@ class Inspector(QWidget):
         layout.addStretch(1)
         scroll = vertical_scroll(content)
         self.content = content
-
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.hint)
         self.stack.addWidget(scroll)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
-
-        doc.changed.connect(self._refresh)
-        doc.selection_changed.connect(self._selection_changed)
-        doc.error.connect(self._error)
-        self._selection_changed(doc.selection)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
         return QSize(320, 480)
@@ -160,7 +182,8 @@ class Inspector(QWidget):
     # ----------------------------------------------------------------------------- showing
 
     def _selection_changed(self, ids: list[str]) -> None:
-        self.error_label.hide()
+        if self._content_built:
+            self.error_label.hide()
         if len(ids) == 1:
             self._show(ids[0])
         else:
@@ -186,6 +209,7 @@ class Inspector(QWidget):
             self.nid = None
             self.stack.setCurrentWidget(self.hint)
             return
+        self._build_content()
         if nid != self.nid or not self.id_edit.hasFocus():
             self.id_edit.setText(nid)
         self.nid = nid
@@ -208,7 +232,7 @@ class Inspector(QWidget):
             self.params_form.removeRow(0)
         self.editors = {}
         for spec in layer.params:
-            editor = make_editor(spec)
+            editor = self._make_editor(spec)
             editor.committed.connect(lambda v, name=spec.name: self._set_param(name, v))
             editor.refused.connect(self._refused)
             label = QLabel(spec.name)

@@ -44,6 +44,8 @@ BLOCK_KEYWORDS = {"inception": "googlenet concat", "basic": "resnet add shortcut
 
 _KIND = Qt.UserRole  # ("layer", type name) | ("block", kind) on entries, None on groups
 _TEXT = Qt.UserRole + 1  # lower-case words the search looks in
+# an entry's flags, made once (each | of Qt's flags runs the enum module's Python code)
+_ENTRY_FLAGS = Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled
 
 
 def layer_mime_data(type_name: str) -> QMimeData:
@@ -128,7 +130,7 @@ class LayerPalette(QWidget):
                 item.setData(0, _KIND, ("layer", layer.name))
                 item.setData(0, _TEXT, " ".join(
                     (layer.name, layer.alias, layer.category, layer.doc)).lower())
-                item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
+                item.setFlags(_ENTRY_FLAGS)
         group = self._group("Blocks", bold)
         icon = category_icon("Merge")
         for kind, (title, doc) in BLOCKS.items():
@@ -137,7 +139,7 @@ class LayerPalette(QWidget):
             item.setToolTip(0, f"<b>{title}</b><br>{doc}")
             item.setData(0, _KIND, ("block", kind))
             item.setData(0, _TEXT, f"{kind} {title} {BLOCK_KEYWORDS.get(kind, '')}".lower())
-            item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
+            item.setFlags(_ENTRY_FLAGS)
         self.tree.expandAll()
 
     def _group(self, title: str, font) -> QTreeWidgetItem:
