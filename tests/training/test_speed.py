@@ -379,3 +379,28 @@ def test_the_analysis_counts_auto_as_the_precision_that_runs():
     assert analysis_dtype("auto", "cpu") == analysis_dtype("bf16", "mps") == "fp32"
     assert analysis_dtype("fp16", "cuda") == "fp16"
     analyze(tiny_net(), dtype=analysis_dtype(TrainConfig().precision, "cuda"))  # a known dtype
+
+
+def test_the_command_line_shows_the_compile_phase_and_the_utilisation():
+    import io
+
+    from designer.cli.train import ProgressBar, metrics_line, speed_text
+    from designer.training.events import BatchEvent, EpochEvent, PhaseEvent, RunResult
+
+    out = io.StringIO()
+    bar = ProgressBar(out, 2, "tiny")
+    bar.on_phase(PhaseEvent("compiling", "training", 0.0, False))
+    bar.on_phase(PhaseEvent("compiling", "training", 12.34, True, "compiled"))
+    assert out.getvalue().endswith("compiling the training step… 12.3 s: compiled\n")
+    e = BatchEvent(1, 3, 10, 3, 1.0, 0.5, 0.01, 3000.0, 1.0, 2.0, None,
+                   model_flops_per_s=6 * 4.1e9 * 3000, utilisation=0.0746)
+    assert speed_text(e) == " 73.8 TFLOP/s (7% of peak)"
+    bar.on_batch(e)
+    assert "3,000 img/s 73.8 TFLOP/s (7% of peak) ETA" in out.getvalue()
+    assert speed_text(BatchEvent(1, 1, 1, 1, 1.0, 0.5, 0.01, 0.0, 0.0, 0.0, None)) == ""
+    assert speed_text(BatchEvent(1, 1, 1, 1, 1.0, 0.5, 0.01, 10.0, 0.0, 0.0, None,
+                                 model_flops_per_s=2.5e9)) == " 2.5 GFLOP/s"
+    history = [EpochEvent(1, 1.0, 0.5, 1.1, 0.4, 0.01, 3.0)]
+    gpu = RunResult("finished", 1, history, device="NVIDIA H200", seconds=9.0,
+                    model_flops_per_s=7.38e13, utilisation=0.0746, compile_s=41.0)
+    assert metrics_line(gpu).endswith("model 73.8 TFLOP/s (7% of peak), compiling 41.0 s")
