@@ -113,7 +113,8 @@ class OverviewMap(QWidget):
         scale = min((MAP_W - 2 * INSET) / world.width(), (MAP_H - 2 * INSET) / world.height())
         w = max(40, round(world.width() * scale) + 2 * INSET)
         h = max(40, round(world.height() * scale) + 2 * INSET)
-        self.resize(w, h)
+        if (self.width(), self.height()) != (w, h):
+            self.resize(w, h)
         self._world, self._scale = world, scale
         self._origin = QPointF((w - world.width() * scale) / 2, (h - world.height() * scale) / 2)
         ratio = self.devicePixelRatioF()
@@ -152,8 +153,7 @@ class OverviewMap(QWidget):
             self._draw()
         p = QPainter(self)
         p.drawPixmap(0, 0, self._pixmap)
-        pal = self.palette()
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = self.palette()  # (rectangles along the pixels: no antialiasing)
         highlight = QColor(pal.color(QPalette.ColorRole.Highlight))
         fill = QColor(highlight)
         fill.setAlphaF(0.15)
