@@ -75,21 +75,22 @@ class BlockView:
         shown = model_blocks.shown_collapsed(blocks)
         nodes = net.nodes
         inputs_of, readers = self._structure(net)
-        # which cards and wires are shown changes only with what is hidden, a card or wire
-        # added or removed (the scene's epoch), or the wiring: an edit of parameters skips it
-        key = (scene.geometry_epoch, inputs_of, len(scene.cards), len(scene.wires))
-        if hidden != self.hidden or key != self._shown_key:
+        # which cards and wires are shown changes only with what is hidden (then only those
+        # cards and their wires), a card or wire added or removed, or the wiring: an edit of
+        # parameters skips it
+        key = (inputs_of, len(scene.cards), len(scene.wires))
+        if key != self._shown_key:  # cards or wires came or went, or the wiring changed
             self.hidden = hidden
-            for nid, card in scene.cards.items():
-                visible = nid not in hidden
-                if card.isVisible() != visible:
-                    if visible:  # a hidden card is not moved (scene._on_moved): now it is
-                        pos = nodes[nid].pos if nid in nodes else None
-                        if pos is not None and (card.x(), card.y()) != pos:
-                            card.setPos(pos[0], pos[1])
-                    card.setVisible(visible)
-            self._show_layer_wires()
-            self._shown_key = key
+            self._show_cards(scene.cards, nodes)
+            self._show_layer_wires(scene.wires.values())
+        elif hidden != self.hidden:  # only the cards hidden or shown now, and their wires
+            changed = [scene.cards[n] for n in hidden.keys() ^ self.hidden.keys()
+                       if n in scene.cards]
+            self.hidden = hidden
+            self._show_cards({c.node_id: c for c in changed}, nodes)
+            self._show_layer_wires({w for c in changed for w in c.wires_in + c.wires_out
+                                    if scene.wires.get(w.key) is w})
+        self._shown_key = key
         positions = _Positions(nodes, scene.cards)
         # the cards of collapsed blocks
         for bid in [b for b in self.cards if b not in shown]:
@@ -203,10 +204,23 @@ class BlockView:
             if card.scene() is self.scene:
                 self.scene.removeItem(card)
 
-    def _show_layer_wires(self) -> None:
+    def _show_cards(self, cards, nodes) -> None:
+        """Layer cards shown where no collapsed block hides them."""
+        hidden = self.hidden
+        for nid, card in cards.items():
+            visible = nid not in hidden
+            if card.isVisible() != visible:
+                if visible:  # a hidden card is not moved (scene._on_moved): now it is
+                    pos = nodes[nid].pos if nid in nodes else None
+                    if pos is not None and (card.x(), card.y()) != pos:
+                        card.setPos(pos[0], pos[1])
+                card.setVisible(visible)
+
+    def _show_layer_wires(self, wires) -> None:
         """The wires between layers shown where both ends are."""
         hidden = self.hidden
-        for (src, dst), wire in self.scene.wires.items():
+        for wire in wires:
+            src, dst = wire.key
             visible = src not in hidden and dst not in hidden
             if wire.isVisible() != visible:
                 wire.setVisible(visible)
