@@ -19,10 +19,20 @@
    weights, gradients, optimizer state, buffers, data) against the same parts of the estimate.
 3. GUI event-loop latency while training, with --gui: a 10 ms QTimer probe in the window while
    its TrainWorker trains (benchmarks/bench_train_gui.py, which also runs alone).
+4. Fast settings (issue 21; --fast, on by default on CUDA): the Trainer with its default fast
+   settings (precision, memory format, cudnn.benchmark "auto", the data set on the device) against
+   a hand-written best-practice loop (bf16 autocast and channels_last on CUDA, cudnn.benchmark,
+   the data on the device; fp32 on the CPU, as the Trainer's auto), for the CIFAR-10 example,
+   ResNet-20 and ResNet-50 (224 × 224, batch 256 on CUDA; 64 × 64, batch 8 on the CPU), eager and
+   torch.compile'd (--fast-modes), in the same process, runs alternating, best of --rounds:
+   Trainer eager / hand eager (target ≥ 1.0), Trainer compiled / hand eager (target ≥ 1.2 for
+   the two small networks), and the Trainer's model FLOP/s over the GPU's peak.
 
     python benchmarks/bench_train.py [--device auto|cpu|cuda] [--precision fp32|bf16|fp16]
         [--channels-last] [--batch 128] [--epochs 3] [--designs cifar10_example ...]
         [--memory-table] [--gui [--gui-seconds 15]] [--json FILE|-]
+        [--fast | --no-fast] [--fast-modes eager compiled] [--compile-backend inductor]
+        [--fast-designs cifar10_example resnet20_cifar resnet50]
 """
 
 from __future__ import annotations
@@ -48,8 +58,10 @@ from designer.bridge.module import build_module  # noqa: E402
 from designer.model import design_file  # noqa: E402
 from designer.model.analysis import analyze  # noqa: E402
 from designer.model.network import Network  # noqa: E402
+from designer.model.transforms import with_input_size  # noqa: E402
 from designer.training.events import TrainConfig  # noqa: E402
 from designer.training.runtime import pick_device, seed_everything  # noqa: E402
+from designer.training.speed import peak_flops  # noqa: E402
 from designer.training.trainer import Trainer  # noqa: E402
 
 MiB = 2**20
@@ -99,16 +111,22 @@ def hand_optimizer(name: str, params, lr: float, momentum: float = 0.9):
     }[name]()
 
 
-def hand_loop(net: Network, data, cfg: TrainConfig, device: torch.device, bare: bool = False):
-    """A lean hand-written loop. Returns (images/s after the warm-up epoch, seconds)."""
+def hand_loop(net: Network, data, cfg: TrainConfig, device: torch.device, bare: bool = False,
+              compile_backend: str | None = None):
+    """A lean hand-written loop. Returns (images/s after the warm-up epoch, seconds).
+    compile_backend: the model torch.compile'd with that backend (its compiling falls in the
+    warm-up epoch)."""
     seed_everything(cfg.seed)
     model = build_module(net)
     cl = cfg.channels_last and device.type == "cuda"
     model = model.to(device, memory_format=torch.channels_last) if cl else model.to(device)
+    params = model.parameters()
+    if compile_backend:
+        model = torch.compile(model, backend=compile_backend)
     (xt, yt), (xv, yv) = data
     if device.type == "cuda":
         xt, yt, xv, yv = (t.to(device) for t in (xt, yt, xv, yv))
-    opt = hand_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum)
+    opt = hand_optimizer(cfg.optimizer, params, cfg.lr, cfg.momentum)
     amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
     if amp is not None and device.type != "cuda" and cfg.precision == "fp16":
         amp = None
@@ -180,6 +198,7 @@ class EpochTimer:
 
 
 def trainer_run(net: Network, data, cfg: TrainConfig):
+    """(images/s after the warm-up epoch, the RunResult)."""
     (xt, yt), (xv, yv) = data
     from torch.utils.data import TensorDataset
 
@@ -347,6 +366,115 @@ def memory_line(row: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# 4. Fast settings: the Trainer's defaults against a best-practice hand loop
+
+
+FAST_DESIGNS = ("cifar10_example", "resnet20_cifar", "resnet50")
+# design -> (input size or None, batch, training images) on CUDA and on the CPU
+FAST_SIZES = {"cuda": {"cifar10_example": (None, 128, 50000), "resnet20_cifar": (None, 128, 50000),
+                       "resnet50": (224, 256, 256 * 16)},
+              "cpu": {"cifar10_example": (None, 64, 1024), "resnet20_cifar": (None, 32, 512),
+                      "resnet50": (64, 8, 48)}}
+SMALL = ("cifar10_example", "resnet20_cifar")  # the networks compile is to speed up ≥ 1.2×
+
+
+def fast_case(name: str, device: torch.device, args) -> tuple[Network, int, int]:
+    size, batch, n = FAST_SIZES[device.type if device.type == "cuda" else "cpu"].get(
+        name, (None, args.batch, args.train_size))
+    net = load_design(name)
+    if size is not None:
+        net = with_input_size(net, size)
+    return net, batch, n
+
+
+def fast(args, device: torch.device) -> list[dict]:
+    cuda = device.type == "cuda"
+    rows = []
+    for name in args.fast_designs:
+        net, batch, n = fast_case(name, device, args)
+        shape = input_shape(net)
+        report = analyze(net)
+        classes = report.layers[report.output].shape[0]
+        data = (make_data(shape, classes, n, 1), make_data(shape, classes, max(n // 5, batch), 2))
+        epochs = args.epochs + 1
+        # the best practice by hand: bf16 autocast, channels_last, cudnn.benchmark, data on the
+        # GPU (hand_loop copies it there); on the CPU fp32, as the Trainer's auto
+        hand_cfg = TrainConfig(epochs=epochs, batch_size=batch, optimizer=args.optimizer,
+                               lr=args.lr, device=device.type, seed=0,
+                               precision="bf16" if cuda else "fp32", channels_last=cuda)
+        if cuda:
+            torch.backends.cudnn.benchmark = True
+        runs: dict[str, list[float]] = {}
+        results = {}
+        for _ in range(args.rounds):
+            for mode in args.fast_modes:
+                backend = args.compile_backend if mode == "compiled" else None
+                runs.setdefault(f"hand {mode}", []).append(
+                    hand_loop(net, data, hand_cfg, device, compile_backend=backend)[0])
+                cfg = TrainConfig(epochs=epochs, batch_size=batch, optimizer=args.optimizer,
+                                  lr=args.lr, schedule="none", device=device.type, seed=0,
+                                  compile=mode == "compiled")
+                if backend and backend != "inductor":
+                    _compile = torch.compile
+                    torch.compile = lambda m, _c=_compile, _b=backend: _c(m, backend=_b)
+                try:
+                    rate, result = trainer_run(net, data, cfg)
+                finally:
+                    if backend and backend != "inductor":
+                        torch.compile = _compile
+                runs.setdefault(f"Trainer {mode}", []).append(rate)
+                results.setdefault(mode, result)  # the first round: its compile is not cached
+        best = {k: max(v) for k, v in runs.items()}
+        hand_eager = best.get("hand eager")
+        macs = report.totals.macs
+        first = next(iter(results.values()))
+        precision = first.speed.get("precision", "fp32")
+        peak = peak_flops(first.device, precision) if cuda else None
+        row = {"design": name, "device": first.device, "batch": batch, "train_images": n,
+               "input": list(shape), "macs_per_image": macs, "precision": precision,
+               "speed": first.speed, "epochs_timed": args.epochs, "rounds": args.rounds,
+               "compile_backend": args.compile_backend, "images_per_s": best, "all": runs,
+               "notes": first.notes, "peak_flops": peak,
+               "compile_s": {m: r.compile_s for m, r in results.items()}}
+        for mode in args.fast_modes:
+            rate = best[f"Trainer {mode}"]
+            row[f"model_flops_per_s_{mode}"] = 6 * macs * rate
+            row[f"utilisation_{mode}"] = 6 * macs * rate / peak if peak else None
+            if hand_eager:
+                row[f"ratio_trainer_{mode}_vs_hand_eager"] = rate / hand_eager
+            if f"hand {mode}" in best:
+                row[f"ratio_trainer_vs_hand_{mode}"] = rate / best[f"hand {mode}"]
+        rows.append(row)
+        print(fast_line(row, args.fast_modes), flush=True)
+    return rows
+
+
+def fast_line(row: dict, modes) -> str:
+    r = row["images_per_s"]
+    parts = [f"{row['design']:<16} {tuple(row['input'])} batch {row['batch']:<4} "
+             f"{row['precision']}:"]
+    for mode in modes:
+        parts.append(f"{mode}: hand {r.get(f'hand {mode}', 0):>8,.0f} img/s, Trainer "
+                     f"{r.get(f'Trainer {mode}', 0):>8,.0f} img/s")
+    if "ratio_trainer_eager_vs_hand_eager" in row:
+        v = row["ratio_trainer_eager_vs_hand_eager"]
+        parts.append(f"Trainer/hand eager {v:.3f} ({'ok' if v >= 1.0 else 'BELOW 1.0'})")
+    if "ratio_trainer_compiled_vs_hand_eager" in row:
+        v = row["ratio_trainer_compiled_vs_hand_eager"]
+        goal = 1.2 if row["design"] in SMALL else None
+        verdict = "" if goal is None else f" ({'ok' if v >= goal else 'BELOW 1.2'})"
+        parts.append(f"Trainer compiled/hand eager {v:.3f}{verdict}")
+        if "ratio_trainer_vs_hand_compiled" in row:
+            parts.append(f"Trainer/hand compiled {row['ratio_trainer_vs_hand_compiled']:.3f}")
+    for mode in modes:
+        flops = row[f"model_flops_per_s_{mode}"]
+        util = row[f"utilisation_{mode}"]
+        parts.append(f"{mode} {flops / 1e12:.3g} TFLOP/s"
+                     + (f" = {util:.1%} of peak" if util is not None else ""))
+    return "  ".join(parts[:1]) + " " + "; ".join(parts[1:])
+
+
+# ---------------------------------------------------------------------------------------------
 # 3. GUI event-loop latency while training
 
 
@@ -399,6 +527,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gui", action="store_true", help="also the GUI event-loop latency while the "
                     "window trains (bench_train_gui.py)")
     ap.add_argument("--gui-seconds", type=float, default=15.0)
+    ap.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
+                    help="4. the Trainer's fast defaults vs a best-practice hand loop (default: "
+                         "on CUDA)")
+    ap.add_argument("--fast-designs", nargs="+", default=list(FAST_DESIGNS))
+    ap.add_argument("--fast-modes", nargs="+", choices=("eager", "compiled"), default=None,
+                    help="default: eager and compiled on CUDA, eager on the CPU (Inductor's C++ "
+                         "build takes minutes there)")
+    ap.add_argument("--compile-backend", default="inductor",
+                    help="torch.compile's backend for the compiled runs (aot_eager: checks the "
+                         "path without building kernels)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -430,6 +568,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         out["memory"] = memory_rows(args.designs[:1], [args.batch], (args.precision,), device,
                                     args.optimizer, cudnn_modes=(True,))
+    if args.fast if args.fast is not None else cuda:
+        args.fast_modes = args.fast_modes or (["eager", "compiled"] if cuda else ["eager"])
+        print(f"\nFast settings: the Trainer's defaults vs a best-practice hand loop "
+              f"({args.epochs} timed epochs after a warm-up one, best of {args.rounds}; "
+              f"compile backend {args.compile_backend}):", flush=True)
+        out["fast"] = fast(args, device)
     out["gui_latency"] = gui_latency(args)
     if args.json:
         write_json(out, args.json)
