@@ -14,7 +14,6 @@ weights wherever the design on screen has that key again (after an undo, on reop
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -28,6 +27,8 @@ def structure_key(network: Network) -> str:
     layers = [[n.id, n.type, _plain(dict(n.params)), list(n.inputs)]
               for n in sorted(network.nodes.values(), key=lambda n: n.id)]
     text = json.dumps(layers, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    import hashlib  # (here: the window starts without it)
+
     return hashlib.blake2b(text.encode("ascii"), digest_size=KEY_DIGITS // 2).hexdigest()
 
 

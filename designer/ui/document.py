@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
@@ -20,8 +20,10 @@ from ..model.analysis import Report, analyze
 from ..model.design_file import Design, DesignFileError, dumps, load, loads
 from ..model.network import Network, NetworkError
 from ..model.versions import structure_key
-from ..training.store import RunStore, without_weights
 from .commands import MoveNodes, NetworkEdit
+
+if TYPE_CHECKING:
+    from ..training.store import RunStore
 
 DEFAULT_SETTINGS = {"batch": 32, "dtype": "fp32", "optimizer": "sgd", "budget": None}
 
@@ -39,11 +41,22 @@ class Document(QObject):
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self._selection: list[str] = []
         self._settings_dirty = False
-        self.store = RunStore()  # where the runs' weights are (training/store.py)
+        self._store: RunStore | None = None  # (made when first needed: store)
         self.weight_problems: list[str] = []  # the runs' weights the last open missed
         self._set_design(design or new_design(), path)
 
     # ----------------------------------------------------------------------------- state
+
+    @property
+    def store(self) -> RunStore:
+        """Where the runs' weights are (training/store.py); made when first asked for: a new
+        design has no runs."""
+        if self._store is None:
+            from ..training.store import RunStore
+
+            self._store = RunStore()
+            self._store.design_path = self._path
+        return self._store
 
     @property
     def network(self) -> Network:
@@ -138,6 +151,7 @@ class Document(QObject):
         as a new unsaved design with that run and its weights; ValueError (DesignFileError,
         CheckpointError) naming what could not be read."""
         from ..training import runs as checkpoints
+        from ..training.store import RunStore
 
         store = RunStore(self.store.work_dir)  # where that run's files are: here or its file's
         store.design_path = design_path
@@ -179,6 +193,8 @@ class Document(QObject):
     def save_without_weights(self, path: str) -> None:
         """A copy of the design for sharing: its runs' curves and figures, no weights. The
         open design keeps its file, its weights and its unsaved state."""
+        from ..training.store import without_weights
+
         training = {**self.design.training, "runs": without_weights(self.runs)}
         if not self.runs:
             training.pop("runs", None)
@@ -217,7 +233,8 @@ class Document(QObject):
 
     def close(self) -> None:
         """The window closes: runs never saved give up their working files."""
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
 
     def mark_modified(self) -> None:
         """Something saved with the design but not undoable changed (training settings, runs)."""
@@ -242,7 +259,8 @@ class Document(QObject):
     def _set_design(self, design: Design, path: str | None) -> None:
         self.design = design
         self._path = path
-        self.store.design_path = path
+        if self._store is not None:
+            self._store.design_path = path
         self.weight_problems = []
         self._selection = []
         self._settings_dirty = False

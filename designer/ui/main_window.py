@@ -53,8 +53,7 @@ class MainWindow(TrainingActions, QMainWindow):
     palette: LayerPalette  # (the panel; QWidget.palette() is not used on the window)
     inspector: Inspector
     table: LayerTable
-    totals: TotalsPanel
-    issues: IssuesPanel
+    totals: TotalsPanel  # (the warnings, a tab behind the table: `issues`, made when first seen)
     recovery: Recovery  # (made by _finish_rest(): a staged window's right after its filled paint)
 
     # (name, dock title, area) of the panels around the canvas
@@ -100,6 +99,7 @@ class MainWindow(TrainingActions, QMainWindow):
         self.tabifyDockWidget(self.docks["table"], self.docks["issues"])
         # Docks that start as a tab behind another are built when first shown (start-up time)
         self._builders: dict = {}
+        self._issues: IssuesPanel | None = None
         self._hints: HintsModel | None = None
         self._hints_panel: HintsPanel | None = None
         self._training: TrainingPanel | None = None
@@ -134,7 +134,7 @@ class MainWindow(TrainingActions, QMainWindow):
         from .document import Document
         from .panels.inspector import Inspector
         from .panels.palette import LayerPalette
-        from .panels.readouts import IssuesPanel, LayerTable, TotalsPanel
+        from .panels.readouts import LayerTable, TotalsPanel
 
         self.doc = self._document or Document()
         if self._open_first is not None:
@@ -146,10 +146,14 @@ class MainWindow(TrainingActions, QMainWindow):
         self.inspector = Inspector(self.doc)
         self.table = LayerTable(self.doc)
         self.totals = TotalsPanel(self.doc)
-        self.issues = IssuesPanel(self.doc)
         for name, _title, _area in self.PANELS:
             # into the dock's widget, not in its place: the docks keep their sizes
-            _fill(self._holders[name], getattr(self, name))
+            if name != "issues":  # (a tab behind the table: made when first seen, below)
+                _fill(self._holders[name], getattr(self, name))
+        warnings = self.docks["issues"]
+        warnings.visibilityChanged.connect(lambda seen: seen and self.issues)
+        if warnings.isVisible() and not warnings.visibleRegion().isEmpty():
+            self.issues  # noqa: B018 (made now: it is on show, not a tab behind another)
 
         self.palette.layer_activated.connect(self.view.add_layer)
         self.palette.block_activated.connect(self.view.insert_block)
@@ -365,6 +369,18 @@ class MainWindow(TrainingActions, QMainWindow):
         tools.addActions([self.act_undo, self.act_redo])
         tools.addSeparator()
         tools.addActions([self.act_layout, actions["fit_all"]])
+
+    @property
+    def issues(self) -> IssuesPanel:
+        """The Warnings panel: a tab behind the layer table, made when first seen (or asked
+        for)."""
+        if self._issues is None:
+            self.finish_start()
+            from .panels.readouts import IssuesPanel
+
+            self._issues = IssuesPanel(self.doc)
+            _fill(self._holders["issues"], self._issues)
+        return self._issues
 
     # ----------------------------------------------------------------------------- hints
     # The Hints dock (tabbed with the warnings) and the markers on the canvas cards; the

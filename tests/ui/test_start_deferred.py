@@ -109,3 +109,37 @@ def test_the_filled_window_needs_no_csv_resources_or_editor_modules():
                           env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     # (a window built whole also makes its GPU probe; csv and the editors wait for their use)
     assert done.stdout.split() == ["designer.ui.gpu_probe"]
+
+
+def test_the_warnings_tab_is_made_when_first_seen_and_shows_the_design_s(qtbot, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
+                        recovery_dir=tmp_path / "rec", staged=True)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.started, timeout=5000):
+        window.show()
+    assert window._issues is None  # behind the layer table: not made for the filled window
+    window.open_path(str(LENET), ask=False)
+    window.docks["issues"].raise_()  # the user picks the Warnings tab
+    qtbot.waitUntil(lambda: window._issues is not None, timeout=5000)
+    panel = window.issues
+    assert panel.isVisibleTo(window) and window._holders["issues"].isAncestorOf(panel)
+    assert panel.summary.text()  # what the design's report says
+    assert window.issues is panel  # made once
+
+
+def test_the_warnings_panel_asked_for_is_made_then(qtbot, tmp_path):
+    window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
+                        recovery_dir=tmp_path / "rec")
+    qtbot.addWidget(window)
+    assert window._issues is None
+    panel = window.issues
+    assert window._holders["issues"].isAncestorOf(panel) and window.issues is panel
+
+
+def test_a_new_design_s_document_makes_no_run_store_until_asked(qtbot):
+    d = Document()
+    assert d._store is None
+    d.close()  # nothing to give up
+    assert d.store.design_path is None and d._store is not None
