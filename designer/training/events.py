@@ -67,9 +67,9 @@ DataConfig.augment = property(_get_augment, _set_augment,  # type: ignore[assign
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     epochs: int = 10
-    batch_size: int = 64
-    # Adam at 0.003, one-cycle: measured on small real data across the case studies (the
-    # figures and the former defaults, sgd 0.01 none: training/defaults.py)
+    # batch 32 (the window's analysis batch too), Adam at 0.003, one-cycle: measured on small
+    # real data across the case studies (the figures and the former defaults: training/defaults.py)
+    batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 3e-3
     momentum: float = 0.9  # momentum / nesterov / rmsprop

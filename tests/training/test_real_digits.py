@@ -4,18 +4,24 @@ of the UCI set, vendored in tests/training/digits/ with its licence) upscaled to
 way a person's own data is read: as a .npz and as a folder of PNGs, one sub-folder per class.
 
 A user with such data got 41 % with the former defaults (SGD 0.01, augmentation that mirrors
-digits) where a plain PyTorch loop got 98 %. The defaults now (Adam 0.003 one-cycle; no
-augmentation for one's own data) do as well as a plain loop (Adam 0.001, batch 32, 10 epochs)
-on the very same split, within two images of its 180, and 95 % or more. Measured with seed 0:
-with the former random 10 % split .npz 97.8 %, folder 97.2 % (seeds 0-4: 96.1-99.4 %); with
-the data side's stratified split, whose seed-0 validation set is harder, .npz 96.1 %, folder
-95.0 % (plain loop 94.4-96.1 %; seeds 0-4 of the defaults 95.0-98.3 %, mean 97.2 %).
+digits) where a plain PyTorch loop got 98 %. The defaults now (batch 32, Adam 0.003 one-cycle;
+no augmentation for one's own data) reach 97 % or more in 10 epochs, counted over the 540
+validation images of three stratified seeded splits (seeds 0, 1, 2: the split's and the run's),
+no split below 96 %. One split's 180 images are too few to say 97 % alone: the seed-0 split holds
+four digits (three 8s read as 1 or 7, a 3 read as 5) that every setting measured got wrong, and
+one image is 0.56 %. The folder and the .npz give the network the very same pixels (here at
+32×32, nothing resized; where the folder's images are resized, Pillow's bilinear and torch's
+are within one grey level): the two differ only in the order of the samples, so in the batches.
+Measured (benchmarks/bench_defaults.py --presets lenet5 --folder): seeds 0, 1, 2 give 96.7,
+98.9 and 97.2 % on both paths, 527 of 540 (97.6 %); the former batch 64 gave 96.1 % (.npz) and
+95.0 % (folder) on seed 0.
 """
 
 from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -61,47 +67,34 @@ def written(tmp_path_factory) -> dict[str, Path]:
     return {"npz": npz, "folder": folder}
 
 
-def plain_loop(net, data: DataConfig) -> float:
-    """The validation accuracy of the loop a person writes by hand: the design's module, Adam at
-    0.001, batch 32, 10 epochs, on the app's own split and normalisation of `data`."""
-    from designer.bridge.module import build_module
-    from designer.model.analysis import analyze
-    from designer.training.datasets import load_datasets
-
-    train, val, _ = load_datasets(data, (1, 32, 32))
-    x, y = train.get_batch(torch.arange(len(train)))
-    xv, yv = val.get_batch(torch.arange(len(val)))
-    torch.manual_seed(0)
-    model = build_module(net, analyze(net))
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    for _ in range(10):
-        model.train()
-        order = torch.randperm(len(y))
-        for i in range(0, len(y), 32):
-            pick = order[i:i + 32]
-            opt.zero_grad()
-            F.cross_entropy(model(x[pick]).flatten(1), y[pick]).backward()
-            opt.step()
-    model.eval()
-    with torch.no_grad():
-        return (model(xv).flatten(1).argmax(1) == yv).float().mean().item()
+SEEDS = (0, 1, 2)  # three stratified splits: 540 validation images in all
 
 
 @pytest.mark.parametrize("kind", ["npz", "folder"])
 def test_lenet5_with_the_default_settings_learns_real_digits(written, kind):
     net = design_file.load(LENET).network
-    cfg = TrainConfig(data=DataConfig(name=kind, path=str(written[kind])), device="cpu")
     defaults = TrainConfig()
-    # the data side's default for one's own data: no augmentation (a mirrored 2 is no 2)
-    assert augmentation_recipe(cfg.data, (1, 32, 32)).text == "off"
-    assert (cfg.optimizer, cfg.lr, cfg.schedule, cfg.epochs, cfg.batch_size) == (
-        defaults.optimizer, defaults.lr, defaults.schedule, 10, defaults.batch_size)
-    result = Trainer(net, cfg).run()
-    assert result.status == "finished", result.fault
-    assert result.epochs_done == 10
-    final = result.history[-1].val_accuracy
-    assert final >= 0.95, [round(e.val_accuracy, 3) for e in result.history]
-    plain = plain_loop(net, cfg.data)
-    assert final >= plain - 2.5 / 180, (final, plain)  # two images of the 180 at most
-    # the run's log says what trained it and why
-    assert any("the defaults, measured" in n for n in result.notes), result.notes
+    right = seen = 0
+    finals = []
+    for seed in SEEDS:
+        cfg = TrainConfig(data=DataConfig(name=kind, path=str(written[kind]), seed=seed),
+                          device="cpu", seed=seed)
+        # the data side's default for one's own data: no augmentation (a mirrored 2 is no 2)
+        assert augmentation_recipe(cfg.data, (1, 32, 32)).text == "off"
+        assert (cfg.optimizer, cfg.lr, cfg.schedule, cfg.epochs, cfg.batch_size,
+                cfg.weight_decay) == (defaults.optimizer, defaults.lr, defaults.schedule, 10,
+                                      defaults.batch_size, defaults.weight_decay)
+        started = []
+        result = Trainer(net, cfg, SimpleNamespace(on_start=started.append)).run()
+        assert result.status == "finished", result.fault
+        assert result.epochs_done == 10
+        final = result.history[-1].val_accuracy
+        finals.append(round(final, 3))
+        n = started[0].val_samples  # the stratified 10 %: 18 of each digit
+        right += round(final * n)
+        seen += n
+        # the run's log says what trained it and why
+        assert any("the defaults, measured" in note for note in result.notes), result.notes
+    assert seen == 540
+    assert right / seen >= 0.97, finals
+    assert min(finals) >= 0.96, finals  # no split fails where the others carry it
