@@ -9,7 +9,8 @@ form allows. TORCH, no Qt.
   it is moved there once and every batch is indexed, normalised, cropped and flipped on the
   device (no DataLoader, no host round trip): the same batches as on the host;
 - any other map-style Dataset: a DataLoader, pinned memory and non_blocking copies on CUDA.
-Batches a GPU gets from the host are made one thread ahead (Prefetch) unless loader workers do.
+Batches a GPU gets from the host are made one thread ahead (Prefetch) unless loader workers do,
+their copies on a CUDA stream of their own.
 
 Resuming: ``skip_batches(batches, n)`` makes the next pass leave out its first ``n`` batches,
 drawing the same order (the order generator advances exactly as in a whole pass), without
@@ -31,6 +32,7 @@ import copy
 import queue
 import threading
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -225,10 +227,14 @@ class Prefetch:
     pinning, the copy) overlaps the step, as PyTorch releases the GIL in its kernels. An
     exception in the thread comes out of the consumer's next(); a consumer that stops early lets
     the thread go (it ends within PREFETCH_POLL_S). With `stop` (a threading.Event), the pass
-    ends as soon as it is set while the consumer waits for a batch."""
+    ends as soon as it is set while the consumer waits for a batch. With a CUDA `device`, the
+    thread's copies to the GPU run on a stream of their own (they overlap the steps on the
+    default stream): the consumer's stream waits for each batch's copies before it uses it."""
 
-    def __init__(self, batches: Any, depth: int = 3, stop: threading.Event | None = None):
+    def __init__(self, batches: Any, depth: int = 3, stop: threading.Event | None = None,
+                 device: torch.device | None = None):
         self.batches, self.depth, self.stop = batches, depth, stop
+        self.device = device if device is not None and device.type == "cuda" else None
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -254,11 +260,19 @@ class Prefetch:
                     pass
             return False
 
+        dev = self.device
+        side = torch.cuda.Stream(dev) if dev is not None else None
+
         def produce() -> None:
             try:
-                for item in self.batches:
-                    if not put((True, item)):
-                        return
+                with torch.cuda.stream(side) if side is not None else nullcontext():
+                    for item in self.batches:
+                        ready = None
+                        if side is not None:  # when this batch's copies are done
+                            ready = torch.cuda.Event()
+                            ready.record(side)
+                        if not put((True, (item, ready))):
+                            return
             except BaseException as e:  # noqa: BLE001 - handed to the consumer
                 put((False, e))
                 return
@@ -279,13 +293,26 @@ class Prefetch:
                             return  # the batch being read is abandoned
                         continue
                 if ok:
-                    yield item
+                    batch, ready = item
+                    if ready is not None:
+                        _wait_for(batch, ready, dev)
+                    yield batch
                 elif item is None:
                     return
                 else:
                     raise item
         finally:
             closed.set()
+
+
+def _wait_for(batch: Any, ready: Any, device: torch.device) -> None:
+    """The consumer's stream waits for a batch copied on another stream, and the batch's GPU
+    tensors are marked used by it (their memory is not reused before its work is done)."""
+    stream = torch.cuda.current_stream(device)
+    stream.wait_event(ready)
+    for t in batch if isinstance(batch, (tuple, list)) else (batch,):
+        if torch.is_tensor(t) and t.is_cuda:
+            t.record_stream(stream)
 
 
 class Abandoned(Exception):
@@ -403,7 +430,7 @@ def make_batches(ds: Any, batch: int, train: bool, generator: torch.Generator | 
         host_made = False
     if host_made or (stop is not None
                      and not isinstance(batches, (_TensorBatches, _DeviceBatches))):
-        batches = Prefetch(batches, stop=stop)
+        batches = Prefetch(batches, stop=stop, device=device)
     return batches, resident
 
 
