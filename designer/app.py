@@ -31,7 +31,7 @@ def _apply_look(app) -> None:
     def follow(scheme=None) -> None:
         scheme = app.styleHints().colorScheme() if scheme is None else scheme
         if fusion[0] is None:
-            fusion[0] = app.style().standardPalette()
+            fusion[0] = fusion_palette(app)
         if scheme == Qt.ColorScheme.Dark:
             if not getattr(app, "_dimmed_icons", False):  # a light icon on dark must fade
                 from PySide6.QtWidgets import QStyleFactory
@@ -48,7 +48,45 @@ def _apply_look(app) -> None:
     app.styleHints().colorSchemeChanged.connect(follow)
 
 
+def fusion_palette(app):
+    """The Fusion style's own light palette (app's style is Fusion). Kept in the start-up cache
+    (qt_start.keep) for this Qt: asking the style costs the start PySide6's QStyle class, some
+    600 enum members, which nothing else at the start needs."""
+    from PySide6.QtCore import qVersion
+    from PySide6.QtGui import QColor, QPalette
+
+    from .ui.qt_start import cached, keep
+
+    key = ("fusion-palette", qVersion())
+    found = cached(key)
+    groups = (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive,
+              QPalette.ColorGroup.Disabled)
+    roles = [role for role in QPalette.ColorRole
+             if role not in (QPalette.ColorRole.NoRole, QPalette.ColorRole.NColorRoles)]
+    if (type(found) is tuple and len(found) == 2 and type(found[1]) is tuple
+            and len(found[1]) == len(groups) * len(roles)):
+        mask, colours = found
+        palette = QPalette()
+        colours = iter(colours)
+        for group in groups:
+            for role in roles:
+                palette.setColor(group, role, QColor.fromRgba64(*next(colours)))
+        palette.setResolveMask(mask)
+        return palette
+    standard = app.style().standardPalette()
+    colours = []
+    for group in groups:
+        for role in roles:
+            c = standard.color(group, role).rgba64()
+            colours.append((c.red(), c.green(), c.blue(), c.alpha()))
+    keep(key, (standard.resolveMask(), tuple(colours)))
+    return standard
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .ui.qt_start import quick_feature_scan
+
+    quick_feature_scan()  # (where PySide6 is loaded already; else _start does it once it is)
     from .display import display_problem
 
     problem = display_problem()

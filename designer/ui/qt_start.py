@@ -347,6 +347,21 @@ def stdlib_compiles() -> None:
         _write_cache(compiles)
 
 
+def cached(key: tuple):
+    """What the start-up cache (the generated code's, above) keeps under `key`, a tuple whose
+    first item is not "exec" or "eval"; None when absent or when quick_compiles() is not in
+    place."""
+    return None if _compiles is None else _compiles.get(key)
+
+
+def keep(key: tuple, value) -> None:
+    """Keep `value` (what marshal writes: numbers, strings, tuples) for the next start."""
+    global _compiled_new
+    if _compiles is not None:
+        _compiles[key] = value
+        _compiled_new = True
+
+
 def _write_cache(compiles: dict) -> None:
     import importlib.util
     import marshal

@@ -143,3 +143,22 @@ def test_a_new_design_s_document_makes_no_run_store_until_asked(qtbot):
     assert d._store is None
     d.close()  # nothing to give up
     assert d.store.design_path is None and d._store is not None
+
+
+def test_fusion_s_palette_from_the_start_up_cache_is_the_style_s(qapp, monkeypatch):
+    from designer import app as app_module
+    from designer.ui import qt_start
+
+    monkeypatch.setattr(qt_start, "_write_cache", lambda compiles: None)
+    monkeypatch.setattr(qt_start, "_cache_path", lambda: "/nonexistent/start-up-cache")
+    qapp.setStyle("Fusion")
+    qt_start.quick_compiles()
+    try:
+        asked = app_module.fusion_palette(qapp)  # from the style, and kept
+        kept = app_module.fusion_palette(qapp)  # from what was kept
+    finally:
+        qt_start.stdlib_compiles()
+    standard = qapp.style().standardPalette()
+    assert asked == standard and kept == standard and kept is not asked
+    assert kept.resolveMask() == standard.resolveMask()
+    assert app_module.fusion_palette(qapp) == standard  # (no cache in place: the style's)

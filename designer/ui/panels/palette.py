@@ -7,8 +7,7 @@ added (`layer_activated`) and the main window decides where.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QEvent, QMimeData, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
@@ -199,8 +198,9 @@ class LayerPalette(QWidget):
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
         # Down from the search box walks into the list, so the keyboard alone can add a layer.
-        if (obj is self.search and isinstance(event, QKeyEvent)
-                and event.type() == QKeyEvent.KeyPress and event.key() == Qt.Key_Down):
+        # (a key press comes as a QKeyEvent: QKeyEvent's class is not needed before one)
+        if (obj is self.search and event.type() == QEvent.Type.KeyPress
+                and event.key() == Qt.Key_Down):
             item = self._first_visible()
             if item is not None:
                 self.tree.setCurrentItem(item)

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -180,6 +179,8 @@ class TotalsPanel(QWidget):
         current = self.doc.settings["budget"]
         text = format_bytes(current) if current else "11 GiB"
         prompt = "GPU memory, e.g. 11 GiB, 800 MiB or 2G:"
+        from PySide6.QtWidgets import QInputDialog
+
         while True:
             text, ok = QInputDialog.getText(self, "Memory budget", prompt, text=text)
             if not ok:
