@@ -5,16 +5,16 @@ way a person's own data is read: as a .npz and as a folder of PNGs, one sub-fold
 
 A user with such data got 41 % with the former defaults (SGD 0.01, augmentation that mirrors
 digits) where a plain PyTorch loop got 98 %. The defaults now (batch 32, Adam 0.003 one-cycle;
-no augmentation for one's own data) reach 97 % or more in 10 epochs, counted over the 540
-validation images of three stratified seeded splits (seeds 0, 1, 2: the split's and the run's),
+no augmentation for one's own data) reach 97 % or more in 10 epochs, counted over the 360
+validation images of two stratified seeded splits (seeds 0 and 1: the split's and the run's),
 no split below 96 %. One split's 180 images are too few to say 97 % alone: the seed-0 split holds
 four digits (three 8s read as 1 or 7, a 3 read as 5) that every setting measured got wrong, and
 one image is 0.56 %. The folder and the .npz give the network the very same pixels (here at
 32×32, nothing resized; where the folder's images are resized, Pillow's bilinear and torch's
 are within one grey level): the two differ only in the order of the samples, so in the batches.
-Measured (benchmarks/bench_defaults.py --presets lenet5 --folder): seeds 0, 1, 2 give 96.7,
-98.9 and 97.2 % on both paths, 527 of 540 (97.6 %); the former batch 64 gave 96.1 % (.npz) and
-95.0 % (folder) on seed 0.
+Measured (benchmarks/bench_defaults.py --presets lenet5 --folder): seeds 0 and 1 give 96.7 and
+98.9 % on both paths, 352 of 360 (97.8 %; seeds 0-4: 97.7 % on average, no seed below 96.7 %);
+the former batch 64 gets 349 (.npz) and 348 (folder), under 97 %.
 """
 
 from __future__ import annotations
@@ -67,11 +67,21 @@ def written(tmp_path_factory) -> dict[str, Path]:
     return {"npz": npz, "folder": folder}
 
 
-SEEDS = (0, 1, 2)  # three stratified splits: 540 validation images in all
+SEEDS = (0, 1)  # two stratified splits: 360 validation images in all
+
+
+@pytest.fixture
+def one_thread():
+    """LeNet-5's small layers train faster on one thread than on two (8 s against 13 s a run,
+    measured on the 2-core machine): the same figures, the test under a minute."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("kind", ["npz", "folder"])
-def test_lenet5_with_the_default_settings_learns_real_digits(written, kind):
+def test_lenet5_with_the_default_settings_learns_real_digits(written, kind, one_thread):
     net = design_file.load(LENET).network
     defaults = TrainConfig()
     right = seen = 0
@@ -95,6 +105,6 @@ def test_lenet5_with_the_default_settings_learns_real_digits(written, kind):
         seen += n
         # the run's log says what trained it and why
         assert any("the defaults, measured" in note for note in result.notes), result.notes
-    assert seen == 540
+    assert seen == 360
     assert right / seen >= 0.97, finals
     assert min(finals) >= 0.96, finals  # no split fails where the others carry it
