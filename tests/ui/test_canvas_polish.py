@@ -87,6 +87,19 @@ def shows_whole_design(view) -> bool:
     return all(visible.contains(c.sceneBoundingRect()) for c in view.canvas.cards.values())
 
 
+def opened_as_a_person_reads_it(view) -> bool:
+    """The whole design where every card can still say its kind and volume there; else the
+    least such zoom, the design's start (its INPUT) in view and the overview map for the rest."""
+    z = view.zoom()
+    readable = all(c.detail(z) != "box" for c in view.canvas.cards.values() if c.isVisible())
+    if shows_whole_design(view):
+        return readable
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    return (readable and z == pytest.approx(view.readable_zoom(), abs=1e-3)
+            and visible.contains(view.canvas.card("input").sceneBoundingRect())
+            and view.overview.isVisible())
+
+
 def assert_no_overlapping_cards(scene):
     cards = list(scene.cards.values())
     for i, a in enumerate(cards):
@@ -117,7 +130,7 @@ def test_an_opened_design_is_fitted_to_the_view_whatever_the_zoom_was(
             open_by_file_dialog(window, path, monkeypatch, tmp_path)
 
     open_(VGG16)
-    assert shows_whole_design(view) and view.zoom() < 1.0
+    assert opened_as_a_person_reads_it(view) and view.zoom() < 1.0
     view.set_zoom(2.5)  # the user looks closely at a layer far down
     view.centerOn(window.scene.position_of("fc8")[0], window.scene.position_of("fc8")[1])
     assert not shows_whole_design(view)
@@ -126,8 +139,10 @@ def test_an_opened_design_is_fitted_to_the_view_whatever_the_zoom_was(
     assert view.zoom() == pytest.approx(1.0)  # fits, but never magnified beyond 100 %
     assert shows_whole_design(view)
 
-    open_(VGG16)  # and back to the tall one: all of it again
-    assert view.zoom() < 1.0 and shows_whole_design(view)
+    open_(VGG16)  # and back to the tall one: as the first time
+    assert view.zoom() < 1.0 and opened_as_a_person_reads_it(view)
+    view.actions_by_name["fit_all"].trigger()  # Fit Design: all of it, whatever the zoom
+    assert shows_whole_design(view)
 
 
 def test_a_recovered_design_is_fitted_to_the_view(make_window, tmp_path, monkeypatch):
@@ -144,7 +159,7 @@ def test_a_recovered_design_is_fitted_to_the_view(make_window, tmp_path, monkeyp
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
     _offer_recovery(second, found, QMessageBox)
     assert second.doc.network["conv1_1"].params["out_channels"] == 32
-    assert second.view.zoom() < 1.0 and shows_whole_design(second.view)
+    assert second.view.zoom() < 1.0 and opened_as_a_person_reads_it(second.view)
 
 
 def test_the_hints_panel_starts_at_the_top_of_an_opened_design(window, qtbot, monkeypatch,

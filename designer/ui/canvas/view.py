@@ -132,21 +132,57 @@ class CanvasView(QGraphicsView):
     def zoom_out(self) -> None:
         self.set_zoom(self.zoom() / self.STEP)
 
-    def fit_all(self) -> None:
-        """Show the whole design (never magnified beyond 100 %)."""
+    def fit_all(self, readable: bool = False) -> None:
+        """Show the whole design (never magnified beyond 100 %). `readable` (a design opened):
+        never below the zoom where every shown card still writes its kind and output volume
+        (readable_zoom); a design too big for that shows its start, the INPUT's corner, and
+        the overview map the rest. Fit Design itself (Ctrl+0) shows it all at any zoom."""
         rect = self.canvas.design_rect().adjusted(-30, -30, 30, 30)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom() > 1.0:
             self.set_zoom(1.0)
         elif self.zoom() < self.MIN_ZOOM:
             self.set_zoom(self.MIN_ZOOM)
-        self.centerOn(rect.center())
+        least = self.readable_zoom() if readable else 0.0
+        if self.zoom() < least:
+            self.set_zoom(least)
+            z, port = self.zoom(), self.viewport().rect()
+            half_w, half_h = port.width() / z / 2, port.height() / z / 2
+            x = rect.center().x() if rect.width() <= 2 * half_w else rect.left() + half_w
+            y = rect.center().y() if rect.height() <= 2 * half_h else rect.top() + half_h
+            self.centerOn(x, y)
+        else:
+            self.centerOn(rect.center())
         self.zoom_changed.emit(self.zoom())
+
+    def readable_zoom(self) -> float:
+        """The least zoom at which every shown card (a layer's or a collapsed block's) writes
+        at least its kind and output volume, at MIN_TEXT_PX or more on screen (items.py)."""
+        cards = [c for c in self.canvas.cards.values() if c.isVisible()]
+        cards += [c for c in self.canvas.blocks.cards.values() if c.isVisible()]
+        least = 0.0
+        seen: set = set()
+        for card in cards:
+            key = (type(card), card.kind, card.shape_str)
+            if key in seen:
+                continue
+            seen.add(key)
+            low, high = least, 1.0  # (readable at 100 %: the full card)
+            if low > 0 and card._compact(low) is not None:
+                continue
+            for _ in range(12):  # to within 1/4096 of the zoom range
+                mid = (low + high) / 2
+                if card._compact(mid) is None:
+                    low = mid
+                else:
+                    high = mid
+            least = max(least, high)
+        return min(least, 1.0)
 
     def _on_rebuilt(self) -> None:
         """Another design was opened: fit it to the view, whatever the last one's zoom was."""
         if self.isVisible() and self.viewport().width() > 50:
-            self.fit_all()
+            self.fit_all(readable=True)
         else:
             self._needs_reset = True
 
@@ -154,7 +190,7 @@ class CanvasView(QGraphicsView):
         super().showEvent(event)
         if self._needs_reset:
             self._needs_reset = False
-            self.fit_all()
+            self.fit_all(readable=True)
         self.overview.refresh()
 
     def resizeEvent(self, event) -> None:  # noqa: N802
