@@ -13,14 +13,15 @@ import json
 from pathlib import Path
 
 PRESET_SUFFIX = ".convnet.json"  # design_file.SUFFIX, not imported: that pulls in the model
-_CHECKOUT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_CHECKOUT = _PACKAGE.parent
 
 
 def _data_dir(*parts: str) -> Path:
     """designer/<parts> where the package was installed from a wheel, else <checkout>/<parts>."""
     # (the package's folder on disk, as importlib.resources.files("designer") finds it for a
     # package imported from files, without importing importlib.resources at start-up)
-    installed = Path(__file__).resolve().parent.joinpath(*parts)
+    installed = _PACKAGE.joinpath(*parts)
     if installed.is_dir():  # pip install ., a wheel, pipx
         return installed
     return _CHECKOUT.joinpath(*parts)  # a checkout, an editable install

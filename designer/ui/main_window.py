@@ -14,7 +14,6 @@ from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QStatusBar, QVBoxLayout, QWidget
 
 from ..assets import PRESET_SUFFIX, list_examples, presets_dir
-from . import recent
 from .icons import icon
 from .window_training import TrainingActions
 
@@ -141,6 +140,9 @@ class MainWindow(TrainingActions, QMainWindow):
             self.open_path(self._open_first, ask=False)
         self.scene = CanvasScene(self.doc)
         self.view = CanvasView(self.scene)
+        # (the view fits the design as it is laid out: a scroll that Qt would paint at once,
+        # with the whole window, before the filled paint; it is painted in that paint)
+        self.view.setUpdatesEnabled(False)
         _fill(self.centralWidget(), self.view)
         self.palette = LayerPalette()
         self.inspector = Inspector(self.doc)
@@ -175,8 +177,10 @@ class MainWindow(TrainingActions, QMainWindow):
             for _ in range(3):
                 for kind in _SETTLE:
                     QCoreApplication.sendPostedEvents(None, kind)
+            self.view.setUpdatesEnabled(True)
             QTimer.singleShot(0, self, self._finish_rest)
         else:
+            self.view.setUpdatesEnabled(True)
             self._finish_rest()
         self.started.emit()
 
@@ -544,12 +548,18 @@ class MainWindow(TrainingActions, QMainWindow):
         return summary.render_csv(net, report)
 
     def _remember(self, path: str) -> None:
+        from . import recent
+
         recent.remember(self.settings, path)
 
     def _recent(self) -> list[str]:
+        from . import recent
+
         return recent.recent_paths(self.settings)
 
     def _fill_recent(self) -> None:
+        from . import recent
+
         recent.fill_menu(self.recent_menu, self.settings, self.open_path)
 
     def _fill_examples(self) -> None:
@@ -585,9 +595,15 @@ class MainWindow(TrainingActions, QMainWindow):
         t = report.totals
         state = (plural(t.errors, "error") if t.errors else
                  plural(t.warnings, "warning") if t.warnings else "sizes work out")
-        self.statusBar().showMessage(f"{plural(t.layers, 'layer')} · "
-                                     f"{plural(t.params, 'parameter')} · "
-                                     f"{format_count(t.macs)} MACs · {state}")
+        bar = self.statusBar()
+        # (QStatusBar.showMessage repaints at once, and with it everything else waiting to be
+        # painted: the message is painted with the rest instead)
+        bar.setUpdatesEnabled(False)
+        try:
+            bar.showMessage(f"{plural(t.layers, 'layer')} · {plural(t.params, 'parameter')} · "
+                            f"{format_count(t.macs)} MACs · {state}")
+        finally:
+            bar.setUpdatesEnabled(True)
 
     def _about(self) -> None:
         from PySide6.QtWidgets import QMessageBox
