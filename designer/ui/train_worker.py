@@ -4,7 +4,8 @@ The worker never touches a widget (napari's thread_worker pattern): it reports, 
 Batches can come thousands of times a second, so they are coalesced: the latest BatchEvent plus
 every loss point since the last report go out at most `1 / interval_s` times a second (a check of
 the clock per batch; the end flushes what is left). Starts, epochs and the end are sent as they
-happen.
+happen, and so are the phases outside the batches (PhaseEvent: torch.compile's "compiling",
+its start and its end: a few a run).
 
 torch and the Trainer are imported inside the thread, when training starts: the window itself
 never imports torch.
@@ -33,6 +34,7 @@ from ..training.events import (
     BatchEvent,
     EpochEvent,
     Fault,
+    PhaseEvent,
     ProbeRequest,
     RunResult,
     StartEvent,
@@ -94,6 +96,7 @@ class TrainWorker(QObject):
     finished = Signal(object)  # RunResult, always exactly once (also for a failed start)
     data_progress = Signal(int, object, str)  # done, total or None, what: loading / download
     probed = Signal(object)  # ProbeReport (training/probes.py), after set_probe()
+    phase = Signal(object)  # PhaseEvent: a phase outside the batches begins or ends
 
     def __init__(self, network: Network, config: TrainConfig, datasets: Any = None,
                  trainer_factory: Callable[..., Any] | None = None,
@@ -263,6 +266,10 @@ class TrainWorker(QObject):
 
     def on_end(self, result: RunResult) -> None:
         self._flush()
+
+    def on_phase(self, event: PhaseEvent) -> None:
+        self._flush()  # the batches before it first (validation compiles after an epoch's)
+        self.phase.emit(event)
 
     def probe_request(self) -> ProbeRequest | None:
         """The Trainer asks at every epoch end and for every probe between batches."""
