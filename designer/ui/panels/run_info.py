@@ -1,5 +1,7 @@
-"""The line under the training controls: speed, loss, validation accuracy, the device, and the
-measured peak memory beside the analysis's estimate for the same step (HTML for a QLabel)."""
+"""The line under the training controls: speed (images/s, and the model FLOP/s the Trainer
+reports with its share of the device's peak: training/speed.py's figures, formatted here), loss,
+validation accuracy, the device, and the measured peak memory beside the analysis's estimate for
+the same step (HTML for a QLabel)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ def during(batch: Any, history: list[EpochEvent], start: StartEvent | None,
     parts = []
     if batch is not None:
         parts.append(f"<b>{batch.images_per_s:,.0f}</b> images/s")
+        flops = utilisation_text(getattr(batch, "model_flops_per_s", None),
+                                 getattr(batch, "utilisation", None))
+        if flops:
+            parts.append(flops)
         parts.append(f"loss <b>{batch.loss:.3g}</b>")
     if history:
         parts.append(f"validation accuracy <b>{100 * history[-1].val_accuracy:.1f}%</b>")
@@ -34,11 +40,41 @@ def after(result: RunResult, start: StartEvent | None, estimate: int | None) -> 
     parts = []
     if result.best_val_accuracy is not None:
         parts.append(f"best validation accuracy <b>{100 * result.best_val_accuracy:.1f}%</b>")
+    flops = utilisation_text(result.model_flops_per_s, result.utilisation)
+    if flops:
+        parts.append(flops)
     device = result.device or (start.device if start else "")
     if device:
         parts.append(html.escape(device))
     parts.append(memory(result.peak_bytes, estimate))
     return SEPARATOR.join(parts)
+
+
+def flops_text(flops: float) -> str:
+    """Model FLOP/s as the readouts write them: '1.2 TFLOP/s', '85.3 GFLOP/s'."""
+    for unit, size in (("PFLOP/s", 1e15), ("TFLOP/s", 1e12), ("GFLOP/s", 1e9),
+                       ("MFLOP/s", 1e6)):
+        if flops >= size:
+            return f"{flops / size:.3g} {unit}"
+    return f"{flops:.3g} FLOP/s"
+
+
+def utilisation_text(flops: float | None, share: float | None) -> str:
+    """'1.2 TFLOP/s (38% of peak)' for the Trainer's model FLOP/s and their share of the
+    device's peak (None: a device whose peak is not known); '' before there is a rate."""
+    if flops is None or not flops > 0:
+        return ""
+    text = flops_text(flops).replace(" ", "&nbsp;")
+    if share is not None:
+        shown = f"{share:.0%}" if share >= 0.1 else f"{share:.1%}" if share >= 0.001 else \
+            "< 0.1%"
+        text += f" ({shown} of peak)".replace(" ", "&nbsp;")
+    return text
+
+
+def has_conv(network: Network) -> bool:
+    """Whether a design has CONV layers (the memory format's "auto" depends on it)."""
+    return any(node.type == "Conv2d" for node in network.nodes.values())
 
 
 def memory(measured: int | None, estimate: int | None) -> str:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from ...training.imported import imported_from, is_imported
 from ...training.store import kept_weights, run_started
 from ..document import Document
+from .run_info import utilisation_text
 from .runs import format_duration
 
 COLUMNS = ("Run", "Epochs", "Best val. acc.", "Result", "Version", "Weights")
@@ -192,7 +193,9 @@ def _cell(record: dict[str, Any], column: str, version: str, doc: Document) -> s
         status = str(record.get("status", "–"))
         seconds = record.get("seconds")
         took = format_duration(seconds) if isinstance(seconds, (int, float)) else ""
-        return f"{status} in {took}" if took and took != "–" else status
+        result = f"{status} in {took}" if took and took != "–" else status
+        speed = speed_text(record)
+        return f"{result} · {speed}" if speed else result
     if column == "Version":
         if "version" not in record:
             return "–"
@@ -205,11 +208,25 @@ def _cell(record: dict[str, Any], column: str, version: str, doc: Document) -> s
     return " + ".join(kinds) + (" (missing)" if missing else "")
 
 
+def speed_text(record: dict[str, Any]) -> str:
+    """The model FLOP/s a run reached and their share of the device's peak, as recorded."""
+    flops, share = record.get("model_flops_per_s"), record.get("utilisation")
+    real = (int, float)
+    return utilisation_text(flops if isinstance(flops, real) else None,
+                            share if isinstance(share, real) else None).replace("&nbsp;", " ")
+
+
 def _tooltip(record: dict[str, Any]) -> str:
     config = record.get("config") if isinstance(record.get("config"), dict) else {}
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
     parts = [f"data: {data.get('name', '?')}", f"optimizer: {config.get('optimizer', '?')}",
              f"learning rate: {config.get('lr', '?')}", f"batch: {config.get('batch_size', '?')}"]
+    notes = record.get("notes") if isinstance(record.get("notes"), list) else []
+    parts += [n for n in notes if isinstance(n, str) and (
+        n.startswith(("speed:", "torch.compile")))]
+    compile_s = record.get("compile_s")
+    if isinstance(compile_s, (int, float)):
+        parts.append(f"torch.compile: {compile_s:.1f} s compiling")
     if record.get("resumed_from"):
         parts.append(f"resumes the run of {run_started({'id': record['resumed_from']})}")
     if record.get("started_from"):
