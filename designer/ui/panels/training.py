@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
 from ...training.events import (
     DEVICES,
     OPTIMIZERS,
-    PRECISIONS,
     SCHEDULES,
     EpochEvent,
     RunResult,
@@ -58,11 +57,13 @@ from . import run_info
 from . import training_names as names
 from .augmentation import AugmentationBox
 from .batch import adopt_file_batch, design_batch, follow_in_training
+from .compile_phase import CompilePhase
 from .lr_finder import LRFinder
 from .memory_check import ask_before_start
 from .run_list import RunList
 from .runs import MAX_RUNS_KEPT, RunStart, format_duration, resume_settings, run_record
 from .settings_undo import push_settings, set_field
+from .speed_settings import SpeedSettings
 
 
 class TrainingPanel(QWidget):
@@ -119,6 +120,7 @@ class TrainingPanel(QWidget):
         layout.setSpacing(4)
         layout.addLayout(self._controls)
         layout.addWidget(self.info_label)
+        layout.addWidget(self.compiling.note)
         layout.addWidget(self.edit_notice)
         layout.addWidget(self.fault_box)
         layout.addWidget(splitter, 1)
@@ -168,6 +170,8 @@ class TrainingPanel(QWidget):
         self.info_label.setTextFormat(Qt.RichText)
         self.info_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.info_label.setWordWrap(True)
+        self.compiling = CompilePhase(self.state_label, self.progress, self)
+        self.compiling.status_message.connect(self.status_message)
 
         self.fault_box = FaultBox()
         self.edit_notice = QLabel()  # a structural edit while a run trains another version
@@ -223,22 +227,15 @@ class TrainingPanel(QWidget):
         for name in DEVICES:
             self.device.addItem(name, name)
         self.device.setToolTip("auto: CUDA, then Apple MPS, then the CPU")
-        self.precision = QComboBox()
-        for name in PRECISIONS:
-            self.precision.addItem(name, name)
-        self.precision.setToolTip("bf16 / fp16: mixed precision (autocast) on CUDA")
-        self.channels_last = QCheckBox("channels_last")
-        self.channels_last.setToolTip("NHWC memory layout on CUDA (faster with mixed precision)")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         for spin in (self.samples, self.epochs, self.seed):
             spin.setKeyboardTracking(False)
             spin.valueChanged.connect(self._edited)
-        for combo in (self.optimizer, self.schedule, self.device, self.precision):
+        for combo in (self.optimizer, self.schedule, self.device):
             combo.activated.connect(self._edited)
         for edit in (self.lr, self.weight_decay):
             edit.editingFinished.connect(self._edited)
-        self.channels_last.toggled.connect(self._edited)
 
         grid = QGridLayout()
         grid.setHorizontalSpacing(6)
@@ -254,8 +251,7 @@ class TrainingPanel(QWidget):
                 (("Optimizer", self.optimizer), None),
                 (("LR", self.lr), ("Decay", self.weight_decay)),
                 (("Schedule", self.schedule), None),
-                (("Device", self.device), ("Precision", self.precision)),
-                (("Seed", self.seed), (None, self.channels_last)))
+                (("Device", self.device), ("Seed", self.seed)))
         for r, (left, right) in enumerate(rows, start=3):
             grid.addWidget(QLabel(left[0]), r, 0)
             grid.addWidget(left[1], r, 1, 1, 1 if right else 3)
@@ -267,7 +263,7 @@ class TrainingPanel(QWidget):
                     grid.addWidget(right[1], r, 2, 1, 2)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
-        for w in (self.dataset, self.optimizer, self.schedule, self.device, self.precision):
+        for w in (self.dataset, self.optimizer, self.schedule, self.device):
             w.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             w.setMinimumContentsLength(4)
             w.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
@@ -280,6 +276,9 @@ class TrainingPanel(QWidget):
         heading.setContentsMargins(0, 2, 0, 2)
         box.addWidget(heading)
         box.addLayout(grid)
+        self.speed = SpeedSettings(self.doc)  # precision, memory format, cuDNN, compile, data
+        self.speed.settings_requested.connect(self.change_settings)
+        box.addWidget(self.speed)
         self.augmentation = AugmentationBox(self.doc)
         self.augmentation.settings_requested.connect(self.change_settings)
         box.addWidget(self.augmentation)
@@ -330,8 +329,6 @@ class TrainingPanel(QWidget):
             self.weight_decay.setText(f"{c.weight_decay:g}")
             _choose(self.schedule, c.schedule)
             _choose(self.device, c.device)
-            _choose(self.precision, c.precision)
-            self.channels_last.setChecked(c.channels_last)
             self.seed.setValue(c.seed)
         finally:
             self._loading = False
@@ -363,8 +360,6 @@ class TrainingPanel(QWidget):
             edit.setText(f"{getattr(c, attr):g}")
         c.schedule = self.schedule.currentData()
         c.device = self.device.currentData()
-        c.precision = self.precision.currentData()
-        c.channels_last = self.channels_last.isChecked()
         c.seed = self.seed.value()
         c.data.seed = c.seed
         self._update_enabled()
@@ -396,6 +391,7 @@ class TrainingPanel(QWidget):
         self.download.setEnabled(name in names.STANDARD)
         self.path.setPlaceholderText(names.path_hint(name))
         self.augmentation.show_config(self._config)
+        self.speed.show_config(self._config)
 
     def _browse(self) -> None:
         path = names.browse_data(self, self.dataset.currentData(), self.path.text())
@@ -528,6 +524,8 @@ class TrainingPanel(QWidget):
         worker.epoch.connect(self._on_epoch)
         worker.finished.connect(self._on_finished)
         worker.data_progress.connect(self._on_data)
+        worker.phase.connect(self.compiling.on_phase)
+        self.compiling.begin_run()
         self.worker = worker
         self.progress.setRange(0, 0)  # busy until the trainer says how long
         self.progress.setFormat("Preparing the data and the model…")
@@ -619,6 +617,7 @@ class TrainingPanel(QWidget):
             self._set_state("running")
         self.info_label.setText(self._info_text(None))
         notes = getattr(event, "notes", None)
+        self.compiling.notes(notes or [])
         if notes:
             self.info_label.setToolTip("\n".join(notes))
             self.status_message.emit("; ".join(notes))
@@ -654,6 +653,7 @@ class TrainingPanel(QWidget):
             return
         worker.wait()
         self._last_result = result
+        self.compiling.end()
         self._set_state(result.status)
         loss_curve = self.plots.smoothed_loss_curve() if self.plots else []
         lr_curve = self.plots.learning_rate_curve() if self.plots else []
