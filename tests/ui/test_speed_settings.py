@@ -6,6 +6,7 @@ the model FLOP/s with their share of the device's peak beside images/s, kept wit
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -26,7 +27,7 @@ from designer.training.events import (
 )
 from designer.training.speed import Capability, utilisation
 from designer.ui.main_window import MainWindow
-from designer.ui.panels.speed_settings import Machine
+from designer.ui.panels.speed_settings import Machine, parse_machine, resolved
 
 ROOT = Path(__file__).resolve().parents[2]
 CIFAR = ROOT / "presets" / "cifar10_example.convnet.json"
@@ -91,11 +92,40 @@ def test_auto_says_what_it_becomes_on_this_machine(make_window):
     assert speed.memory_format.itemText(0) == "auto: channels_last here"  # a CONV network
     assert speed.cudnn.itemText(0) == "auto: on here"
     assert "25%" in speed.data_on_device.itemText(0)
+    # the memory format's auto follows the design: no CONV layer, no channels_last
+    window.doc.edit("Delete", lambda net: net.remove("conv"))
+    assert speed.memory_format.itemText(0) == "auto: contiguous here"
+    window.doc.undo_stack.undo()
+    assert speed.memory_format.itemText(0) == "auto: channels_last here"
     # the Device setting counts: the CPU chosen on the GPU machine
     pick(window.training.device, "cpu")
     assert speed.precision.itemText(0) == "auto: fp32 here (CPU)"
     assert not window.training.speed.compile.toolTip() == ""
     assert "eager" in speed.compile.toolTip()
+
+
+def test_the_machine_is_what_nvidia_smi_names():
+    assert parse_machine("NVIDIA H200, 9.0\n") == H200
+    v100 = parse_machine("Tesla V100-SXM2-16GB, 7.0\nTesla V100-SXM2-16GB, 7.0\n")
+    assert v100.kind == "cuda" and not v100.capability.bf16
+    kind, speed = resolved(v100, "auto", conv=True)
+    assert (kind, speed.precision, speed.channels_last) == ("cuda", "fp32", True)
+    # an older driver without compute_cap, or no GPU: what the CPU (or Apple's GPU) does
+    assert parse_machine("Field \"compute_cap\" is not a valid field").kind in ("cpu", "mps")
+    assert parse_machine("").kind in ("cpu", "mps")
+
+
+def test_the_probe_asks_nvidia_smi_without_torch(make_window, qtbot, tmp_path, monkeypatch):
+    smi = tmp_path / "bin" / "nvidia-smi"
+    smi.parent.mkdir()
+    smi.write_text("#!/bin/sh\necho 'NVIDIA H200, 9.0'\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{smi.parent}:{os.environ['PATH']}")
+    window = make_window()
+    speed = window.training.speed
+    qtbot.waitUntil(lambda: speed.machine is not None, timeout=30_000)
+    assert speed.machine == H200
+    assert speed.precision.itemText(0) == "auto: bf16 here (NVIDIA H200)"
 
 
 def test_each_setting_is_an_undo_step_and_is_saved_with_the_design(make_window, qtbot,

@@ -5,8 +5,9 @@ and whether the data set is kept on the device. Each is a field of the training 
 
 "auto" says what it becomes on this machine: training/speed.py's resolve_speed (pure, no torch)
 asked for the device the run would get. What the machine has is asked of nvidia-smi in a
-QProcess once the box is first shown (name and compute capability; none found: the CPU, or
-Apple's GPU on an Apple silicon Mac), never by importing torch in the window.
+QProcess once the box is first shown (name and compute capability; no nvidia-smi or no GPU
+listed: the CPU, or Apple's GPU on an Apple silicon Mac; a query that fails: plain "auto"),
+never by importing torch in the window.
 """
 
 from __future__ import annotations
@@ -153,14 +154,14 @@ class SpeedSettings(QWidget):
             return
         self.process = QProcess(self)
         self.process.finished.connect(self._read)
-        self.process.errorOccurred.connect(
-            lambda e: self.set_machine(no_gpu()) if e == QProcess.FailedToStart else None)
         self.process.start(program, QUERY)
 
     def _read(self, code: int, status) -> None:
-        ok = status == QProcess.ExitStatus.NormalExit and code == 0
-        out = bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
-        self.set_machine(parse_machine(out) if ok else no_gpu())
+        """nvidia-smi's answer (unless the machine was told already); one that failed (an
+        older driver without compute_cap) leaves "auto" saying nothing it does not know."""
+        if self.machine is None and status == QProcess.ExitStatus.NormalExit and code == 0:
+            out = bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
+            self.set_machine(parse_machine(out))
 
     def set_machine(self, machine: Machine) -> None:
         """What this machine has (the probe's answer; tests set one)."""
