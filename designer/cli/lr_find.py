@@ -37,8 +37,9 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("lr-find", help="suggest a learning rate: the learning-rate range test",
                        description="Train a fresh copy of the design for a few batches while "
                                    "the learning rate grows exponentially from --start to "
-                                   "--end; show the loss against the rate and suggest the "
-                                   "rate of its steepest descent.")
+                                   "--end; show the loss against the rate and suggest a "
+                                   "rate from the bottom of the curve (its highest for the "
+                                   "one-cycle schedule, its middle for the others).")
     p.add_argument("file", help="a .convnet.json design")
     add_data_options(p)
     add_optimizer_options(p)
@@ -147,7 +148,8 @@ def report(result: Any, name: str, cfg: Any, command: str) -> str:
     head = (f"learning-rate finder: {name} on {result.device}, {cfg.optimizer}, batch "
             f"{cfg.batch_size}: {len(result.lrs)} of {result.steps} batches from "
             f"{result.start:.3g} to {result.end:.3g}")
-    lines = [head, *plot(result.lrs, result.smoothed, result.suggestion_index), ""]
+    lines = [head, *plot(result.lrs, result.centred or result.smoothed,
+                         result.suggestion_index), ""]
     lines.append(f"ended: {result.ended}" if result.ended else "ended")
     lines += [f"note: {n}" for n in result.notes]
     if result.suggestion is None:
