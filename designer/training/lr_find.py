@@ -23,10 +23,10 @@ and landed 3-10x off, too high or too low depending on where the lag put it. The
 lag-free curve is where it lies within BAND of its fall around its lowest point; for the one-cycle
 schedule (the default; it warms up to its rate and holds it a moment) the suggestion is the
 highest rate of the bottom, for any other schedule (a rate held from the start) its middle.
-Measured against a grid of rates trained 3 epochs each with the same schedule (seeds 0 and 1,
-the synthetic set; benchmarks/bench_lr_find.py, BENCHMARKS.md), it lands within 3x of the best
-on 11 of 12 sweeps (the CIFAR-10 example, LeNet-5 and CONV-RELU-POOL x2 at batch 32 and 64),
-the former rule on 8; `min_lr` is the lowest point of the lag-free curve.
+Measured against a grid of rates trained 3 epochs each with the same schedule (one-cycle; seeds
+0 and 1, the synthetic set; benchmarks/bench_lr_find.py, BENCHMARKS.md), it lands within 3x of
+the best on 11 of 12 sweeps (the CIFAR-10 example, LeNet-5 and CONV-RELU-POOL x2, batch 32 and
+64), the former rule on 8; `min_lr` is the lowest point of the lag-free curve.
 
 For a window: run it in a thread; `stop` (a threading.Event) ends it after the current batch
 (status "stopped", the curve so far and a suggestion from it); `on_step(LRStep)` hears every
