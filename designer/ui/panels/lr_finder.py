@@ -238,8 +238,11 @@ class LRFinder(QWidget):
     def _on_done(self, result) -> None:
         self._end()
         self.result = result
-        self.curve.setData(result.lrs, result.smoothed)
-        self._fit_loss(result.smoothed)
+        # at the end the curve the suggestion was read from: centred, without the running
+        # average's lag (the live curve can only be the running average)
+        final = result.centred if len(result.centred) == len(result.lrs) else result.smoothed
+        self.curve.setData(result.lrs, final)
+        self._fit_loss(final)
         self.progress.setRange(0, max(1, len(result.lrs)))
         self.progress.setValue(len(result.lrs))
         self.progress.setFormat(f"{result.status} after {len(result.lrs)} batches")
