@@ -5,6 +5,7 @@ mouse as a user moves it."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF
+from pytestqt.exceptions import TimeoutError as WaitTimedOut
 
 from designer.model.windows import input_window
 from tests.ui.test_feature_maps import VGG16, open_panel, small, window  # noqa: F401
@@ -13,16 +14,25 @@ from tests.ui.test_feature_maps import VGG16, open_panel, small, window  # noqa:
 def hover(qtbot, view, tile: int, x: float, y: float) -> tuple[int, int, int] | None:
     """Move the mouse over pixel (x, y) of a tile of the feature-map view, as a user does;
     the (tile, row, column) the view says is under it."""
-    qtbot.wait(50)  # the view laid out at its final size
     mosaic = view.mosaic
-    x0, y0 = mosaic.mosaic.origin(tile)
-    scene = mosaic.box.mapViewToScene(QPointF(x0 + x + 0.5, y0 + y + 0.5))
-    point = mosaic.graphics.mapFromScene(scene)
-    target = QPoint(round(point.x()), round(point.y()))
-    # the mouse comes from a pixel beside it (a move to where it already is sends nothing)
-    qtbot.mouseMove(mosaic.graphics.viewport(), target + QPoint(1, 1))
-    qtbot.mouseMove(mosaic.graphics.viewport(), target)
-    qtbot.wait(20)
+
+    def move() -> bool:
+        """Map the point again each time (a busy machine may lay the dock out after a move)."""
+        x0, y0 = mosaic.mosaic.origin(tile)
+        scene = mosaic.box.mapViewToScene(QPointF(x0 + x + 0.5, y0 + y + 0.5))
+        point = mosaic.graphics.mapFromScene(scene)
+        target = QPoint(round(point.x()), round(point.y()))
+        # the mouse comes from a pixel beside it (a move to where it already is sends nothing)
+        qtbot.mouseMove(mosaic.graphics.viewport(), target + QPoint(1, 1))
+        qtbot.mouseMove(mosaic.graphics.viewport(), target)
+        qtbot.wait(20)
+        return mosaic.hover_at is not None and mosaic.hover_at[0] == tile
+
+    qtbot.wait(50)  # the view laid out at its final size
+    try:
+        qtbot.waitUntil(move, timeout=3_000)
+    except WaitTimedOut:  # off every tile, say: the caller's assertions judge
+        pass
     return mosaic.hover_at
 
 
