@@ -38,6 +38,9 @@ class TrainingActions:
         panel.status_message.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         panel.running_changed.connect(self._training_running_changed)
         panel.running_changed.connect(self._tensorboard_run_changed)
+        # the panel is wide (its settings and three plots): the Totals dock beside the canvas
+        # keeps the width its figures need rather than being squeezed under them
+        self.totals.setMinimumWidth(self.totals.sizeHint().width())
         dock = self.docks["training"]
         dock.visibilityChanged.connect(lambda seen: seen and panel.ensure_plots())
         if dock.isVisible():

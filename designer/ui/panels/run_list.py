@@ -61,14 +61,17 @@ class RunList(QWidget):
         self.delete_button.setToolTip("Forget the selected run and its weights (when the "
                                       "design is saved)")
         self.delete_button.clicked.connect(self.delete_selected)
+        # the check box on a line of its own: its text (which run it starts from) is long, and
+        # beside the buttons it made the Training panel too wide for a 1400 px window
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.start_from, 1)
         row.addWidget(self.resume_button)
         row.addWidget(self.delete_button)
+        row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(3)
+        layout.addWidget(self.start_from)
         layout.addLayout(row)
         layout.addWidget(self.table, 1)
         doc.file_changed.connect(self.refill)
