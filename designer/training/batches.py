@@ -109,7 +109,22 @@ class _TensorBatches:
             yield xb, yb
 
 
-class _LoaderBatches:
+class _Ordered:
+    """Batches drawn in `order` (a Skip): `skip` is how many of the epoch's first batches a
+    resumed run passes over."""
+
+    order: Skip
+
+    @property
+    def skip(self) -> int:
+        return self.order.skip
+
+    @skip.setter
+    def skip(self, n: int) -> None:
+        self.order.skip = n
+
+
+class _LoaderBatches(_Ordered):
     """A DataLoader's batches, moved to the device (non_blocking from pinned memory on CUDA)."""
 
     def __init__(self, loader: DataLoader, device: torch.device, channels_last: bool,
@@ -119,14 +134,6 @@ class _LoaderBatches:
 
     def __len__(self) -> int:
         return len(self.loader)
-
-    @property
-    def skip(self) -> int:
-        return self.order.skip
-
-    @skip.setter
-    def skip(self, n: int) -> None:
-        self.order.skip = n
 
     def __iter__(self):
         dev = self.device
@@ -144,7 +151,7 @@ class _LoaderBatches:
             yield x, y
 
 
-class _DeviceBatches:
+class _DeviceBatches(_Ordered):
     """Batches of a data set held on the device (an ImageDataset moved there, its images and
     labels tensors): each epoch's batches of indices are drawn from `order` as the host path
     draws them and copied to the device once, with the epoch's crop offsets and flips; every
@@ -156,14 +163,6 @@ class _DeviceBatches:
 
     def __len__(self) -> int:
         return len(self.order)
-
-    @property
-    def skip(self) -> int:
-        return self.order.skip
-
-    @skip.setter
-    def skip(self, n: int) -> None:
-        self.order.skip = n
 
     def __iter__(self):
         ds, dev = self.ds, self.ds.images.device

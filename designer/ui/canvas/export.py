@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QImage, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPalette
 from PySide6.QtSvg import QSvgGenerator
 
 from ...model.layers import CATALOGUE
-from .items import CARD_H, CARD_W
+from .items import CARD_H, CARD_W, _Fonts
 
 MARGIN = 24.0
 MAX_SIDE = 16000  # pixels: larger pictures are drawn at a smaller scale
@@ -43,15 +43,9 @@ class _Ids:
     room: the card's own layout (items.NodeCard._paint_text) measured with its fonts."""
 
     def __init__(self):
-        base = QGuiApplication.font()
-        size = base.pointSizeF() if base.pointSizeF() > 0 else 9.0
-        self.title = QFont(base)
-        self.title.setPointSizeF(size * 0.92)
-        self.title.setBold(True)
-        self.small = QFont(base)
-        self.small.setPointSizeF(size * 0.8)
-        self.title_metrics = QFontMetricsF(self.title)
-        self.small_metrics = QFontMetricsF(self.small)
+        fonts = _Fonts.get()  # the cards' own fonts
+        self.title, self.small = fonts.title, fonts.small
+        self.title_metrics, self.small_metrics = fonts.title_metrics, fonts.small_metrics
         self.inner = CARD_W - 20
 
     def room(self, title: str) -> float:
