@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from .layers import Fix, Issue, Shape, fmt_shape, numel
+from .layers import Fix, Issue, ParamError, Shape, fmt_shape, numel
 from .network import Network, NetworkError, Node
 from .peak import walk
 from .units import format_bytes, format_count
@@ -267,18 +267,8 @@ def _analyze(network, batch, dtype, optimizer, budget, device) -> Report:
 
     totals = Totals(params, buffers, macs, acts, input_values, len(order), n_err, n_warn,
                     frozen)
-    value = DTYPE_BYTES[dtype]
+    textbook = _textbook(totals, batch, budget, dtype, optimizer)
     state = OPTIMIZER_STATE[optimizer]
-    trained = params - frozen  # a frozen parameter has no gradient and no optimizer state
-    textbook = _estimate(
-        batch, budget,
-        per_sample=(("activations", acts * value), ("activation gradients", acts * value),
-                    ("data batch", input_values * value)),
-        fixed=(("weights", trained * value),)
-        + ((("frozen weights", frozen * value),) if frozen else ())
-        + (("weight gradients", trained * value),
-           ("optimizer state", state * trained * value), ("buffers", buffers * value)),
-    )
     # The PyTorch estimate walks the step in time: made when first asked for, from what this
     # analysis saw (the network may be edited in place afterwards)
     peak = _Peak((dict(nodes), order, layers, consumers, output,
@@ -356,46 +346,50 @@ def _layers(network: Network, order: tuple[str, ...]) -> dict[str, LayerReport]:
                 and hit[2].frozen == node.frozen):
             layers[nid] = hit[2]
             continue
-        layer = node.layer
-        rep = None
-        issues = ()
-        if cut:
-            issues = tuple(Issue(
-                "error",
-                f"input {i} ({src}) is not connected to the INPUT"
-                + (f" (its chain starts at {start}, which has no input)" if start != src
-                   else " (it has no input)")
-                + f": {layer.name} cannot size it; wire {start} or take {src} off this merge",
-            ) for i, src, start in cut)
-        elif kind == "Input":
-            if first_input == nid:
-                shape = (node.params["channels"], node.params["height"], node.params["width"])
-                rep = LayerReport(nid, "Input", (), (), shape, 0, 0, 0, numel(shape),
-                                  (1, 1, 1, 1, 0.5, 0.5), (), False, ())
-            else:
-                issues = (Issue("error", f"a network has one INPUT layer; {first_input} is the "
-                                         "first"),)
-        elif len(ins) < layer.min_inputs:
-            issues = _NOT_CONNECTED if not ins else (Issue(
-                "error", f"{layer.name} needs at least {layer.min_inputs} inputs, it has "
-                         f"{len(ins)}"),)
-        else:
-            in_shapes = tuple([p.shape for p in prev])
-            if None not in in_shapes:
-                shape, issues, n_p, n_b, n_macs, n_values, step, saved = _evaluate(node, in_shapes)
-                if shape is not None:
-                    rep = LayerReport(nid, kind, ins, in_shapes, shape, n_p, n_b, n_macs,
-                                      n_values, _field(prev, step), issues, layer.elementwise,
-                                      saved, node.frozen)
-        if rep is None:
-            rep = LayerReport(nid, kind, ins, (), None, 0, 0, 0, 0, None, issues,
-                              layer.elementwise, (), node.frozen)
+        rep = _fresh(nid, node, prev, cut, first_input)
         layers[nid] = rep
         cache[nid] = (node.params, prev, rep, kind, cut)
     if len(cache) > len(layers):
         for nid in [k for k in cache if k not in layers]:
             del cache[nid]
     return layers
+
+
+def _fresh(nid: str, node: Node, prev: tuple, cut: tuple, first_input: str | None) -> LayerReport:
+    """A layer's report made anew: `prev` its inputs' reports (an INPUT's: the first INPUT's
+    id), `cut` its inputs that no INPUT feeds (a merge's: (port, id, chain start))."""
+    kind = node.type
+    ins = node.inputs
+    layer = node.layer
+    issues = ()
+    if cut:
+        issues = tuple(Issue(
+            "error",
+            f"input {i} ({src}) is not connected to the INPUT"
+            + (f" (its chain starts at {start}, which has no input)" if start != src
+               else " (it has no input)")
+            + f": {layer.name} cannot size it; wire {start} or take {src} off this merge",
+        ) for i, src, start in cut)
+    elif kind == "Input":
+        if first_input == nid:
+            shape = (node.params["channels"], node.params["height"], node.params["width"])
+            return LayerReport(nid, "Input", (), (), shape, 0, 0, 0, numel(shape),
+                               (1, 1, 1, 1, 0.5, 0.5), (), False, ())
+        issues = (Issue("error", f"a network has one INPUT layer; {first_input} is the first"),)
+    elif len(ins) < layer.min_inputs:
+        issues = _NOT_CONNECTED if not ins else (Issue(
+            "error", f"{layer.name} needs at least {layer.min_inputs} inputs, it has "
+                     f"{len(ins)}"),)
+    else:
+        in_shapes = tuple([p.shape for p in prev])
+        if None not in in_shapes:
+            shape, issues, n_p, n_b, n_macs, n_values, step, saved = _evaluate(node, in_shapes)
+            if shape is not None:
+                return LayerReport(nid, kind, ins, in_shapes, shape, n_p, n_b, n_macs, n_values,
+                                   _field(prev, step), issues, layer.elementwise, saved,
+                                   node.frozen)
+    return LayerReport(nid, kind, ins, (), None, 0, 0, 0, 0, None, issues, layer.elementwise, (),
+                       node.frozen)
 
 
 def _field(prev: tuple[LayerReport, ...], step) -> tuple:
@@ -491,6 +485,25 @@ def _walk(nodes, order, layers, consumers, output, inplace, dtype, optimizer, de
     return step
 
 
+def _textbook(totals: Totals, batch: int, budget: int | None, dtype: str,
+              optimizer: str) -> MemoryEstimate:
+    """The notes' count of a training step's memory: activations and their gradients, the data
+    batch, weights, their gradients and the optimizer's state, buffers."""
+    value = DTYPE_BYTES[dtype]
+    acts, frozen = totals.activations, totals.params_frozen
+    trained = totals.params - frozen  # a frozen parameter has no gradient and no optimizer state
+    return _estimate(
+        batch, budget,
+        per_sample=(("activations", acts * value), ("activation gradients", acts * value),
+                    ("data batch", totals.input_values * value)),
+        fixed=(("weights", trained * value),)
+        + ((("frozen weights", frozen * value),) if frozen else ())
+        + (("weight gradients", trained * value),
+           ("optimizer state", OPTIMIZER_STATE[optimizer] * trained * value),
+           ("buffers", totals.buffers * value)),
+    )
+
+
 def _estimate(batch, budget, per_sample, fixed) -> MemoryEstimate:
     per = sum(b for _, b in per_sample)
     fix = sum(b for _, b in fixed)
@@ -541,6 +554,7 @@ def _with_fix_effects(network: Network, report: Report) -> Report:
     else:
         annotated = {}
         trials = min(_MAX_TRIALS, max(2, _TRIAL_LAYERS // max(len(reps), 1)))
+        base = _Base(network, report)
         for nid in fixable:
             if trials <= 0:
                 break  # the rest keep their fixes as the layers' rules offer them
@@ -553,7 +567,7 @@ def _with_fix_effects(network: Network, report: Report) -> Report:
                         fixes.append(fix)
                         continue
                     trials -= 1
-                    rows = _try_fix(network, report, nid, fix, issue.severity != "error")
+                    rows = _try_fix(base, nid, fix, issue.severity != "error")
                     if rows is not None:
                         fixes.append(replace(fix, effect=rows))
                 issues.append(replace(issue, fixes=tuple(fixes)))
@@ -564,25 +578,113 @@ def _with_fix_effects(network: Network, report: Report) -> Report:
     return replace(report, layers={**layers, **annotated})
 
 
-def _try_fix(network: Network, report: Report, nid: str, fix: Fix,
+# a layer without a size and without a word of its own (an input has no size)
+_DEAD = LayerReport("", "", (), (), None, 0, 0, 0, 0, None, (), False, ())
+
+
+class _Base:
+    """What every trial of one analysis shares: the design, its report, where each layer is in
+    the order, who reads each layer, the first INPUT and the network-level warnings."""
+
+    def __init__(self, network: Network, report: Report):
+        self.network = network
+        self.report = report
+        self.index = {nid: i for i, nid in enumerate(report.order)}
+        nodes = network.nodes
+        self.sinks = {nid for nid in report.order if nodes[nid].type != "Input"}
+        for n in nodes.values():
+            self.sinks.difference_update(n.inputs)
+        self.first_input = next((nid for nid in report.order if nodes[nid].type == "Input"),
+                                None)
+        self.live_sinks = sum(1 for nid in self.sinks if report.layers[nid].shape is not None)
+
+
+def _trial(base: _Base, nid: str, fix: Fix) -> tuple[Totals, LayerReport] | None:
+    """The totals of the design with `fix` applied to `nid`, and that layer's report in it
+    (None where the fix does not apply). Exactly what analysing the changed copy gives, made
+    from the layers the fix changes: the fixed layer, then each layer after it whose inputs'
+    reports changed (a layer left without a size by an error upstream counts nothing)."""
+    network, report = base.network, base.report
+    node = network.nodes[nid]
+    try:
+        params = node.layer.validate({**node.params, **fix.params})
+    except (ParamError, NetworkError):
+        return None
+    old = report.layers
+    cache = network._reports  # the base analysis's: each layer's unconnected merge inputs
+    changed: dict[str, LayerReport] = {}  # the layers whose report the fix changes: the new one
+    dead: set[str] = set()  # the layers left without a size in the trial
+    order = report.order
+    nodes = network.nodes
+    first = base.index[nid]
+    for d in order[first:]:
+        if d == nid:
+            n = replace(node, params=params)
+        else:
+            n = nodes[d]
+            ins = n.inputs
+            if dead and not dead.isdisjoint(ins):
+                # an input without a size: so is this layer (and it says nothing), unless its
+                # wiring alone is wrong (as it is in the design itself)
+                if not cache[d][4] and len(ins) >= n.layer.min_inputs:
+                    dead.add(d)
+                    if old[d].shape is not None or old[d].issues:
+                        changed[d] = _DEAD
+                    continue
+            elif not any(s in changed for s in ins):
+                continue
+        prev = () if n.type == "Input" else tuple([changed.get(s) or old[s] for s in n.inputs])
+        rep = _fresh(d, n, prev, cache[d][4], base.first_input)
+        if rep != old[d]:
+            changed[d] = rep
+            if rep.shape is None:
+                dead.add(d)
+    b = report.totals
+    p, fr, bu, ma, ac, iv, er, wa = (b.params, b.params_frozen, b.buffers, b.macs,
+                                     b.activations, b.input_values, b.errors, b.warnings)
+    live_sinks = base.live_sinks
+    for d, new in changed.items():
+        for rep, sign in ((old[d], -1), (new, 1)):
+            if rep.shape is not None:
+                p += sign * rep.params
+                if rep.frozen:
+                    fr += sign * rep.params
+                bu += sign * rep.buffers
+                ma += sign * rep.macs
+                if rep.type == "Input":
+                    iv += sign * rep.activations
+                elif not rep.in_place:
+                    ac += sign * rep.activations
+                if d in base.sinks:
+                    live_sinks += sign
+            for i in rep.issues:
+                if i.severity == "error":
+                    er += sign
+                elif i.severity == "warning":
+                    wa += sign
+    # the network's own warnings: several outputs, every weight frozen
+    wa += ((live_sinks > 1) - (base.live_sinks > 1)
+           + bool(fr and fr == p) - bool(b.params_frozen and b.params_frozen == b.params))
+    return (Totals(p, bu, ma, ac, iv, b.layers, er, wa, fr), changed.get(nid) or old[nid])
+
+
+def _try_fix(base: _Base, nid: str, fix: Fix,
              keep_errors: bool) -> tuple[tuple[str, str, str], ...] | None:
     """(what, before, after) rows of applying `fix` to `nid`; None where the fix does not apply
     or (keep_errors) adds errors."""
-    trial = network.copy()
-    try:
-        trial.set_params(nid, **fix.params)
-    except NetworkError:
+    found = _trial(base, nid, fix)
+    if found is None:
         return None
-    after = _analyze(trial, report.batch, report.dtype, report.optimizer, None, report.device)
-    b, a = report.totals, after.totals
+    report = base.report
+    a, rep = found
+    b = report.totals
     if keep_errors and a.errors > b.errors:
         return None
+    after = _textbook(a, report.batch, None, report.dtype, report.optimizer)
     rows = [_row("params", _count(b.params), _count(a.params)),
             _row("MACs", format_count(b.macs), format_count(a.macs)),
-            _row("memory", format_bytes(report.textbook.total),
-                 format_bytes(after.textbook.total))]
-    rep = after.layers.get(nid)
-    if rep is not None and rep.shape is not None and rep.shape != report.layers[nid].shape:
+            _row("memory", format_bytes(report.textbook.total), format_bytes(after.total))]
+    if rep.shape is not None and rep.shape != report.layers[nid].shape:
         rows.insert(0, ("output", fmt_shape(report.layers[nid].shape), fmt_shape(rep.shape)))
     if (b.warnings, b.errors) != (a.warnings, a.errors):
         rows.append(("warnings", str(b.warnings), str(a.warnings)))
