@@ -316,6 +316,28 @@ def test_table_repaints_the_rows_an_edit_changed(qtbot, doc):
     assert cell(table, "pool", 2) == "16×16×6"
 
 
+def test_table_repaints_only_the_changed_rows_each_run_apart(qtbot):
+    """ResNet-18: an edit in stage 3 changes its own rows, and the shortcut convs whose fixes
+    are tried again get reports of their own; the rows between are said unchanged, so a view
+    on the edit repaints the edit's rows, not every row on show."""
+    d = Document()
+    d.open(str(Path(__file__).resolve().parents[2] / "presets" / "resnet18.convnet.json"))
+    table = LayerTable(d)
+    qtbot.addWidget(table)
+    model = table.table_model
+    before = d.report
+    said = []
+    model.dataChanged.connect(lambda a, b, *_: said.append((a.row(), b.row())))
+    commands.set_params(d, "layer3_1_conv1", out_channels=300)
+    changed = {i for i, nid in enumerate(model.order)
+               if d.report.layers[nid] is not before.layers[nid]}
+    covered = {r for a, b in said for r in range(a, b + 1)}
+    assert covered == changed
+    assert len(said) > 1  # the edit's rows and, apart, the shortcuts re-annotated
+    assert {model.rows_by_id[n] for n in ("layer3_1_conv1", "layer3_1_bn1", "layer3_1_conv2")
+            } <= covered
+
+
 def test_table_selection_follows_the_document_both_ways(qtbot, doc):
     table = show(qtbot, LayerTable(doc))
     model = table.table_model
@@ -497,3 +519,37 @@ def test_vgg16s_totals_tooltip_says_the_notes_24m_is_their_addition_slip(qtbot):
     totals = show(qtbot, TotalsPanel(Document(vgg)))
     tip = totals.activations_label.toolTip()
     assert "15,237,608 values per image" in tip and "24M" in tip
+
+
+def test_figures_are_selectable_under_the_mouse_and_keep_a_selection(qtbot, doc):
+    """The totals' and the inspector's figures can be selected and copied; they are plain
+    labels while the mouse is elsewhere (a selectable label costs an edit 4x the layout)."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QEnterEvent
+    from PySide6.QtWidgets import QApplication
+
+    panel = show(qtbot, TotalsPanel(doc))
+    label = panel.macs_label
+    QApplication.sendEvent(label, QEvent(QEvent.Leave))
+    assert not label.textInteractionFlags() & Qt.TextSelectableByMouse
+    at = QPointF(2, label.height() / 2)
+    QApplication.sendEvent(label, QEnterEvent(at, at, label.mapToGlobal(at)))
+    assert label.textInteractionFlags() & Qt.TextSelectableByMouse
+    y = label.height() // 2
+    qtbot.mousePress(label, Qt.LeftButton, pos=QPoint(1, y))
+    qtbot.mouseMove(label, QPoint(label.width() - 2, y))
+    qtbot.mouseRelease(label, Qt.LeftButton, pos=QPoint(label.width() - 2, y))
+    assert label.selectedText() and label.selectedText() in label.text()
+    QApplication.sendEvent(label, QEvent(QEvent.Leave))
+    assert label.textInteractionFlags() & Qt.TextSelectableByMouse  # the selection stays
+    other = panel.params_label
+    QApplication.sendEvent(other, QEnterEvent(at, at, other.mapToGlobal(at)))
+    QApplication.sendEvent(other, QEvent(QEvent.Leave))
+    assert not other.textInteractionFlags() & Qt.TextSelectableByMouse  # nothing selected
+    inspector = Inspector(doc)
+    assert all(type(v).__name__ == "Figure" for v in inspector_values(inspector, doc))
+
+
+def inspector_values(inspector, doc):
+    doc.select(["conv"])
+    return list(inspector.readouts.values())

@@ -32,7 +32,7 @@ from ...model.network import FREEZABLE
 from ...model.units import format_bytes, format_count
 from .. import commands
 from ..document import Document
-from ..widgets.decor import section, vertical_scroll
+from ..widgets.decor import Figure, section, vertical_scroll
 from ..widgets.formatting import activation_bytes, layer_title, receptive_field, volumes
 from ..widgets.issues import IssueList
 
@@ -141,9 +141,8 @@ class Inspector(QWidget):
             ("rf", "Receptive field", "Input pixels one output neuron sees (W×H), and the jump: "
                                       "the product of the strides so far"),
         ):
-            value = QLabel()
+            value = Figure()
             value.setWordWrap(True)
-            value.setTextInteractionFlags(Qt.TextSelectableByMouse)
             value.setToolTip(tip)
             value.setAlignment(Qt.AlignLeft | Qt.AlignTop)
             name = QLabel(title)

@@ -26,7 +26,7 @@ from ...model.units import format_bytes, format_count, parse_size
 from .. import commands
 from ..document import Document
 from ..theme import severity_colour
-from ..widgets.decor import section, vertical_scroll
+from ..widgets.decor import Figure, section, vertical_scroll
 from ..widgets.issues import IssueList
 from ..widgets.layer_table import COLUMNS, LayerTable, LayerTableModel
 from ..widgets.memory_bar import MemoryBar, MemoryLegend, estimate_tooltip
@@ -52,11 +52,10 @@ class TotalsPanel(QWidget):
         figures = QFormLayout()
         figures.setLabelAlignment(Qt.AlignLeft)
         figures.setHorizontalSpacing(12)
-        self.params_label = QLabel()
-        self.macs_label = QLabel()
-        self.activations_label = QLabel()
+        self.params_label = Figure()
+        self.macs_label = Figure()
+        self.activations_label = Figure()
         for label in (self.params_label, self.macs_label, self.activations_label):
-            label.setTextInteractionFlags(Qt.TextSelectableByMouse)
             label.setWordWrap(True)
         figures.addRow("Parameters", self.params_label)
         figures.addRow("Compute", self.macs_label)
@@ -123,8 +122,8 @@ class TotalsPanel(QWidget):
         verdict_row.addWidget(self.use_batch)
         # the step's two totals, a short row each: plain text that does not wrap (a rich-text,
         # wrapping label is laid out again, with the whole panel, on every edit)
-        self.book_total = QLabel()
-        self.peak_total = QLabel()
+        self.book_total = Figure()
+        self.peak_total = Figure()
         bold = self.book_total.font()
         bold.setBold(True)
         totals = QFormLayout()
@@ -134,7 +133,6 @@ class TotalsPanel(QWidget):
                              ("PyTorch's peak", self.peak_total)):
             label.setTextFormat(Qt.PlainText)
             label.setFont(bold)
-            label.setTextInteractionFlags(Qt.TextSelectableByMouse)
             totals.addRow(title, label)
 
         content = QWidget()

@@ -1,5 +1,5 @@
 """Small pieces of look shared by the panels: the category swatch beside a layer's name, the
-section headings, and the scroll area a panel's content sits in."""
+section headings, the scroll area a panel's content sits in, and the selectable figures."""
 
 from __future__ import annotations
 
@@ -52,6 +52,26 @@ def vertical_scroll(content: QWidget) -> QScrollArea:
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
     scroll.setWidget(content)
     return scroll
+
+
+class Figure(QLabel):
+    """A label whose text a user may select and copy, made selectable only while the mouse is
+    over it. A selectable label lays its text out as a document at every change (four times
+    the work of a plain one, and an edit changes a dozen figures), so most of the time it is
+    plain; the selection is kept while there is one."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self._plain = self.textInteractionFlags()
+
+    def enterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        super().enterEvent(event)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if not self.hasSelectedText():
+            self.setTextInteractionFlags(self._plain)
+        super().leaveEvent(event)
 
 
 def float_edit(tip: str) -> QLineEdit:

@@ -46,6 +46,18 @@ _LEFT = int((Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter).value)
 _RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
 _ALIGNS = (_LEFT, _LEFT, _LEFT, _RIGHT, _RIGHT, _LEFT, _RIGHT, _LEFT)
 _MEMORY, _NOTES = 6, 7
+_MAX_RUNS = 16  # runs of changed rows said apart; more are said as one range
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """[(first, last)] of each run of consecutive row numbers in the sorted `rows`."""
+    runs: list[tuple[int, int]] = []
+    for r in rows:
+        if runs and runs[-1][1] == r - 1:
+            runs[-1] = (runs[-1][0], r)
+        else:
+            runs.append((r, r))
+    return runs
 
 
 class LayerTableModel(QAbstractTableModel):
@@ -67,7 +79,9 @@ class LayerTableModel(QAbstractTableModel):
         self._rows = None
         if report.order == self.order:
             # The analysis hands back the very same LayerReport for a layer it did not change,
-            # so only the rows between the first and last changed one need repainting.
+            # so only the changed rows need repainting: each run of them is said apart (one
+            # range from the first to the last would repaint every row on show between them,
+            # as an edit's layers and a far-off layer whose fixes were tried again are)
             if not self.order:
                 return
             last = len(COLUMNS) - 1
@@ -77,8 +91,11 @@ class LayerTableModel(QAbstractTableModel):
             new_layers, old_layers = report.layers, old.layers
             changed = [i for i, nid in enumerate(self.order)
                        if new_layers[nid] is not old_layers.get(nid)]
-            if changed:
-                self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], last))
+            runs = _runs(changed)
+            if len(runs) > _MAX_RUNS:
+                runs = [(changed[0], changed[-1])]
+            for first, end in runs:
+                self.dataChanged.emit(self.index(first, 0), self.index(end, last))
             return
         self.beginResetModel()
         self.order = report.order
