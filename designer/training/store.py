@@ -144,14 +144,14 @@ class RunStore:
 
     def problems(self, runs: Iterable[Any]) -> list[str]:
         """What is wrong with the weights a design's runs say they kept: a file missing, or
-        damaged (its header unreadable: runs.read_info). One line per run, naming the file."""
-        from . import runs as checkpoints
-
+        damaged (its header unreadable: runs.read_info). One line per run, naming the file.
+        (A design without kept weights has nothing to check: torch is not even imported.)"""
         out = []
         for record in runs:
             kinds = kept_weights(record)
             if not kinds:
                 continue
+            from . import runs as checkpoints
             files = self.files(record)
             for kind in kinds:
                 path = files.get(kind)

@@ -186,6 +186,8 @@ def test_runs_are_saved_with_the_design_and_drawn_behind_the_next(window, qtbot,
 
 
 def test_the_window_imports_neither_torch_nor_pyqtgraph_before_training(tmp_path):
+    """Nor does opening a design without runs (its weights' check once imported torch: a
+    second and a half before the design showed)."""
     code = (
         "import sys\n"
         "from pathlib import Path\n"
@@ -198,6 +200,9 @@ def test_the_window_imports_neither_torch_nor_pyqtgraph_before_training(tmp_path
         "w.show()\n"
         "for _ in range(20): app.processEvents()\n"
         "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)\n"
+        f"w.open_path({str(ROOT / 'presets' / 'resnet18.convnet.json')!r}, ask=False)\n"
+        "for _ in range(20): app.processEvents()\n"
+        "print('torch' in sys.modules, len(w.doc.network))\n"
         "w.show_training()\n"
         "for _ in range(20): app.processEvents()\n"
         "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)\n"
@@ -208,7 +213,9 @@ def test_the_window_imports_neither_torch_nor_pyqtgraph_before_training(tmp_path
                          text=True, timeout=60)
     lines = out.stdout.split()
     assert lines[:2] == ["False", "False"], out.stderr
-    assert lines[2:4] == ["False", "True"], out.stderr  # the Training tab shown: plots, no torch
+    # a design file opened (one without runs: no weights to check), still no torch
+    assert lines[2] == "False" and int(lines[3]) > 50, out.stderr
+    assert lines[4:6] == ["False", "True"], out.stderr  # the Training tab shown: plots, no torch
 
 
 def test_showing_the_training_tab_does_not_modify_a_design(qtbot, monkeypatch):
