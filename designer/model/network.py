@@ -50,6 +50,11 @@ class Node:
     def layer(self) -> LayerType:
         return CATALOGUE[self.type]
 
+    def at(self, pos: tuple[float, float] | None) -> Node:
+        """This layer at another place on the canvas: made directly, at half the cost of
+        dataclasses.replace (a stage expanded moves hundreds of layers)."""
+        return Node(self.id, self.type, self.params, self.inputs, self.label, pos, self.frozen)
+
 
 @dataclass
 class Network:
@@ -266,7 +271,7 @@ class Network:
         """Set a layer's canvas position (not an analysed change: the version stays)."""
         if pos is not None:
             pos = (float(pos[0]), float(pos[1]))
-        self.nodes[node_id] = replace(self[node_id], pos=pos)
+        self.nodes[node_id] = self[node_id].at(pos)
 
     def rename(self, old: str, new: str) -> None:
         """Give a layer a new id; wires follow."""

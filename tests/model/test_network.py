@@ -98,3 +98,17 @@ def test_version_changes_on_every_edit(stack):
     v = net.version
     net.set_params("fc", out_features=3)
     assert net.version > v
+
+
+def test_a_moved_layer_keeps_every_other_field():
+    """Node.at() builds the node field by field (dataclasses.replace costs twice as much): a
+    field added to Node must be added there too."""
+    from dataclasses import fields, replace
+
+    from designer.model.network import Node
+
+    assert [f.name for f in fields(Node)] == ["id", "type", "params", "inputs", "label", "pos",
+                                              "frozen"], "add the new field to Node.at()"
+    node = Node("c", "Conv2d", {"out_channels": 3}, ("a", "b"), "mine", (1.0, 2.0), True)
+    assert node.at((5.0, 6.0)) == replace(node, pos=(5.0, 6.0))
+    assert node.at(None) == replace(node, pos=None)
