@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from designer.model import analysis
+from designer.model import analysis, fix_trials
 from designer.model.design_file import load
 from designer.model.layers import Fix
 from designer.model.network import NetworkError
@@ -30,7 +30,7 @@ def full(net, nid, params):
 
 def tried(net, nid, params):
     report = analysis.analyze(net, batch=8, optimizer="adam", fix_effects=False)
-    return analysis._trial(analysis._Base(net, report), nid, Fix("edit", params))
+    return fix_trials._trial(fix_trials._Base(net, report), nid, Fix("edit", params))
 
 
 @st.composite
