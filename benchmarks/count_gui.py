@@ -17,15 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_gui as bg  # noqa: E402
+from count_start import instructions  # noqa: E402
 
 _CHILD = r"""
 import sys, tempfile
@@ -45,17 +43,7 @@ else:
 
 def count(kind: str, n: int, env: dict, out: Path) -> int:
     code = _CHILD.format(bench=str(Path(__file__).resolve().parent), kind=kind, n=n)
-    subprocess.run([sys.executable, "-c", code], env=env, cwd=str(bg.ROOT),
-                   capture_output=True, timeout=600, check=True)  # bytecode cached
-    target = out / f"callgrind.{kind}.{n}.out"
-    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={target}",
-                    sys.executable, "-c", code], env=env, cwd=str(bg.ROOT),
-                   capture_output=True, timeout=3600, check=True)
-    text = target.read_text(errors="replace")
-    found = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
-    if found is None:
-        raise SystemExit(f"no instruction count in {target}")
-    return int(found.group(1))
+    return instructions(code, f"{kind}.{n}", env, out, timeout=3600)
 
 
 def main(argv: list[str] | None = None) -> dict:

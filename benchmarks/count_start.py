@@ -68,17 +68,22 @@ def _made(env: dict) -> dict:
 
 
 def count(kind: str, made: dict, env: dict, out: Path) -> int:
-    code = _code(kind, made)
+    return instructions(_code(kind, made), kind, env, out)
+
+
+def instructions(code: str, name: str, env: dict, out: Path, timeout: int = 1800) -> int:
+    """Instructions of `python -c code` to its end under callgrind, after one uncounted run
+    that caches its bytecode; the callgrind file is out/callgrind.{name}.out."""
     subprocess.run([sys.executable, "-c", code], env=env, cwd=str(bg.ROOT),
-                   capture_output=True, timeout=120, check=True)  # bytecode cached
-    target = out / f"callgrind.{kind}.out"
+                   capture_output=True, timeout=timeout, check=True)  # bytecode cached
+    target = out / f"callgrind.{name}.out"
     subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={target}",
                     sys.executable, "-c", code], env=env, cwd=str(bg.ROOT),
-                   capture_output=True, timeout=1800, check=True)
+                   capture_output=True, timeout=timeout, check=True)
     text = target.read_text(errors="replace")
     found = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
     if found is None:
-        raise SystemExit(f"{kind}: no instruction count in {target}")
+        raise SystemExit(f"{name}: no instruction count in {target}")
     return int(found.group(1))
 
 
