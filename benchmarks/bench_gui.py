@@ -7,7 +7,8 @@ in the same run.
 
 Runs on Qt's offscreen platform unless told otherwise (QT_QPA_PLATFORM, or --xvfb, which re-runs
 the script under `xvfb-run` with QT_QPA_PLATFORM=xcb when there is no DISPLAY). Timings are
-medians.
+medians. The window of the edit, expand and open figures is made as the app makes it:
+app.qt_environment() before the QApplication (Qt's fills serial, Fusion), the app's look.
 
 How each figure is measured:
 
@@ -656,8 +657,9 @@ def main() -> int:
 
         qInstallMessageHandler(quiet)
 
-        from designer.app import _apply_look
+        from designer.app import _apply_look, qt_environment
 
+        qt_environment()  # what the app sets before its QApplication is made
         app = QApplication.instance() or QApplication([sys.argv[0]])
         _apply_look(app)
         platform = app.platformName()

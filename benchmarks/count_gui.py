@@ -31,7 +31,10 @@ from pathlib import Path
 sys.path.insert(0, {bench!r})
 import bench_gui as bg
 from PySide6.QtWidgets import QApplication
+from designer.app import _apply_look, qt_environment
+qt_environment()
 app = QApplication([])
+_apply_look(app)
 window = bg._window(Path(tempfile.mkdtemp()))
 kind, n = {kind!r}, {n}
 if kind == "edit":

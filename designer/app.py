@@ -15,6 +15,21 @@ _DARK = {"Window": "#1f2329", "WindowText": "#e5e7eb", "Base": "#16191d",
          "Link": "#60a5fa"}  # (its disabled and bevel colours: ui/theme.py's dark_palette)
 
 
+def qt_environment() -> None:
+    """What Qt reads from the environment when the application is made, set before it is (a
+    value the user set is kept):
+
+    * QT_NO_GUI_THREADPOOL: Qt's raster engine hands every fill of 96 rows or more (a scroll
+      bar, a panel's background) to a thread pool in slices and waits for them; for a
+      window's fills the hand-off costs more than the fill. Serial, expanding a ResNet-152
+      stage takes 12 ms where it took 16-25 ms (benchmarks/bench_gui.py, BENCHMARKS.md).
+    * QT_STYLE_OVERRIDE=Fusion: the style asked for before the application exists spares the
+      start-up the Python side of a QStyle (_apply_look).
+    """
+    os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
+    os.environ.setdefault("QT_STYLE_OVERRIDE", "Fusion")
+
+
 def _apply_look(app) -> None:
     """Fusion, in a light or dark palette following the system's colour scheme; both give
     helper text a 4.5:1 contrast, the dark one disabled colours and faded disabled icons."""
@@ -125,7 +140,7 @@ def _start(argv: list[str] | None, collecting: bool) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     if QApplication.instance() is None:
-        os.environ.setdefault("QT_STYLE_OVERRIDE", "Fusion")
+        qt_environment()
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("ConvNet Designer")
     app.setOrganizationName("ConvNetDesigner")

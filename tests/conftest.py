@@ -3,6 +3,7 @@ import os
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")  # Qt's fills serial, as the app has them
 
 
 @pytest.fixture(scope="session", autouse=True)

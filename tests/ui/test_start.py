@@ -227,3 +227,49 @@ def test_the_window_s_file_suffix_is_the_design_file_s():
     from designer.ui import main_window
 
     assert main_window.SUFFIX == SUFFIX
+
+
+def test_qt_environment_asks_for_serial_fills_and_fusion_and_keeps_the_user_s(monkeypatch):
+    from designer.app import qt_environment
+
+    monkeypatch.delenv("QT_NO_GUI_THREADPOOL", raising=False)
+    monkeypatch.setenv("QT_STYLE_OVERRIDE", "windows")
+    qt_environment()
+    assert __import__("os").environ["QT_NO_GUI_THREADPOOL"] == "1"
+    assert __import__("os").environ["QT_STYLE_OVERRIDE"] == "windows"  # the user's choice
+
+
+_THREADS = r"""
+import os, sys
+from PySide6.QtWidgets import QApplication
+import designer.app as app
+kept = app._after_start
+def after(window, collecting):
+    kept(window, collecting)
+    window.grab()  # the whole window painted again: fills of hundreds of rows
+    print(sorted(open(f"/proc/self/task/{t}/comm").read().strip()
+                 for t in os.listdir("/proc/self/task")))
+    window.doc.undo_stack.setClean()
+    QApplication.instance().quit()
+app._after_start = after
+sys.exit(app.main([]))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_the_window_paints_without_qt_s_fill_threads(tmp_path):
+    """Qt's raster engine hands a fill of 96 rows or more to its GUI thread pool and waits;
+    for a window's fills that costs more than it saves (BENCHMARKS.md, "Big networks"). The
+    app turns the pool off before Qt reads the switch, so painting the filled window starts
+    no "Thread (pooled)"."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "c"),
+           "XDG_DATA_HOME": str(tmp_path / "d")}
+    env.pop("QT_NO_GUI_THREADPOOL", None)
+    done = subprocess.run([sys.executable, "-c", _THREADS], capture_output=True, text=True,
+                          timeout=120, cwd=str(PRESETS.parent), env=env)
+    assert done.returncode == 0, done.stderr
+    threads = eval(done.stdout.strip().splitlines()[-1])  # noqa: S307 (our child's list)
+    assert "Thread (pooled)" not in threads
