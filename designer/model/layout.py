@@ -258,12 +258,15 @@ def _spread(desired: list[float], gap: float) -> list[float]:
 # ------------------------------------------------------------------------------- in place
 
 def toggle_moves(network: Network, block_id: str,
-                 positions: Mapping[str, tuple[float, float]]
+                 positions: Mapping[str, tuple[float, float]],
+                 readers: Mapping[str, Sequence[str]] | None = None
                  ) -> dict[str, tuple[float, float]]:
     """The moves that expanding (or collapsing) a block in place needs. Expanding: its layers
     laid out top to bottom from its card's place, and what comes after it below, in its band
     of columns, moved down to make room. Collapsing: its layers squashed into its card's place
-    and what came after it moved up to close the gap. `positions`: where every layer is now."""
+    and what came after it moved up to close the gap. `positions`: where every layer is now;
+    `readers` ({layer: the layers reading it}), where the caller keeps it, spares a walk
+    over the whole design."""
     block = network.blocks[block_id]
     mine = set(block.members)
     cx, cy = _blocks.anchor(block.members, positions)
@@ -289,7 +292,7 @@ def toggle_moves(network: Network, block_id: str,
     lo, hi = min(xs) - 170.0, max(xs) + 170.0
     hidden_now = _blocks.hidden(network.blocks)
     others: dict[str, list[str]] = {}
-    for nid in _downstream(network, mine):
+    for nid in _downstream(network, mine, readers):
         if nid not in mine and nid in positions:
             others.setdefault(hidden_now.get(nid, nid), []).append(nid)
     below = {u: _blocks.anchor(m, positions) for u, m in others.items()}
@@ -309,11 +312,14 @@ def toggle_moves(network: Network, block_id: str,
     return {n: p for n, p in moves.items() if positions.get(n) != p}
 
 
-def _downstream(network: Network, starts: set[str]) -> set[str]:
-    readers: dict[str, list[str]] = {}
-    for n in network.nodes.values():
-        for s in n.inputs:
-            readers.setdefault(s, []).append(n.id)
+def _downstream(network: Network, starts: set[str],
+                readers: Mapping[str, Sequence[str]] | None = None) -> set[str]:
+    if readers is None:
+        built: dict[str, list[str]] = {}
+        for n in network.nodes.values():
+            for s in n.inputs:
+                built.setdefault(s, []).append(n.id)
+        readers = built
     seen: set[str] = set()
     stack = list(starts)
     while stack:

@@ -115,7 +115,7 @@ class Network:
 
     def copy(self) -> Network:
         return Network(self.name, self.description, dict(self.nodes), dict(self.blocks),
-                       _reports=dict(self._reports))
+                       _reports=dict(self._reports), _order=self._order)
 
     # ----------------------------------------------------------------------------- edits
 

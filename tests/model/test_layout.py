@@ -169,6 +169,12 @@ def test_a_collapsed_block_takes_one_place_and_opens_with_room_made():
     assert max(pos[m][1] for m in members) - top < ROW / 2  # squashed into the card's row
     assert pos["after"][1] == top + ROW
     moves = toggle_moves(net, "b", pos)
+    readers = {}
+    for n in net.nodes.values():
+        for src in n.inputs:
+            readers.setdefault(src, []).append(n.id)
+    assert toggle_moves(net, "b", pos, readers) == moves  # (the canvas passes the readers)
+    assert toggle_moves(net, "b", pos, {}) != moves  # (and they are what moves "after")
     opened = {**pos, **moves}
     net.set_collapsed(["b"], False)
     assert_no_overlaps(shown(net, opened))

@@ -29,6 +29,18 @@ def test_topological_order_follows_the_wires(stack):
     assert net.topological_order()[-1] == extra
 
 
+def test_a_copy_keeps_the_order_until_it_is_edited_and_the_original_its_own(stack):
+    net, ids = stack
+    order = net.topological_order()
+    copy = net.copy()
+    assert copy.topological_order() is order  # (known: not sorted again)
+    extra = copy.add("ReLU", inputs=["input"])
+    copy.connect(extra, "conv")
+    copy.remove("relu")
+    assert copy.topological_order() == ("input", extra, "conv", "pool", "fc")
+    assert net.topological_order() == tuple(ids)
+
+
 def test_remove_inside_a_stack_reconnects_the_neighbours(stack):
     net, ids = stack
     net.remove("relu")

@@ -1,6 +1,7 @@
 """The canvas as a user meets it: cards and wires for a design, drag and drop from the palette,
 drawing wires between ports, deleting, moving, selecting, copying, laying out, exporting."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -245,6 +246,29 @@ def test_a_selected_wire_is_deleted_with_delete(canvas):
     view.actions_by_name["delete"].trigger()
     assert doc.network["pool"].inputs == ()
     assert ("relu", "pool") not in scene.wires
+
+
+def test_a_wire_is_picked_along_its_new_route_after_its_card_moved(canvas):
+    """The pick area (a stroke 12 wide) is made when first asked for: it follows the route
+    the wire has now, and lies within the wire's bounds (what Qt's index finds it by)."""
+    doc, scene, view = canvas
+    wire = scene.wires[("relu", "pool")]
+    old_mid = wire.path().pointAtPercent(0.5)
+    assert wire.shape().contains(old_mid)  # (made now, for the route before the move)
+    x, y = scene.position_of("pool")
+    doc.move({"pool": (x + 400, y + 150)})
+    new_mid = wire.path().pointAtPercent(0.5)
+    assert new_mid != old_mid
+    assert wire.shape().contains(new_mid) and not wire.shape().contains(old_mid)
+    a = math.radians(wire.path().angleAtPercent(0.5))  # (counter-clockwise, y down)
+    normal = QPointF(math.sin(a), math.cos(a))
+    assert wire.shape().contains(new_mid + normal * 5.5)
+    assert wire.shape().contains(new_mid - normal * 5.5)
+    assert not wire.shape().contains(new_mid + normal * 7.0)
+    assert wire.boundingRect().contains(wire.shape().boundingRect())
+    assert wire in scene.items(new_mid + QPointF(5.0, 0))
+    click(view, at(view, new_mid.x(), new_mid.y()))
+    assert [w.key for w in scene.selected_wires()] == [("relu", "pool")]
 
 
 # ------------------------------------------------------------------------------------ editing

@@ -130,9 +130,10 @@ def show(scene, block_ids: list[str], collapsed: bool) -> None:
     positions = scene.positions()
     now = dict(positions)
     net = doc.network.copy()
+    readers = scene.blocks.readers()  # (the wiring stays: only blocks open or close)
     moves: dict[str, tuple[float, float]] = {}
     for bid in block_ids:
-        step = toggle_moves(net, bid, now)
+        step = toggle_moves(net, bid, now, readers)
         now.update(step)
         moves.update(step)
         net.set_collapsed([bid], collapsed)

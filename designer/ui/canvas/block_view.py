@@ -129,14 +129,16 @@ class BlockView:
         nothing about it changed): an edit elsewhere costs a look-up per layer."""
         known = self._summaries.get(block.id)
         layers = report.layers
-        if known is not None and known[0] is block and known[1] is inputs_of:
+        # (the summary reads the block's members only: collapsing or renaming it keeps it)
+        same = known is not None and (known[0] is block or known[0].members == block.members)
+        if same and known[1] is inputs_of:
             feeds = known[3]
         else:
             feeds = tuple(model_blocks.boundary(inputs_of, block.members, block.members,
                                                 readers)[0])
         reports = [layers.get(m) for m in block.members]
         reports.extend(layers.get(f) for f in feeds)
-        if known is not None and known[0] is block and known[3] == feeds \
+        if same and known[3] == feeds \
                 and len(known[4]) == len(reports) \
                 and all(a is b for a, b in zip(known[4], reports)):
             summary = known[5]
@@ -144,6 +146,11 @@ class BlockView:
             summary = model_blocks.summary(block, inputs_of, report, readers)
         self._summaries[block.id] = (block, inputs_of, None, feeds, reports, summary)
         return summary
+
+    def readers(self) -> dict[str, list[str]]:
+        """{layer: the layers that read it} of the scene's design (kept while its wiring is:
+        expanding or collapsing a block keeps it)."""
+        return self._structure(self.scene.document.network)[1]
 
     def _structure(self, net) -> tuple[dict, dict]:
         """Each layer's inputs and readers, made again only when the wiring may have changed

@@ -537,6 +537,9 @@ def wire_path(p1: QPointF, p2: QPointF, side: float | None = None) -> QPainterPa
     return path
 
 
+_PICK = 6.0  # a wire is picked within this distance (half its pick stroke's width)
+
+
 class Wire(QGraphicsPathItem):
     """The connection from `src`'s output to input `index` (of `count`) of `dst`."""
 
@@ -549,7 +552,7 @@ class Wire(QGraphicsPathItem):
         self.hovered = False
         self.drop_hint = False
         self._styled_selected = False
-        self._shape = QPainterPath()
+        self._shape: QPainterPath | None = QPainterPath()
         self._bounds = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
@@ -582,10 +585,10 @@ class Wire(QGraphicsPathItem):
         side = self._detour(p1, p2) if p2.y() - p1.y() > ROW * 1.5 else None
         path = wire_path(p1, p2, side)
         self.prepareGeometryChange()
-        stroker = QPainterPathStroker()
-        stroker.setWidth(12.0)
-        self._shape = stroker.createStroke(path)
-        self._bounds = self._shape.boundingRect()
+        # the area a click picks it by (a stroke 12 wide) is made when first asked for: an
+        # expanded stage re-routes a hundred wires, and the mouse finds few of them
+        self._shape = None
+        self._bounds = path.boundingRect().adjusted(-_PICK, -_PICK, _PICK, _PICK)
         self.setPath(path)
 
     def _detour(self, p1: QPointF, p2: QPointF) -> float | None:
@@ -606,6 +609,10 @@ class Wire(QGraphicsPathItem):
         return self._bounds
 
     def shape(self) -> QPainterPath:
+        if self._shape is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(2 * _PICK)
+            self._shape = stroker.createStroke(self.path())
         return self._shape
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
