@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import replace
+from functools import cached_property
 
 from .analysis import LayerReport, Report, Totals, _fresh, _textbook
 from .layers import Fix, ParamError, fmt_shape
@@ -28,7 +29,8 @@ def with_fix_effects(network: Network, report: Report) -> Report:
     design with the fix applied; fixes to warnings and notes that would add errors (a stride
     that breaks an Add further on) are dropped."""
     layers = report.layers
-    fixable = [nid for nid in report.order if any(i.fixes for i in layers[nid].issues)]
+    fixable = [nid for nid in report.order
+               if layers[nid].issues and any(i.fixes for i in layers[nid].issues)]
     if not fixable:
         return report
     key = (report.batch, report.dtype, report.optimizer, report.device)
@@ -68,27 +70,38 @@ _DEAD = LayerReport("", "", (), (), None, 0, 0, 0, 0, None, (), False, ())
 
 
 class _Base:
-    """What every trial of one analysis shares: the design, its report, where each layer is in
-    the order, who reads each layer, the first INPUT and the network-level warnings."""
+    """What every trial of one analysis shares: the design, its report, the first INPUT, the
+    layers nothing reads and the network-level warnings (those two found when a trial first
+    needs them: most trials on a design without errors stop at the first error they make)."""
 
     def __init__(self, network: Network, report: Report):
         self.network = network
         self.report = report
-        self.index = {nid: i for i, nid in enumerate(report.order)}
         nodes = network.nodes
-        self.sinks = {nid for nid in report.order if nodes[nid].type != "Input"}
-        for n in nodes.values():
-            self.sinks.difference_update(n.inputs)
         self.first_input = next((nid for nid in report.order if nodes[nid].type == "Input"),
                                 None)
-        self.live_sinks = sum(1 for nid in self.sinks if report.layers[nid].shape is not None)
+
+    @cached_property
+    def sinks(self) -> set[str]:
+        nodes = self.network.nodes
+        sinks = {nid for nid in self.report.order if nodes[nid].type != "Input"}
+        for n in nodes.values():
+            sinks.difference_update(n.inputs)
+        return sinks
+
+    @cached_property
+    def live_sinks(self) -> int:
+        return sum(1 for nid in self.sinks if self.report.layers[nid].shape is not None)
 
 
-def _trial(base: _Base, nid: str, fix: Fix) -> tuple[Totals, LayerReport] | None:
+def _trial(base: _Base, nid: str, fix: Fix,
+           no_errors: bool = False) -> tuple[Totals, LayerReport] | None:
     """The totals of the design with `fix` applied to `nid`, and that layer's report in it
-    (None where the fix does not apply). Exactly what analysing the changed copy gives, made
-    from the layers the fix changes: the fixed layer, then each layer after it whose inputs'
-    reports changed (a layer left without a size by an error upstream counts nothing)."""
+    (None where the fix does not apply, or with `no_errors` where it makes an error: asked
+    where the design has none, so the first one settles it). Exactly what analysing the
+    changed copy gives, made from the layers the fix changes: the fixed layer, then each layer
+    after it whose inputs' reports changed (a layer left without a size by an error upstream
+    counts nothing)."""
     network, report = base.network, base.report
     node = network.nodes[nid]
     try:
@@ -101,7 +114,7 @@ def _trial(base: _Base, nid: str, fix: Fix) -> tuple[Totals, LayerReport] | None
     dead: set[str] = set()  # the layers left without a size in the trial
     order = report.order
     nodes = network.nodes
-    first = base.index[nid]
+    first = report.order.index(nid)  # (a few trials: no index built)
     for d in order[first:]:
         if d == nid:
             n = replace(node, params=params)
@@ -124,6 +137,8 @@ def _trial(base: _Base, nid: str, fix: Fix) -> tuple[Totals, LayerReport] | None
             changed[d] = rep
             if rep.shape is None:
                 dead.add(d)
+            if no_errors and any(i.severity == "error" for i in rep.issues):
+                return None  # (what follows it would only say nothing: no error goes)
     b = report.totals
     p, fr, bu, ma, ac, iv, er, wa = (b.params, b.params_frozen, b.buffers, b.macs,
                                      b.activations, b.input_values, b.errors, b.warnings)
@@ -157,10 +172,10 @@ def _try_fix(base: _Base, nid: str, fix: Fix,
              keep_errors: bool) -> tuple[tuple[str, str, str], ...] | None:
     """(what, before, after) rows of applying `fix` to `nid`; None where the fix does not apply
     or (keep_errors) adds errors."""
-    found = _trial(base, nid, fix)
+    report = base.report
+    found = _trial(base, nid, fix, keep_errors and not report.totals.errors)
     if found is None:
         return None
-    report = base.report
     a, rep = found
     b = report.totals
     if keep_errors and a.errors > b.errors:

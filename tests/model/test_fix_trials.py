@@ -55,6 +55,18 @@ def test_a_trial_gives_what_the_whole_changed_copy_gives(edit):
     assert tried(net, nid, params) == full(net, nid, params)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits(loose=True))
+def test_a_fix_to_a_warning_is_dropped_exactly_when_the_changed_copy_has_more_errors(edit):
+    """On a design without errors a trial stops at the first error it makes; the fix is
+    dropped then, as it is wherever the whole changed copy has more errors than the design."""
+    net, nid, params = edit
+    report = analysis.analyze(net, batch=8, optimizer="adam", fix_effects=False)
+    rows = fix_trials._try_fix(fix_trials._Base(net, report), nid, Fix("edit", params), True)
+    reference = full(net, nid, params)
+    assert (rows is None) == (reference is None or reference[0].errors > report.totals.errors)
+
+
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "googlenet", "alexnet_single_tower",
                                   "zfnet", "lenet5"])
 def test_every_fix_the_presets_offer_is_tried_exactly(name):
