@@ -124,3 +124,25 @@ def test_the_map_is_drawn_again_when_the_design_is_laid_out_again(qtbot):
     commands.set_params(doc, "fc", out_features=10)
     qtbot.wait(10)
     assert overview.grab().toImage() == picture
+
+
+def test_each_shown_card_is_a_box_of_its_colour_where_the_map_puts_it(qtbot):
+    doc, view = open_view(qtbot, "lenet5", size=(300, 250))
+    view.set_zoom(1.0)
+    overview = view.overview
+    qtbot.waitUntil(lambda: overview.isVisible())
+    overview.refresh()
+    picture = overview._pixmap.toImage()
+    ratio = picture.devicePixelRatio()
+    units = view.canvas.blocks.visible_units()
+    assert len(units) == len(doc.network.nodes)
+    for unit in units:
+        box = overview._to_map(unit.sceneBoundingRect().adjusted(2, 2, -2, -2))
+        assert box.height() > 4  # (big enough for its inside to be told)
+        for point in (box.center(), box.topLeft() + QPointF(1, 1),
+                      box.bottomRight() - QPointF(1, 1)):
+            pixel = picture.pixelColor(int(point.x() * ratio), int(point.y() * ratio))
+            assert pixel.name() == unit.fill_colour().name(), (unit.node_id, point)
+        beside = box.center() + QPointF(box.width() / 2 + 3, 0)  # the map's own background
+        pixel = picture.pixelColor(int(beside.x() * ratio), int(beside.y() * ratio))
+        assert pixel.name() != unit.fill_colour().name(), unit.node_id

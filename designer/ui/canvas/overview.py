@@ -129,13 +129,18 @@ class OverviewMap(QWidget):
         for frame in self.scene.blocks.frames.values():
             p.drawRect(self._to_map(frame.mapRectToScene(frame.rect)))
         colours: dict = {}  # a layer's kind -> its colour (None: a block's card)
+        # (a card's box in the map's pixels, as _to_map gives it, in plain numbers: an expanded
+        # stage draws a hundred)
+        left = self._origin.x() - (world.left() + CARD_W / 2) * scale
+        top = self._origin.y() - (world.top() + CARD_H / 2) * scale
+        w_card, h_card = CARD_W * scale, CARD_H * scale
         for unit in self.scene.blocks.visible_units():
             kind = getattr(unit, "category", None)
             colour = colours.get(kind)
             if colour is None:
                 colour = colours[kind] = unit.fill_colour()
-            p.fillRect(self._to_map(QRectF(unit.x() - CARD_W / 2, unit.y() - CARD_H / 2,
-                                           CARD_W, CARD_H)), colour)
+            p.fillRect(QRectF(left + unit.x() * scale, top + unit.y() * scale, w_card, h_card),
+                       colour)
         p.end()
         self._pixmap = pixmap
         self._drawn_epoch = self.scene.geometry_epoch
