@@ -8,7 +8,8 @@ in the same run.
 Runs on Qt's offscreen platform unless told otherwise (QT_QPA_PLATFORM, or --xvfb, which re-runs
 the script under `xvfb-run` with QT_QPA_PLATFORM=xcb when there is no DISPLAY). Timings are
 medians. The window of the edit, expand and open figures is made as the app makes it:
-app.qt_environment() before the QApplication (Qt's fills serial, Fusion), the app's look.
+app.qt_environment() before the QApplication (Qt's fills serial, Fusion), the app's look;
+`--qt-fill-threads` leaves Qt's fill threads on, for the A/B against Qt's default.
 
 How each figure is measured:
 
@@ -638,6 +639,9 @@ def main() -> int:
                     help="run only these parts (repeatable)")
     ap.add_argument("--xvfb", action="store_true",
                     help="run on the X11 platform (xcb), under xvfb-run if there is no DISPLAY")
+    ap.add_argument("--qt-fill-threads", action="store_true",
+                    help="edit, toggle and open with Qt's default of handing big fills to its "
+                         "GUI thread pool (the app turns it off: app.qt_environment)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args()
     if args.xvfb:
@@ -660,6 +664,8 @@ def main() -> int:
         from designer.app import _apply_look, qt_environment
 
         qt_environment()  # what the app sets before its QApplication is made
+        if args.qt_fill_threads:  # (the A/B against Qt's default)
+            os.environ.pop("QT_NO_GUI_THREADPOOL", None)
         app = QApplication.instance() or QApplication([sys.argv[0]])
         _apply_look(app)
         platform = app.platformName()
