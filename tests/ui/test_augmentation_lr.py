@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QSettings, Qt
+from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QToolTip
+from PySide6.QtWidgets import QApplication, QToolTip
 
 from designer.training.events import DataConfig, TrainConfig
-from designer.ui.main_window import MainWindow
+
+from .windows import shown_window
 
 ROOT = Path(__file__).resolve().parents[2]
 CIFAR = ROOT / "presets" / "cifar10_example.convnet.json"  # a 32×32×3 input, ten classes
@@ -30,13 +31,7 @@ def small(**data) -> TrainConfig:
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
-                   recovery_dir=tmp_path / "rec")
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_window(qtbot, tmp_path, monkeypatch)
     w.open_example(CIFAR)
     w.show_training()
     w.training.set_config(small())

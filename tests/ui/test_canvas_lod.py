@@ -116,19 +116,9 @@ def test_opening_a_small_design_after_a_big_one_fits_it(qtbot):
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QMessageBox
+    from .windows import shown_window
 
-    from designer.ui.main_window import MainWindow
-
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
-                   recovery_dir=tmp_path / "rec")
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return shown_window(qtbot, tmp_path, monkeypatch)
 
 
 def top_level_cards(scene) -> list:

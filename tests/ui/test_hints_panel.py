@@ -7,15 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Qt
 
 from designer.model.design_file import Design, load, to_dict
 from designer.model.network import Network
 from designer.ui.canvas.scene import CanvasScene
 from designer.ui.document import Document
-from designer.ui.main_window import MainWindow
 from designer.ui.panels.hints import HintsModel, HintsPanel
+
+from .windows import shown_window
 
 PRESETS = Path(__file__).resolve().parents[2] / "presets"
 
@@ -174,14 +174,7 @@ def test_the_canvas_marks_cards_that_have_hints(qtbot, doc):
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    w = MainWindow(settings=settings, recovery_dir=tmp_path / "rec")
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return shown_window(qtbot, tmp_path, monkeypatch)
 
 
 def test_the_window_has_a_hints_dock_and_markers(qtbot, window):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from designer.bridge.module import build_module
@@ -21,8 +21,9 @@ from designer.training.events import DataConfig, TrainConfig
 from designer.training.store import weights_folder
 from designer.ui import export_actions
 from designer.ui.document import Document
-from designer.ui.main_window import MainWindow
 from designer.ui.panels.inside import dock as inside_dock
+
+from .windows import shown_window
 
 ROOT = Path(__file__).resolve().parents[2]
 CIFAR = ROOT / "presets" / "cifar10_example.convnet.json"
@@ -31,15 +32,9 @@ MINUTE = 60_000
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
     warned: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
-                   recovery_dir=tmp_path / "rec")
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_window(qtbot, tmp_path, monkeypatch)
     export_actions.install(w)
     if getattr(w, "inside", None) is None:  # made after the first paint otherwise
         inside_dock.install(w)

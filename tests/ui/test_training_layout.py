@@ -6,23 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
-
-from designer.ui.main_window import MainWindow
+from .windows import shown_window
 
 LENET = Path(__file__).resolve().parents[2] / "presets" / "lenet5.convnet.json"
 
 
 def test_opening_the_training_tab_squeezes_no_dock_below_its_figures(qtbot, tmp_path,
                                                                        monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
-                   recovery_dir=tmp_path / "rec")
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_window(qtbot, tmp_path, monkeypatch)
     w.open_example(LENET)
     w.show_training()
     qtbot.waitUntil(lambda: w.training.isVisible(), timeout=5_000)
