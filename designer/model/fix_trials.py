@@ -114,8 +114,7 @@ def _trial(base: _Base, nid: str, fix: Fix,
     dead: set[str] = set()  # the layers left without a size in the trial
     order = report.order
     nodes = network.nodes
-    first = report.order.index(nid)  # (a few trials: no index built)
-    for d in order[first:]:
+    for d in order[order.index(nid):]:  # (a few trials: no index of the order built)
         if d == nid:
             n = replace(node, params=params)
         else:
@@ -169,16 +168,16 @@ def _trial(base: _Base, nid: str, fix: Fix,
 
 
 def _try_fix(base: _Base, nid: str, fix: Fix,
-             keep_errors: bool) -> tuple[tuple[str, str, str], ...] | None:
+             no_new_errors: bool) -> tuple[tuple[str, str, str], ...] | None:
     """(what, before, after) rows of applying `fix` to `nid`; None where the fix does not apply
-    or (keep_errors) adds errors."""
+    or (no_new_errors: a fix to a warning or a note) adds errors."""
     report = base.report
-    found = _trial(base, nid, fix, keep_errors and not report.totals.errors)
+    found = _trial(base, nid, fix, no_new_errors and not report.totals.errors)
     if found is None:
         return None
     a, rep = found
     b = report.totals
-    if keep_errors and a.errors > b.errors:
+    if no_new_errors and a.errors > b.errors:
         return None
     after = _textbook(a, report.batch, None, report.dtype, report.optimizer)
     rows = [_row("params", _count(b.params), _count(a.params)),

@@ -146,12 +146,13 @@ class RunStore:
         """What is wrong with the weights a design's runs say they kept: a file missing, or
         damaged (its header unreadable: runs.read_info). One line per run, naming the file.
         (A design without kept weights has nothing to check: torch is not even imported.)"""
+        kept = [(record, kinds) for record in runs if (kinds := kept_weights(record))]
+        if not kept:
+            return []
+        from . import runs as checkpoints
+
         out = []
-        for record in runs:
-            kinds = kept_weights(record)
-            if not kinds:
-                continue
-            from . import runs as checkpoints
+        for record, kinds in kept:
             files = self.files(record)
             for kind in kinds:
                 path = files.get(kind)

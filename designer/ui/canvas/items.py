@@ -552,7 +552,7 @@ class Wire(QGraphicsPathItem):
         self.hovered = False
         self.drop_hint = False
         self._styled_selected = False
-        self._shape: QPainterPath | None = QPainterPath()
+        self._shape: QPainterPath | None = None  # (made when first asked for: shape())
         self._bounds = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
