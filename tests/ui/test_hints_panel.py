@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from shiboken6 import isValid
 
 from designer.model.design_file import Design, load, to_dict
 from designer.model.network import Network
@@ -86,6 +87,18 @@ def test_apply_changes_the_design_and_undo_restores_it(qtbot, panel, doc):
     assert panel.card("stack3x3:conv") is not None
     doc.undo_stack.redo()
     assert doc.report.layers["conv"].params == 9 * 32 * 32
+
+
+def test_the_cards_of_hints_that_went_leave_the_panel_at_once(qtbot, panel, doc):
+    """As the issue lists' (test_panels.py): replaced cards go from the layout and the screen
+    when the panel is filled again, not when Qt deletes them."""
+    before = list(panel.cards)
+    assert before and all(c.isVisible() for c in before)
+    card_of(qtbot, panel, "stack3x3:conv")
+    qtbot.mouseClick(panel.card("stack3x3:conv").apply_button, Qt.LeftButton)
+    assert panel.card("stack3x3:conv") is None
+    gone = [c for c in before if c not in panel.cards]
+    assert gone and not any(isValid(c) and c.isVisible() for c in gone)
 
 
 def test_ignore_hides_the_hint_and_is_saved_in_the_file(qtbot, panel, doc, tmp_path):

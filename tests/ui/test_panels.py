@@ -445,6 +445,29 @@ def test_issues_panel_lists_selects_and_fixes(qtbot, doc):
     assert panel.list.cards == [] and "No errors or warnings" in panel.summary.text()
 
 
+def test_the_issue_cards_replaced_leave_the_list_at_once(qtbot, doc):
+    """Cards of the issues before go from the list's layout and the screen when it is filled
+    again, not when Qt gets round to deleting them: until then the layout would measure their
+    wrapped text with the new cards', and a frame could show both."""
+    from shiboken6 import isValid
+
+    from designer.ui.widgets.issues import IssueCard
+
+    panel = show(qtbot, IssuesPanel(doc))
+    commands.set_params(doc, "conv", padding=1, stride=3)
+    before = list(panel.list.cards)
+    assert len(before) == 2
+    qtbot.waitUntil(lambda: all(c.isVisible() for c in before))
+    commands.set_params(doc, "conv", padding=0, stride=2)  # a warning each now
+    after = panel.list.cards
+    assert [c.nid for c in after] == ["conv", "pool"] and not set(after) & set(before)
+    assert not any(isValid(c) and c.isVisible() for c in before)
+    layout = panel.list.layout()
+    assert not set(before) & {layout.itemAt(i).widget() for i in range(layout.count())}
+    qtbot.waitUntil(lambda: all(c.isVisible() for c in after))  # (shown by the event loop)
+    assert [c for c in panel.list.findChildren(IssueCard) if c.isVisible()] == after
+
+
 def test_custom_budget_reprompts_on_bad_input_and_cancel_keeps_the_budget(qtbot, doc,
                                                                           monkeypatch):
     totals = show(qtbot, TotalsPanel(doc))

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from ...model.advisor import Hint, advise, ignored_keys
 from ..document import Document
-from ..widgets.decor import vertical_scroll
+from ..widgets.decor import discard, vertical_scroll
 
 KIND_TITLES = {"rule": "Rule of thumb", "compromise": "Compromise", "alternative": "Alternative"}
 KIND_COLOURS = {"rule": "#0d9488", "compromise": "#2563eb", "alternative": "#6b7280"}
@@ -245,7 +245,7 @@ class HintCard(QFrame):
         if rows != self.effect_rows:
             self.effect_rows = rows
             for label in self._effect_labels:
-                label.deleteLater()
+                discard(label, self.effect)
             self._effect_labels = []
             for i, (what, before, after) in enumerate(rows):
                 name = _muted(QLabel(what))
@@ -351,7 +351,7 @@ class HintsPanel(QWidget):
 
     def _rebuild(self, shown: list[tuple[Hint, bool]]) -> None:
         for card in self.cards:
-            card.deleteLater()
+            discard(card, self._list)
         self.cards = []
         for i, (hint, ignored) in enumerate(shown):
             card = HintCard(hint, ignored, self)

@@ -1,5 +1,6 @@
 """Small pieces of look shared by the panels: the category swatch beside a layer's name, the
-section headings, the scroll area a panel's content sits in, and the selectable figures."""
+section headings, the scroll area a panel's content sits in, the selectable figures, and how a
+replaced widget goes."""
 
 from __future__ import annotations
 
@@ -52,6 +53,15 @@ def vertical_scroll(content: QWidget) -> QScrollArea:
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
     scroll.setWidget(content)
     return scroll
+
+
+def discard(widget: QWidget, layout) -> None:
+    """A widget replaced: out of its layout and off the screen now, deleted when the event loop
+    gets to it (until then the layout would still measure it, wrapped text and all, and a frame
+    could show it beside what replaced it)."""
+    widget.hide()
+    layout.removeWidget(widget)
+    widget.deleteLater()
 
 
 class Figure(QLabel):

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from ...model.layers import Issue
 from ..theme import severity_colour
+from .decor import discard
 
 SEVERITY_TITLES = {"error": "Error", "warning": "Warning", "info": "Note"}
 MAX_CARDS = 200  # beyond this the list says how many more there are
@@ -116,7 +117,7 @@ class IssueList(QWidget):
             return
         self._issues = list(issues)
         for card in self.cards:
-            card.deleteLater()
+            discard(card, self._layout)
         self.cards = []
         for i, (nid, issue) in enumerate(issues[:MAX_CARDS]):
             card = IssueCard(nid, issue, self.show_layer, self)
