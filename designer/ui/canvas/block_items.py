@@ -9,7 +9,7 @@ The figures are the Report's, summed by model/blocks.summary: the items only for
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem
 
 from ...model.blocks import Block, BlockSummary
@@ -20,6 +20,7 @@ from .items import (
     CARD_H,
     CARD_W,
     RADIUS,
+    NodeCard,
     _escape,
     _Fonts,
     _palette,
@@ -200,24 +201,12 @@ class BlockCard(QGraphicsObject):
 
     # ------------------------------------------------------------------------- geometry
 
-    def input_anchor(self, index: int = 0, count: int = 1) -> QPointF:
-        step = min(18.0, (CARD_W - 60.0) / max(count, 1))
-        return self.scenePos() + QPointF((index - (count - 1) / 2) * step, -CARD_H / 2)
-
-    def output_anchor(self) -> QPointF:
-        return self.scenePos() + QPointF(0.0, CARD_H / 2)
-
-    def boundingRect(self) -> QRectF:  # noqa: N802
-        return self._BOUNDS
-
-    def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addRoundedRect(self._RECT, RADIUS, RADIUS)
-        return path
-
-    def update_wires(self) -> None:
-        for wire in self.wires_in + self.wires_out:
-            wire.update_path()
+    # a layer's card's: wires end where they do on it, it is as big (its own _BOUNDS, _RECT)
+    input_anchor = NodeCard.input_anchor
+    output_anchor = NodeCard.output_anchor
+    boundingRect = NodeCard.boundingRect  # noqa: N815 (Qt's name)
+    shape = NodeCard.shape
+    update_wires = NodeCard.update_wires
 
     # ------------------------------------------------------------------------- level of detail
 
