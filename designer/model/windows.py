@@ -42,8 +42,9 @@ def window_output(size: int, eff: int, s: int, p: int, ceil_mode: bool) -> int:
 
 def dropped_pixels(size: int, eff: int, s: int, p: int, out: int) -> int:
     """Real (not padding) pixel rows or columns after the end of the last window: the input's
-    pixels sit at padded positions P … P + W − 1, the last window ends at (out − 1)·S + F − 1."""
-    return max(0, size + p - (out - 1) * s - eff)
+    pixels sit at padded positions P … P + W − 1, the last window ends at (out − 1)·S + F − 1
+    (which may lie in the padding before them: then every one of them)."""
+    return max(0, min(size, size + p - (out - 1) * s - eff))
 
 
 def _window_axis(

@@ -174,6 +174,14 @@ def _past_the_last_window(size, eff, s, p, out):
     return sum(1 for i in range(size) if i > max(covered))
 
 
+def test_a_window_wholly_in_the_padding_misses_every_pixel_and_no_more():
+    # a 1×1 window every 5 on 1 pixel padded by 2: the one window sits at the padding's first
+    # position; the one real pixel is never seen (found by the property test below)
+    _, layer, report = one_layer(1, "Conv2d", kernel_size=1, stride=5, padding=2)
+    (warning,) = [i for i in report.layers[layer].warnings if "never seen" in i.message]
+    assert "the last 1 pixel row(s)/column(s)" in warning.message
+
+
 @given(size=st.integers(1, 40), k=st.integers(1, 7), s=st.integers(1, 5),
        p=st.integers(0, 3), ceil_mode=st.booleans(), kind=st.sampled_from(["conv", "pool"]))
 @settings(max_examples=400, deadline=None)
