@@ -130,6 +130,7 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
     storage: dict[str, str] = {}  # layer -> the storage its output lives in
     size: dict[str, int] = {}  # storage -> bytes per sample
     width: dict[str, int] = {}  # layer -> bytes per value of its output
+    out_size: dict[str, int] = {}  # layer -> bytes per sample of its output (and its gradient)
     saved_per: dict[str, int] = {}  # saved storage -> bytes per sample
     saved_fix: dict[str, int] = {}  # saved weight copy -> bytes
     last_user: dict[str, str] = {}  # saved storage -> the layer whose backward frees it
@@ -161,7 +162,7 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
             storage[nid] = nid
             width[nid] = full
             data_bytes = rep.activations * full
-            size[nid] = data_bytes
+            size[nid] = out_size[nid] = data_bytes
             continue
         in_w = width[ins[0]] if len(ins) == 1 else max([width[s] for s in ins])
         if kind in _WITH_WEIGHTS:
@@ -175,7 +176,7 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
                 or (kind in _DROPOUT and nodes[nid].params["p"] == 0))
         st = storage[ins[0]] if same else nid
         storage[nid] = st
-        out_bytes = rep.activations * w
+        out_bytes = out_size[nid] = rep.activations * w
         if not same:
             size[st] = out_bytes
         grad_in = False
@@ -274,8 +275,7 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
     pending: dict[str, int] = {}  # layer -> bytes of the gradient of its output, in flight
     pending_total = 0
     if output is not None and output in needs_grad:
-        pending[output] = layers[output].activations * width[output]
-        pending_total = pending[output]
+        pending[output] = pending_total = out_size[output]
     wgrads = 0
     for nid in reversed(run):
         g = pending.pop(nid, None)
@@ -286,10 +286,13 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
         ins = rep.inputs
         view = storage[nid] == storage[ins[0]] and nid not in inplace
         new = 0
-        targets = [s for s in ins if s in needs_grad]
+        if len(ins) == 1:  # (most layers: no list made)
+            targets = ins if ins[0] in needs_grad else ()
+        else:
+            targets = [s for s in ins if s in needs_grad]
         if not view:
             for s in targets:
-                new += layers[s].activations * width[s]
+                new += out_size[s]
         work = 0
         if cuda and kind == "Conv2d":
             if targets:
@@ -315,7 +318,7 @@ def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
         wgrads += wg
         for s in targets:
             if s not in pending:
-                b = layers[s].activations * width[s]
+                b = out_size[s]
                 pending[s] = b
                 pending_total += b
     # ---- optimizer step --------------------------------------------------------------------
