@@ -233,16 +233,28 @@ def summary(block: Block, inputs_of: Mapping[str, tuple[str, ...]], report: Repo
     else:  # the block starts at the INPUT: what the INPUT makes
         in_shape = layers[0].shape if layers else None
     out_report = report.layers.get(out) if out is not None else None
+    params = frozen = macs = activations = errors = warnings = 0
+    for r in layers:  # (one pass: a stage of ResNet-152 is summed again at each edit in it)
+        params += r.params
+        if r.frozen:
+            frozen += r.params
+        macs += r.macs
+        activations += r.activations
+        for i in r.issues:
+            if i.severity == "error":
+                errors += 1
+            elif i.severity == "warning":
+                warnings += 1
     return BlockSummary(
         layers=len(layers),
         in_shape=in_shape,
         out_shape=out_report.shape if out_report is not None else None,
         output=out,
-        params=sum(r.params for r in layers),
-        frozen=sum(r.params for r in layers if r.frozen),
-        macs=sum(r.macs for r in layers),
-        activations=sum(r.activations for r in layers),
+        params=params,
+        frozen=frozen,
+        macs=macs,
+        activations=activations,
         field=out_report.field if out_report is not None else None,
-        errors=sum(1 for r in layers for i in r.issues if i.severity == "error"),
-        warnings=sum(1 for r in layers for i in r.issues if i.severity == "warning"),
+        errors=errors,
+        warnings=warnings,
     )
