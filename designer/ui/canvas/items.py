@@ -553,6 +553,7 @@ class Wire(QGraphicsPathItem):
         self.drop_hint = False
         self._styled_selected = False
         self._shape: QPainterPath | None = None  # (made when first asked for: shape())
+        self._route: tuple | None = None  # the ends and the lane its path was made for
         self._bounds = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
@@ -583,6 +584,10 @@ class Wire(QGraphicsPathItem):
         p1 = self.src.output_anchor()
         p2 = self.dst.input_anchor(self.index, self.count)
         side = self._detour(p1, p2) if p2.y() - p1.y() > ROW * 1.5 else None
+        route = (p1.x(), p1.y(), p2.x(), p2.y(), side)
+        if route == self._route:
+            return  # (its path is a function of these: a stage expanded again finds most so)
+        self._route = route
         path = wire_path(p1, p2, side)
         self.prepareGeometryChange()
         # the area a click picks it by (a stroke 12 wide) is made when first asked for: an
