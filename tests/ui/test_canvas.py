@@ -271,6 +271,22 @@ def test_a_wire_is_picked_along_its_new_route_after_its_card_moved(canvas):
     assert [w.key for w in scene.selected_wires()] == [("relu", "pool")]
 
 
+def test_a_wire_is_routed_again_whenever_an_end_or_its_slot_moves_and_only_then(canvas):
+    doc, scene, view = canvas
+    wire = scene.wires[("relu", "pool")]
+    before = wire.path()
+    wire.update_path()
+    assert wire.path() == before  # nothing moved: the same route
+    end = before.pointAtPercent(1.0)
+    wire.set_slot(0, 2)  # the first of two inputs: its end moves left along the card's top
+    assert wire.path().pointAtPercent(1.0).x() < end.x()
+    wire.set_slot(0, 1)
+    assert wire.path() == before
+    x, y = scene.position_of("relu")
+    doc.move({"relu": (x - 60, y)})
+    assert wire.path().pointAtPercent(0.0).x() == before.pointAtPercent(0.0).x() - 60
+
+
 # ------------------------------------------------------------------------------------ editing
 
 def test_deleting_a_middle_card_reconnects_its_neighbours_and_undo_restores(canvas):
