@@ -45,14 +45,21 @@ How each figure is measured:
   look, icon, the window put up as a shell: menus, toolbar, the docks in their places; shown;
   after its first paint it is filled with the document, the canvas and the panels; then the
   export/import actions, the Inside dock, the recovery autosave and the recovery check). The
-  bare child creates a QApplication and a QMainWindow of the same size and shows it. The floor
+  bare child creates a QApplication and a QMainWindow of the same size and shows it. The app
+  imports PySide6 with its start-up cache in place (designer/ui/qt_start.py: shiboken's support
+  modules, which PySide6 compiles from source at every start, and the regular expressions they
+  compile, kept from the first start); a second bare child imports PySide6 the same way, which
+  shows how much of the gap to the bare window that alone closes. The floor (which imports
+  PySide6 that way too: it bounds the app's window)
   builds the same kind of window from the Qt classes the app's shell uses, empty, with no code
   of ours (PySide6 makes a class's Python enums when the class is first touched: the Qt
   namespace alone is tens of milliseconds a bare window never pays). The floor of the filled
   window first makes every Qt class PySide6 had made by the time the app's window was filled
   (the app child reports them; the first round runs the app first), then the same empty window:
   PySide6's own cost for the classes the filled window needs, the bound under "filled". In all,
-  QMainWindow.show is wrapped to put an event filter on the window; at its first Paint event it
+  QMainWindow.show is wrapped (as PySide6.QtWidgets is loaded, by whichever import comes
+  first: the app child imports PySide6 itself, as `python main.py` does) to put an event filter
+  on the window; at its first Paint event it
   posts an event of high priority, which Qt delivers once that paint pass and its flush to the
   platform are over, and that notes time.time() and the CPU time: "shown", the first frame
   complete. For the app's window the child also watches a widget of each panel (the canvas's
@@ -95,10 +102,10 @@ FILLED_RATIO_TARGET = 1.6  # the window filled: the headline
 
 # Run in a child process: wrap QMainWindow.show so that the shown window notes its first paint
 # ("shown") and, for the app's window, the moment every panel has painted with the design in it
-# ("filled"); the child quits then.
-_CHILD_HOOK = r"""
-import json, sys, time
-sys.path.insert(0, {root!r})
+# ("filled"); the child quits then. The hook goes in as PySide6.QtWidgets is loaded, by whoever
+# imports it first: the app child imports PySide6 itself, as `python main.py` does (its start-up
+# cache is in place by then, designer/ui/qt_start.py), the others at their first line.
+_HOOK_BODY = r"""
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMainWindow
 
@@ -185,12 +192,46 @@ def _hooked_show(self):
 QMainWindow.show = _hooked_show
 """
 
+
+def child_hook(extra: str = "") -> str:
+    """The hook's code, a template (root, made): `extra` runs right after the hook's body."""
+    return r"""
+import importlib.machinery, json, sys, time
+sys.path.insert(0, {root!r})
+_HOOK = r'''""" + _HOOK_BODY + extra + r"""'''
+
+class _AfterQtWidgets:  # (a finder consulted first: the hook once QtWidgets is loaded)
+    def find_spec(self, name, path=None, target=None):
+        if name != "PySide6.QtWidgets":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        real = spec.loader
+
+        class Loader:
+            def create_module(self, spec):
+                return real.create_module(spec)
+
+            def exec_module(self, module):
+                real.exec_module(module)
+                exec(_HOOK, globals())
+
+        spec.loader = Loader()
+        return spec
+
+sys.meta_path.insert(0, _AfterQtWidgets())
+"""
+
+
+_CHILD_HOOK = child_hook()
+
 _CHILD_APP = _CHILD_HOOK + r"""
 from designer.app import main
 main([])
 """
 
 _CHILD_BARE = _CHILD_HOOK + r"""
+from PySide6.QtWidgets import QApplication, QMainWindow
 app = QApplication(sys.argv)
 window = QMainWindow()
 window.resize(1400, 880)
@@ -198,11 +239,25 @@ window.show()
 app.exec()
 """
 
+# PySide6 imported as the app imports it: shiboken's support modules from the app's start-up
+# cache (designer/ui/qt_start.py), compiled once instead of at every start. The floors start
+# this way (they bound the app's window), and so does a second bare window, which shows what
+# that alone saves.
+_PYSIDE_AS_THE_APP = r"""
+from designer.ui import qt_start
+qt_start.quick_compiles(generated=False)
+qt_start.pyside_import()
+qt_start.stdlib_compiles()
+"""
+
+_CHILD_BARE_CACHED = _CHILD_BARE.replace(_CHILD_HOOK, _CHILD_HOOK + _PYSIDE_AS_THE_APP, 1)
+
 # The floor: a window made of the Qt classes the app's window uses (graphics view, tree, table,
 # docks, toolbar, menus, painter, fonts, pens, brushes, icons, the Qt namespace), empty, with no
 # code of ours. PySide6 builds each class's Python enums when the class is first touched, which
 # a bare QMainWindow never does; this shows how much of the app's start that alone costs.
-_CHILD_FLOOR = _CHILD_HOOK + r"""
+_CHILD_FLOOR = _CHILD_HOOK + _PYSIDE_AS_THE_APP + r"""
+from PySide6.QtWidgets import QApplication, QMainWindow
 from PySide6.QtCore import Qt, QSettings, QTimer, QSize, QRectF, QPointF, QAbstractTableModel
 from PySide6.QtGui import (QAction, QKeySequence, QPainter, QFont, QPen, QBrush, QColor, QIcon,
                            QPalette, QPainterPath)
@@ -467,7 +522,7 @@ def bench_open(window, repeat: int) -> dict:
 # ------------------------------------------------------------------------------------ startup
 
 def bench_start(repeat: int, env: dict) -> dict:
-    kinds = ("app", "floor", "filled_floor", "bare")
+    kinds = ("app", "floor", "filled_floor", "bare", "bare_cached")
     with tempfile.TemporaryDirectory() as home:
         # bytecode is cached (in the temporary directory) as it is for a user: the warm-up
         # round compiles, the measured rounds load .pyc files
@@ -476,7 +531,7 @@ def bench_start(repeat: int, env: dict) -> dict:
                    XDG_DATA_HOME=str(Path(home) / "data"),
                    PYTHONPYCACHEPREFIX=str(Path(home) / "pycache"))
         codes = {"app": _CHILD_APP, "bare": _CHILD_BARE, "floor": _CHILD_FLOOR,
-                 "filled_floor": _CHILD_FILLED_FLOOR}
+                 "filled_floor": _CHILD_FILLED_FLOOR, "bare_cached": _CHILD_BARE_CACHED}
         made: dict = {}  # the Qt classes of the app's filled window (its first child reports)
         samples: dict[str, list[float]] = {k: [] for k in kinds}  # shown (bare, floors: all)
         cpu: dict[str, list[float]] = {k: [] for k in kinds}
@@ -519,6 +574,9 @@ def bench_start(repeat: int, env: dict) -> dict:
             "app_ms": med["app"], "ratio": med["app"] / bare_ms,
             "app_cpu_ms": med_cpu["app"], "cpu_ratio": med_cpu["app"] / bare_cpu,
             "bare_ms": bare_ms, "bare_cpu_ms": bare_cpu,
+            "bare_cached_ms": med["bare_cached"], "bare_cached_cpu_ms": med_cpu["bare_cached"],
+            "bare_cached_ratio": med["bare_cached"] / bare_ms,
+            "filled_to_bare_cached": filled_ms / med["bare_cached"],
             "floor_ms": med["floor"], "floor_ratio": med["floor"] / bare_ms,
             "floor_cpu_ms": med_cpu["floor"], "floor_cpu_ratio": med_cpu["floor"] / bare_cpu,
             "filled_floor_ms": med["filled_floor"],
@@ -580,6 +638,10 @@ def _rows(results: dict) -> list[tuple[str, ...]]:
         r = results["start"]
         rows.append(("process start → window shown, bare PySide6 (baseline)",
                      f"{r['bare_ms']:.1f}", f"{r['bare_cpu_ms']:.1f}", "", ""))
+        rows.append(("  the same, PySide6 imported as the app does (its support modules cached)",
+                     f"{r['bare_cached_ms']:.1f}", f"{r['bare_cached_cpu_ms']:.1f}", "",
+                     f"{r['bare_cached_ratio']:.2f}× bare; the filled window is "
+                     f"{r['filled_to_bare_cached']:.2f}× this one"))
         clean = not r["torch_imported"] and not r["pyqtgraph_imported"]
         rows.append(("process start → window FILLED (headline): the design on the canvas, "
                      "every panel painted", f"{r['filled_ms']:.1f}", f"{r['filled_cpu_ms']:.1f}",

@@ -3,11 +3,14 @@
 measures. Instruction counts are deterministic to a fraction of a percent, so they separate what
 a shared machine's timings cannot.
 
-    python benchmarks/count_start.py [--kinds bare shown filled floor filled_floor] [--json]
+    python benchmarks/count_start.py [--kinds bare bare_cached shown filled floor filled_floor]
+                                     [--json]
 
-Kinds: `bare` (QMainWindow shown), `shown` (the app's shell painted), `filled` (the app's window
-filled: every panel painted with the design), `floor` (the shell's Qt widgets, empty), and
-`filled_floor` (every Qt class the filled window makes, made, then that empty window). Each
+Kinds: `bare` (QMainWindow shown), `bare_cached` (the same, PySide6 imported as the app imports
+it: shiboken's support modules and their regular expressions from the app's start-up cache),
+`shown` (the app's shell painted), `filled` (the app's window filled: every panel painted with
+the design), `floor` (the shell's Qt widgets, empty), and `filled_floor` (every Qt class the
+filled window makes, made, then that empty window). Each
 child is bench_gui's, with the clock's note at the end of the frame followed by `os._exit(0)`:
 callgrind counts from the process's start to there. Bytecode is cached in a temporary folder
 (one uncounted run of each kind first), as it is for a user, and so is what the app keeps for
@@ -30,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_gui as bg  # noqa: E402
 
-# after the hook: the end of the measured frame ends the process (callgrind writes its counts)
+# after the hook's body: the end of the measured frame ends the process (callgrind writes its
+# counts)
 _EXIT_AT_FRAME = r"""
 import os as _os
 _note_first = _note
@@ -43,6 +47,7 @@ def _note(into):
 
 _KINDS = {  # kind: (child code, the list whose note ends it)
     "bare": (bg._CHILD_BARE, "_painted"),
+    "bare_cached": (bg._CHILD_BARE_CACHED, "_painted"),
     "shown": (bg._CHILD_APP, "_painted"),
     "filled": (bg._CHILD_APP, "_filled"),
     "floor": (bg._CHILD_FLOOR, "_painted"),
@@ -54,8 +59,8 @@ def _code(kind: str, made: dict) -> str:
     code, which = _KINDS[kind]
     assert code.startswith(bg._CHILD_HOOK)
     rest = code[len(bg._CHILD_HOOK):]
-    return (bg._CHILD_HOOK.format(root=str(bg.ROOT)) + _EXIT_AT_FRAME.format(which=which)
-            + rest.format(root=str(bg.ROOT), made=made))
+    return (bg.child_hook(_EXIT_AT_FRAME.format(which=which)) + rest).format(
+        root=str(bg.ROOT), made=made)
 
 
 def _made(env: dict) -> dict:

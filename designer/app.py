@@ -126,17 +126,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _start(argv: list[str] | None, collecting: bool) -> int:
+    from .ui import qt_start
     from .ui.qt_start import quick_compiles, quick_enums, quick_feature_scan, stdlib_compiles
 
-    # PySide6 makes a class's enums when the class is first touched: until the window is
-    # filled they are made the quick way (qt_start.py), the same classes
+    # The start-up cache (qt_start.py) in place first: PySide6's support modules and the
+    # methods the model's dataclasses write, compiled once and kept. PySide6 makes a class's
+    # enums when the class is first touched: until the window is filled they are made the
+    # quick way, the same classes.
+    quick_compiles()
     quick_enums()
+    qt_start.pyside_import()
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     quick_feature_scan()  # before the window's modules are imported
-    quick_compiles()  # the methods the model's dataclasses write: compiled once and kept
 
     argv = sys.argv[1:] if argv is None else argv
     if QApplication.instance() is None:

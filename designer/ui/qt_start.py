@@ -14,7 +14,11 @@ module, the same classes (see the section below).
 
 `quick_compiles()`: the source that Python's dataclasses (and typing's NamedTuple) write for each
 class's methods, compiled once and kept beside the bytecode, as Python keeps a module's (see the
-last section).
+section "Generated code").
+
+`pyside_import()`: PySide6's own support modules (shiboken6 compiles them from source at every
+start) compiled once and kept in the same cache, and so are the regular expressions they (and
+the rest of the start) compile (`quick_regexes()`).
 """
 
 from __future__ import annotations
@@ -305,12 +309,23 @@ def _quick_compile(source, filename, mode, *args, **kwargs):
 _QUICK = {"exec": _quick_exec, "eval": _quick_eval, "compile": _quick_compile}
 
 
-def quick_compiles() -> bool:
-    """Hand dataclasses, typing and collections the cached compiler (see above). True when in
-    place (or already)."""
+def quick_compiles(generated: bool = True) -> bool:
+    """Load the start-up cache and hand dataclasses, typing and collections the cached compiler
+    (see above; `generated` False: the cache only, for pyside_import()). True when in place (or
+    already)."""
+    if _compiles is None:
+        _load_cache()
+    for module_name, name in _PATCHED if generated else ():
+        module = sys.modules.get(module_name) or __import__(module_name)
+        if name not in vars(module):
+            setattr(module, name, _QUICK[name])
+    if generated:
+        quick_regexes()
+    return True
+
+
+def _load_cache() -> None:
     global _compiles, _compiled_new
-    if _compiles is not None:
-        return True
     import importlib.util
     import marshal
 
@@ -326,15 +341,11 @@ def quick_compiles() -> bool:
                 _compiles.update(found)
     except (OSError, ValueError, EOFError, TypeError):
         pass
-    for module_name, name in _PATCHED:
-        module = sys.modules.get(module_name) or __import__(module_name)
-        if name not in vars(module):
-            setattr(module, name, _QUICK[name])
-    return True
 
 
 def stdlib_compiles() -> None:
-    """Give dataclasses, typing and collections the builtins back; keep what was compiled."""
+    """Give dataclasses, typing, collections and re their own compilers back; keep what was
+    compiled."""
     global _compiles
     if _compiles is None:
         return
@@ -342,9 +353,134 @@ def stdlib_compiles() -> None:
         module = sys.modules.get(module_name)
         if module is not None and vars(module).get(name) is _QUICK[name]:
             delattr(module, name)
+    stdlib_regexes()
     compiles, _compiles = _compiles, None
     if _compiled_new and not sys.dont_write_bytecode:
         _write_cache(compiles)
+
+
+# ---------------------------------------------------------------------------------------------
+# PySide6's support modules, compiled once.
+#
+# Importing PySide6 (shiboken6) loads its support package (shibokensupport: the signature
+# parser, the .pyi generator, the feature switch ...) from a zip embedded in the library: its
+# bootstrap and importer (signature_bootstrap.py) call `compile()` on the source text of the
+# bootstrap and of each of 13 modules at every start, some 30 ms that every PySide6 program pays
+# (a bare window too). `pyside_import()` imports PySide6 with a `compile` that takes those code
+# objects from the cache above, compiling and keeping any it has not seen. A code object is
+# kept under everything that decides it: the file name, the source text, the compiler flags
+# (with the __future__ flags the builtin would inherit from its caller: the importer's
+# `from __future__ import annotations`) and the optimisation level (python -O).
+
+_SUPPORT_KEY = "pyside-support"
+_compile = compile  # the builtin (the name is PySide6's import's own while pyside_import runs)
+_FUTURE_FLAGS = 0  # every __future__ compiler flag: what compile() inherits from its caller
+
+
+def _support_compile(source, filename, mode, flags=0, dont_inherit=False, optimize=-1, **kwargs):
+    if not dont_inherit:  # (as the builtin does: the caller's __future__ flags join the given)
+        flags |= sys._getframe(1).f_code.co_flags & _FUTURE_FLAGS
+    if (_compiles is not None and not kwargs and optimize == -1 and type(source) is bytes
+            and type(filename) is str and mode == "exec" and not dont_inherit
+            and not os.path.isabs(filename)):  # (not importlib compiling a module's file)
+        global _compiled_new
+        key = (_SUPPORT_KEY, filename, flags, sys.flags.optimize, source)
+        code = _compiles.get(key)
+        if code is None:
+            code = _compiles[key] = _compile(source, filename, mode, flags, True)
+            _compiled_new = True
+        return code
+    return _compile(source, filename, mode, flags, True, optimize, **kwargs)
+
+
+def pyside_import() -> None:
+    """Import PySide6.QtCore (shiboken6 and its support modules) with the support modules'
+    code from the start-up cache (quick_compiles() in place; else a plain import)."""
+    if "shiboken6" in sys.modules or _compiles is None:
+        import PySide6.QtCore  # noqa: F401
+        return
+    import __future__
+
+    import builtins
+
+    global _FUTURE_FLAGS
+    for name in __future__.all_feature_names:
+        _FUTURE_FLAGS |= getattr(__future__, name).compiler_flag
+    regexes_here = quick_regexes()
+    builtins.compile = _support_compile
+    try:
+        import PySide6.QtCore  # noqa: F401
+    finally:
+        builtins.compile = _compile
+        if regexes_here:
+            stdlib_regexes()
+
+
+# ---------------------------------------------------------------------------------------------
+# Regular expressions, compiled once.
+#
+# `re.compile` parses a pattern and writes its matcher's code in Python (re._parser and
+# re._compiler) before `_sre.compile` makes the Pattern from that code. PySide6's support modules
+# compile 16 patterns as they are imported (20-30 ms, every PySide6 program pays them), the
+# standard library's modules and ours a few more. `quick_regexes()` keeps what `_sre.compile`
+# is given (the code, the flags, the groups) in the cache above, under the pattern, its flags
+# and `_sre.MAGIC` (the code's format), so a pattern seen before is made by `_sre.compile`
+# alone: the same Pattern (patterns compare by their code; tests/ui/test_pyside_import.py
+# compares every cached one with re's own). Used while the window starts, as the generated
+# code's cache is.
+
+_REGEX_KEY = "re"
+_regex_compile = None  # re._compiler.compile, while quick_regexes() replaces it
+
+
+def _quick_regex(p, flags=0):
+    import _sre
+    from re import _compiler, _parser
+
+    if (_compiles is None or type(p) not in (str, bytes) or type(flags) is not int
+            or flags & _compiler.SRE_FLAG_DEBUG):
+        return _regex_compile(p, flags)
+    key = (_REGEX_KEY, _sre.MAGIC, p, flags)
+    found = _compiles.get(key)
+    if found is None:  # (re._compiler.compile's steps, its result kept)
+        global _compiled_new
+        parsed = _parser.parse(p, flags)
+        code = tuple(map(int, _compiler._code(parsed, flags)))  # (plain ints: marshal's)
+        groupindex = dict(parsed.state.groupdict)
+        indexgroup = [None] * parsed.state.groups
+        for name, i in groupindex.items():
+            indexgroup[i] = name
+        found = _compiles[key] = (flags | parsed.state.flags, code, parsed.state.groups - 1,
+                                  groupindex, tuple(indexgroup))
+        _compiled_new = True
+    all_flags, code, groups, groupindex, indexgroup = found
+    return _sre.compile(p, all_flags, list(code), groups, dict(groupindex), indexgroup)
+
+
+def quick_regexes() -> bool:
+    """re compiles through the cache (quick_compiles() loads it). True when this call put it in
+    place; False when it was already, or where re is not as this follows (re._compiler with
+    _code, re._parser with parse: Python 3.11 to 3.13)."""
+    global _regex_compile
+    try:
+        from re import _compiler, _parser
+    except ImportError:
+        return False
+    current = vars(_compiler).get("compile")
+    if (current is _quick_regex or not callable(current) or not hasattr(_compiler, "_code")
+            or not hasattr(_parser, "parse")):
+        return False
+    _regex_compile = current
+    _compiler.compile = _quick_regex
+    return True
+
+
+def stdlib_regexes() -> None:
+    """re's own compile back."""
+    from re import _compiler
+
+    if vars(_compiler).get("compile") is _quick_regex:
+        _compiler.compile = _regex_compile
 
 
 def cached(key: tuple):
