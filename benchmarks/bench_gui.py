@@ -521,8 +521,21 @@ def bench_open(window, repeat: int) -> dict:
 
 # ------------------------------------------------------------------------------------ startup
 
-def bench_start(repeat: int, env: dict) -> dict:
-    kinds = ("app", "floor", "filled_floor", "bare", "bare_cached")
+def _other_app_child(tree: Path) -> str:
+    """The app child of another checkout's bench_gui.py (its hook, its report), rooted there."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_bench_gui_other",
+                                                  tree / "benchmarks" / "bench_gui.py")
+    other = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(other)
+    return (other._CHILD_APP.format(root=str(tree.resolve()), made={})
+            + other._CHILD_REPORT)
+
+
+def bench_start(repeat: int, env: dict, against: Path | None = None) -> dict:
+    kinds = ("app", "floor", "filled_floor", "bare", "bare_cached") + (
+        ("against",) if against else ())
     with tempfile.TemporaryDirectory() as home:
         # bytecode is cached (in the temporary directory) as it is for a user: the warm-up
         # round compiles, the measured rounds load .pyc files
@@ -532,18 +545,23 @@ def bench_start(repeat: int, env: dict) -> dict:
                    PYTHONPYCACHEPREFIX=str(Path(home) / "pycache"))
         codes = {"app": _CHILD_APP, "bare": _CHILD_BARE, "floor": _CHILD_FLOOR,
                  "filled_floor": _CHILD_FILLED_FLOOR, "bare_cached": _CHILD_BARE_CACHED}
+        if against:
+            codes["against"] = _other_app_child(against)
         made: dict = {}  # the Qt classes of the app's filled window (its first child reports)
         samples: dict[str, list[float]] = {k: [] for k in kinds}  # shown (bare, floors: all)
         cpu: dict[str, list[float]] = {k: [] for k in kinds}
         filled: list[float] = []  # the app's window: every panel painted with the design
         filled_cpu: list[float] = []
+        against_filled: list[float] = []  # the other checkout's app window, filled
         imported = {"torch": False, "pyqtgraph": False, "torch_at_exit": False}
         platform = None
         for i in range(repeat + 1):  # the first round warms the file and bytecode caches
             for kind in kinds[::-1] if i % 2 else kinds:  # (the app first in the first round)
-                code = codes[kind].format(root=str(ROOT), made=made) + _CHILD_REPORT
+                code = (codes[kind] if kind == "against" else
+                        codes[kind].format(root=str(ROOT), made=made) + _CHILD_REPORT)
                 t = time.time()
-                done = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(ROOT),
+                done = subprocess.run([sys.executable, "-c", code], env=env,
+                                      cwd=str(against if kind == "against" else ROOT),
                                       capture_output=True, text=True, timeout=120)
                 lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
                 if done.returncode != 0 or not lines:
@@ -565,6 +583,8 @@ def bench_start(repeat: int, env: dict) -> dict:
                     if kind == "app":
                         filled.append(result["filled"] - t)
                         filled_cpu.append(result["filled_cpu"])
+                    elif kind == "against":
+                        against_filled.append(result["filled"] - t)
     med = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
     med_cpu = {k: statistics.median(v) * 1e3 for k, v in cpu.items()}
     filled_ms, filled_cpu_ms = statistics.median(filled) * 1e3, statistics.median(filled_cpu) * 1e3
@@ -588,7 +608,11 @@ def bench_start(repeat: int, env: dict) -> dict:
             "app_samples_ms": [round(s * 1e3, 1) for s in samples["app"]],
             "bare_samples_ms": [round(s * 1e3, 1) for s in samples["bare"]],
             "torch_imported": imported["torch"], "pyqtgraph_imported": imported["pyqtgraph"],
-            "torch_imported_at_exit": imported["torch_at_exit"], "platform": platform}
+            "torch_imported_at_exit": imported["torch_at_exit"], "platform": platform,
+            **({"against": str(against), "against_filled_ms":
+                statistics.median(against_filled) * 1e3,
+                "filled_to_against": filled_ms / (statistics.median(against_filled) * 1e3)}
+               if against else {})}
 
 
 # ------------------------------------------------------------------------------------- report
@@ -661,6 +685,11 @@ def _rows(results: dict) -> list[tuple[str, ...]]:
         rows.append(("  its floor: the same Qt widgets, empty, no code of ours",
                      f"{r['floor_ms']:.1f}", f"{r['floor_cpu_ms']:.1f}", "",
                      f"{r['floor_ratio']:.2f}× bare ({r['floor_cpu_ratio']:.2f}× in CPU time)"))
+        if "against" in r:
+            rows.append((f"  the same, the app of {r['against']} (interleaved)",
+                         f"{r['against_filled_ms']:.1f}", "", "",
+                         f"{r['against_filled_ms'] / r['bare_ms']:.2f}× bare; this tree's is "
+                         f"{r['filled_to_against']:.2f}× that"))
         rows.append(("  torch / pyqtgraph imported by the time the window is filled", "", "",
                      "neither", f"torch {'YES' if r['torch_imported'] else 'no'}, pyqtgraph "
                      f"{'YES' if r['pyqtgraph_imported'] else 'no'}, {_verdict(clean)}"))
@@ -704,6 +733,9 @@ def main() -> int:
     ap.add_argument("--qt-fill-threads", action="store_true",
                     help="edit, toggle and open with Qt's default of handing big fills to its "
                          "GUI thread pool (the app turns it off: app.qt_environment)")
+    ap.add_argument("--start-against", type=Path, metavar="DIR",
+                    help="a checkout of another commit (git worktree add DIR REV): its app "
+                         "child joins the start-up's, interleaved (the A/B of a change)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args()
     if args.xvfb:
@@ -749,7 +781,7 @@ def main() -> int:
         if platform == "offscreen":  # its clipboard crashes at exit if it holds data
             app.clipboard().clear()
     if "start" in parts:
-        results["start"] = bench_start(args.starts, dict(os.environ))
+        results["start"] = bench_start(args.starts, dict(os.environ), args.start_against)
         platform = results["start"]["platform"] or platform
     results["platform"] = platform
 
