@@ -156,3 +156,59 @@ def test_the_layouts_are_one_undo_step_each(window):
     for _ in range(3):
         doc.undo_stack.undo()
     assert {n: doc.network.nodes[n].pos for n in doc.network.nodes} == before
+
+
+# ---------------------------------------------------------------------------------- the dots
+
+def _dot_columns(view, top: int, bottom: int) -> list[float]:
+    """The centres (viewport pixels, across) of the background's dots on the row between
+    `top` and `bottom` that has the most of them."""
+    image = view.viewport().grab().toImage()
+    base = view.palette().color(view.backgroundRole())
+    best: list[int] = []
+    for y in range(top, bottom):
+        xs = [x for x in range(image.width()) if image.pixelColor(x, y).rgb() != base.rgb()]
+        if len(xs) > len(best):
+            best = xs
+    runs: list[list[int]] = []
+    for x in best:
+        if runs and x - runs[-1][-1] <= 1:
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+    return [sum(r) / len(r) for r in runs]
+
+
+def _empty_view(qtbot):
+    scene = CanvasScene(Document())
+    view = CanvasView(scene)
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    view.setSceneRect(QRectF(-2000, -2000, 4000, 4000))  # room to scroll
+    return view
+
+
+@pytest.mark.parametrize(("zoom", "period"), [(1.0, 20), (0.7376, 15), (1.5, 30), (0.5, 10)])
+def test_the_background_has_a_dot_every_20_units_and_they_move_with_the_design(qtbot, zoom,
+                                                                               period):
+    view = _empty_view(qtbot)
+    view.set_zoom(zoom)
+    qtbot.wait(10)
+    dots = _dot_columns(view, 4, 4 + period + 2)  # (the empty-canvas hint is in the middle)
+    assert len(dots) >= 400 // period - 2
+    gaps = {round(b - a) for a, b in zip(dots, dots[1:])}
+    assert gaps == {period}  # 20 units at this zoom, in whole pixels
+    bar = view.horizontalScrollBar()
+    bar.setValue(bar.value() + 7)  # the design moves 7 pixels left: so do the dots
+    qtbot.wait(10)
+    moved = _dot_columns(view, 4, 4 + period + 2)
+    assert {round((a - b) % period) for a, b in zip(dots, moved)} == {7 % period}
+
+
+def test_no_dots_below_45_percent(qtbot):
+    view = _empty_view(qtbot)
+    view.set_zoom(0.4)
+    qtbot.wait(10)
+    assert _dot_columns(view, 4, 30) == []

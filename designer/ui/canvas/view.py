@@ -32,6 +32,7 @@ from PySide6.QtGui import (
     QPainter,
     QPalette,
     QPixmap,
+    QTransform,
 )
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
@@ -84,7 +85,7 @@ class CanvasView(QGraphicsView):
         self._space = False
         self._paste_count = 0
         self._needs_reset = True
-        self._grid: tuple[int, QBrush] | None = None
+        self._grid: tuple[tuple, QBrush] | None = None
         self.actions_by_name: dict[str, QAction] = {}
         self._make_actions()
         scene.rebuilt.connect(self._on_rebuilt)
@@ -521,29 +522,44 @@ class CanvasView(QGraphicsView):
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         pal = self.palette()
         painter.fillRect(rect, pal.color(QPalette.ColorRole.Base))
-        if self.zoom() >= 0.45:
-            # the dots' tile scaled without smoothing: 4x cheaper at a zoom other than 100 %,
-            # and a dot of 2.4 units looks the same
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-            painter.fillRect(rect, self._grid_brush())
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        world = painter.worldTransform()
+        scale = world.m11()
+        if scale < 0.45 or world.type().value > QTransform.TransformationType.TxScale.value:
+            return
+        # The dots, filled in device pixels from a tile made at this zoom: a texture fill that
+        # is only moved is some 6x cheaper than one scaled (the whole viewport is filled again
+        # whenever the scroll rect changes, as when a block opens). A dot every 20 units,
+        # their spacing rounded to whole pixels; the lattice moves with the design.
+        dpr = self.viewport().devicePixelRatioF()
+        brush = QBrush(self._grid_brush(max(4, round(20 * scale * dpr)), scale * dpr, dpr))
+        origin = world.map(QPointF(0.0, 0.0))
+        brush.setTransform(QTransform.fromTranslate(origin.x(), origin.y()))
+        painter.save()
+        painter.resetTransform()
+        painter.fillRect(world.mapRect(rect), brush)
+        painter.restore()
 
-    def _grid_brush(self) -> QBrush:
-        """A dot every 20 scene units, as a texture (one fill per repaint, however many)."""
+    def _grid_brush(self, period: int, scale: float, dpr: float) -> QBrush:
+        """A tile of `period` device pixels with a dot at each corner (1.2 units across the
+        corners' quarters make one dot where four tiles meet), kept while the colour, the
+        period and the pixel ratio stay."""
         colour = QColor(self.palette().color(QPalette.ColorRole.WindowText))
         colour.setAlphaF(0.16)
-        if self._grid is None or self._grid[0] != colour.rgba():
-            tile = QPixmap(40, 40)
+        key = (colour.rgba(), period, round(scale, 3), dpr)
+        if self._grid is None or self._grid[0] != key:
+            tile = QPixmap(period, period)
             tile.fill(Qt.GlobalColor.transparent)
             p = QPainter(tile)
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(colour)
-            for x in (0.0, 20.0, 40.0):
-                for y in (0.0, 20.0, 40.0):
-                    p.drawEllipse(QPointF(x, y), 1.2, 1.2)
+            radius = max(0.8, 1.2 * scale)
+            for x in (0.0, float(period)):
+                for y in (0.0, float(period)):
+                    p.drawEllipse(QPointF(x, y), radius, radius)
             p.end()
-            self._grid = (colour.rgba(), QBrush(tile))
+            tile.setDevicePixelRatio(dpr)
+            self._grid = (key, QBrush(tile))
         return self._grid[1]
 
     def empty_hint(self) -> str:
