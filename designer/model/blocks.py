@@ -136,13 +136,25 @@ def shown_expanded(blocks: Mapping[str, Block]) -> list[str]:
     return out
 
 
+_HIDDEN_MEMO: list[tuple[tuple[Block, ...], dict[str, str]]] = []  # the last few answers
+
+
 def hidden(blocks: Mapping[str, Block]) -> dict[str, str]:
-    """{layer id: the collapsed block whose card stands for it} for every hidden layer."""
+    """{layer id: the collapsed block whose card stands for it} for every hidden layer. (The
+    last few answers are kept, each for the very Block objects it was worked out from: a block
+    collapsed or expanded is a new object; a block toggled asks this of the same table four
+    times.)"""
+    key = tuple(blocks.values())
+    for known, answer in _HIDDEN_MEMO:
+        if len(known) == len(key) and all(a is b for a, b in zip(known, key)):
+            return dict(answer)
     out: dict[str, str] = {}
     for bid in shown_collapsed(blocks):
         for nid in blocks[bid].members:
             out[nid] = bid
-    return out
+    _HIDDEN_MEMO.insert(0, (key, out))
+    del _HIDDEN_MEMO[4:]
+    return dict(out)
 
 
 def depth(blocks: Mapping[str, Block]) -> dict[str, int]:

@@ -61,6 +61,27 @@ def test_collapsed_blocks_hide_their_layers_outermost_first():
     assert set(B.hidden(net.blocks)) == {"c1", "r1", "c2", "r2"}
 
 
+def test_hidden_layers_follow_every_toggle_and_each_answer_is_the_caller_s():
+    net = stack()
+    net.add_block(["c1", "r1"], id="a")
+    net.add_block(["c2", "r2"], id="b")
+    net.add_block(["c1", "r1", "c2", "r2"], id="outer")
+
+    def worked_out(blocks):
+        return {m: bid for bid in B.shown_collapsed(blocks) for m in blocks[bid].members}
+
+    seen = []
+    for toggled in ("a", "outer", "b", "outer", "a", "b", "a"):  # states met again, in turn
+        net.set_collapsed([toggled], not net.blocks[toggled].collapsed)
+        for _ in range(2):  # (worked out or kept: the second time it is kept)
+            answer = B.hidden(net.blocks)
+            assert answer == worked_out(net.blocks), toggled
+            answer["c1"] = "spoilt"  # the caller's own dict: the next answer is not touched
+        assert B.hidden(net.blocks) == worked_out(net.blocks)
+        seen.append(frozenset(worked_out(net.blocks).items()))
+    assert len(set(seen)) >= 4  # (the toggles met different tables)
+
+
 def test_renaming_and_deleting_layers_keep_their_blocks():
     net = stack()
     net.add_block(["c1", "r1"], id="a")
