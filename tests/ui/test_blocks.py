@@ -222,6 +222,32 @@ def test_layers_shown_again_are_where_the_design_puts_them_with_their_wires(qtbo
     assert all(c.isVisible() for c in scene.cards.values())
 
 
+def test_the_wires_to_block_cards_follow_every_toggle_back_and_forth(qtbot):
+    """The wires between block cards and layers are the ones the shown blocks ask for after
+    each toggle, also when a state comes back (the wires wanted are kept for a few states)."""
+    from designer.model import blocks as model_blocks
+    from designer.ui.canvas.block_view import BlockView
+
+    doc, scene, view = canvas_of(qtbot, "resnet50")
+    net = doc.network
+    inputs_of = {nid: n.inputs for nid, n in net.nodes.items()}
+    seen = set()
+    for bid in ("layer2", "layer3", "layer2", "layer2_1", "layer3", "layer2_1", "layer2",
+                "layer3", "layer2"):
+        scene.request_toggle(bid)
+        hidden = model_blocks.hidden(net.blocks)
+        wanted = BlockView._wanted_wires(inputs_of, hidden)
+        wires = scene.blocks.wires
+        assert wires.keys() == wanted.keys(), bid
+        for (src, dst), wire in wires.items():
+            assert wire.isVisible() and wire.src is scene.blocks._item(src), (bid, src, dst)
+            assert wire.dst is scene.blocks._item(dst) and (wire.index, wire.count) == \
+                wanted[(src, dst)], (bid, src, dst)
+        seen.add(frozenset(wanted))
+    assert len(seen) >= 4
+    assert shown_where_the_design_says(doc, scene) == []
+
+
 def test_cards_shown_again_say_what_the_design_says_now(qtbot):
     """A stage expanded, collapsed, its layers edited and renamed while its bottlenecks are
     hidden, expanded again: one card per shown block, each with the Report's figures and its

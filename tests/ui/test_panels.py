@@ -316,6 +316,19 @@ def test_table_repaints_the_rows_an_edit_changed(qtbot, doc):
     assert cell(table, "pool", 2) == "16×16×6"
 
 
+def test_table_cells_follow_an_edit_its_undo_and_a_layer_inserted_before(qtbot, doc):
+    table = show(qtbot, LayerTable(doc))
+    model = table.table_model
+    assert cell(table, "fc", 3) == "30,730" and cell(table, "pool", 2) == "16×16×12"
+    commands.set_params(doc, "conv", out_channels=6)
+    assert cell(table, "pool", 2) == "16×16×6" and cell(table, "fc", 3) == "15,370"
+    doc.undo_stack.undo()
+    assert cell(table, "pool", 2) == "16×16×12" and cell(table, "fc", 3) == "30,730"
+    commands.add_layer(doc, "Dropout", after="relu")  # every row after relu moves down
+    assert [cell(table, nid, 0) for nid in model.order] == list(doc.report.order)
+    assert cell(table, "pool", 2) == "16×16×12" and cell(table, "fc", 3) == "30,730"
+
+
 def test_table_repaints_only_the_changed_rows_each_run_apart(qtbot):
     """ResNet-18: an edit in stage 3 changes its own rows, and the shortcut convs whose fixes
     are tried again get reports of their own; the rows between are said unchanged, so a view

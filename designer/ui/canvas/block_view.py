@@ -29,7 +29,9 @@ class BlockView:
         self._summaries: dict[str, tuple] = {}
         self._anchors: dict[str, tuple] = {}  # block id -> (block, scene epoch, its place)
         self._wiring: tuple | None = None  # (network, version, inputs_of, readers)
-        self._wanted: tuple | None = None  # (inputs_of, hidden, the wires to block cards)
+        # the last few (inputs_of, hidden, the wires to block cards): a block collapsed and
+        # expanded again wants the wires it had
+        self._wanted: list[tuple] = []
         self._shown_key: tuple | None = None  # what the cards' and wires' visibility was for
         self._spare: dict[str, BlockCard] = {}  # cards of blocks not shown now, hidden
         self._spare_wires: dict[tuple[str, str], Wire] = {}  # their wires, hidden
@@ -57,7 +59,7 @@ class BlockView:
         self._summaries.clear()
         self._anchors.clear()
         self._wiring = None
-        self._wanted = None
+        self._wanted = []
         self._shown_key = None
         self._spare.clear()
         self._spare_wires.clear()
@@ -240,12 +242,14 @@ class BlockView:
         scene = self.scene
         hidden = self.hidden
         inputs_of = self._structure(net)[0]
-        known = self._wanted
-        if known is not None and known[0] is inputs_of and known[1] == hidden:
-            want = known[2]  # (the same wiring and the same blocks hidden: the same wires)
+        for known in self._wanted:
+            if known[0] is inputs_of and known[1] == hidden:
+                want = known[2]  # (the same wiring and the same blocks hidden: the same wires)
+                break
         else:
             want = self._wanted_wires(inputs_of, hidden)
-            self._wanted = (inputs_of, dict(hidden), want)
+            self._wanted.insert(0, (inputs_of, dict(hidden), want))
+            del self._wanted[4:]
         if self.wires.keys() == want.keys() and all(
                 w.scene() is scene and w.src is self._item(p[0]) and w.dst is self._item(p[1])
                 for p, w in self.wires.items()):

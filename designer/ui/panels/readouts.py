@@ -204,7 +204,8 @@ class TotalsPanel(QWidget):
         for w in widgets:
             w.blockSignals(True)
         try:
-            self.batch.setValue(int(s["batch"]))
+            if self.batch.value() != int(s["batch"]):  # (setValue repaints it even so)
+                self.batch.setValue(int(s["batch"]))
             self.dtype.setCurrentText(s["dtype"])
             self.optimizer.setCurrentIndex(max(self.optimizer.findData(s["optimizer"]), 0))
             budget = s["budget"]

@@ -67,7 +67,6 @@ class LayerTableModel(QAbstractTableModel):
         self.report: Report = doc.report
         self.order: tuple[str, ...] = self.report.order
         self.rows_by_id = {nid: i for i, nid in enumerate(self.order)}
-        self._rows: list[tuple[str, ...]] | None = None
         self._row_cache: dict[str, tuple] = {}  # id -> (node, report, row)
         # colours, not brushes: the view takes either, and QBrush's enums cost start-up time
         self._brushes = {s: severity_colour(s) for s in ("error", "warning", "info")}
@@ -76,7 +75,6 @@ class LayerTableModel(QAbstractTableModel):
 
     def set_report(self, report: Report) -> None:
         old, self.report = self.report, report
-        self._rows = None
         if report.order == self.order:
             # The analysis hands back the very same LayerReport for a layer it did not change,
             # so only the changed rows need repainting: each run of them is said apart (one
@@ -100,25 +98,24 @@ class LayerTableModel(QAbstractTableModel):
         self.beginResetModel()
         self.order = report.order
         self.rows_by_id = {nid: i for i, nid in enumerate(self.order)}
+        self._row_cache.clear()  # (a row's number is its place: the order changed)
         self.endResetModel()
 
+    def row(self, row: int) -> tuple[str, ...]:
+        """The CLI summary's row of the layer at `row` for the current report, written when
+        first asked for: a layer whose node and report are those its row was written from
+        keeps it (an edit rewrites the rows of the layers it changed, and those only when
+        they are shown)."""
+        nid = self.order[row]
+        node, rep = self.doc.network.nodes[nid], self.report.layers[nid]
+        hit = self._row_cache.get(nid)
+        if hit is None or hit[0] is not node or hit[1] is not rep:
+            hit = self._row_cache[nid] = (node, rep, (str(row + 1),) + layer_row(nid, node, rep))
+        return hit[2]
+
     def rows(self) -> list[tuple[str, ...]]:
-        """The CLI summary's rows for the current report, written on first use; a layer whose
-        node and report are the ones of the last rows keeps its row."""
-        if self._rows is None:
-            nodes, layers = self.doc.network.nodes, self.report.layers
-            cache, kept = self._row_cache, {}
-            rows = []
-            for i, nid in enumerate(self.report.order, 1):
-                node, rep = nodes[nid], layers[nid]
-                hit = cache.get(nid)
-                if hit is None or hit[0] is not node or hit[1] is not rep:
-                    hit = (node, rep, layer_row(nid, node, rep))
-                kept[nid] = hit
-                rows.append((str(i),) + hit[2])
-            self._row_cache = kept
-            self._rows = rows
-        return self._rows
+        """Every row (see row())."""
+        return [self.row(i) for i in range(len(self.order))]
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 (Qt's name)
         return 0 if parent.isValid() else len(self.order)
@@ -142,7 +139,7 @@ class LayerTableModel(QAbstractTableModel):
             row, col = index.row(), index.column()
             if col == _MEMORY:
                 return self._memory(row)
-            return self.rows()[row][_ROW_FIELD[col]]
+            return self.row(row)[_ROW_FIELD[col]]
         if role == _ALIGNMENT:
             return _ALIGNS[index.column()]
         if role == _FOREGROUND:
