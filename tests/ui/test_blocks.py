@@ -323,3 +323,64 @@ def test_block_cards_follow_every_edit_and_its_undo(qtbot):
     doc.undo_stack.undo()
     assert figures_match() == []
     assert {bid: card.text_lines() for bid, card in scene.blocks.cards.items()} == before
+
+
+# ------------------------------------------------------------------- a block card's drawing
+
+def _painted(card, zoom: float, dx: float, dy: float, direct: bool = False):
+    """The card painted into a clear image at `zoom`, placed at (dx, dy) device pixels: by
+    paint() (the drawing it keeps) or, `direct`, drawn straight onto the image."""
+    from PySide6.QtGui import QImage, QPainter, QTransform
+    from PySide6.QtWidgets import QStyleOptionGraphicsItem
+
+    image = QImage(420, 220, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(0)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+    painter.setTransform(QTransform.fromScale(zoom, zoom) * QTransform.fromTranslate(dx, dy))
+    if direct:
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        full = lod >= 1.0 and card.detail(lod) == "full"
+        card._draw(painter, lod, full, None if full else card._compact(lod))
+    else:
+        card.paint(painter, QStyleOptionGraphicsItem())
+    painter.end()
+    return image
+
+
+@pytest.mark.parametrize(("zoom", "dx", "dy"), [(1.0, 210.25, 110.5), (0.7376, 200.6, 101.3),
+                                                 (1.6, 210.0, 110.75)])
+def test_a_block_card_kept_drawn_is_the_card_drawn(qtbot, zoom, dx, dy):
+    doc, scene, view = canvas_of(qtbot, "resnet50")
+    card = scene.blocks.cards["layer2"]
+    kept = _painted(card, zoom, dx, dy)
+    again = _painted(card, zoom, dx, dy)  # (from what it kept)
+    assert kept == _painted(card, zoom, dx, dy, direct=True)
+    assert again == kept
+    card.setSelected(True)
+    assert _painted(card, zoom, dx, dy) == _painted(card, zoom, dx, dy, direct=True)
+
+
+def test_a_block_card_is_drawn_again_only_when_what_it_shows_changed(qtbot, monkeypatch):
+    from designer.ui.canvas.block_items import BlockCard
+
+    doc, scene, view = canvas_of(qtbot, "resnet50")
+    drawn = []
+    draw = BlockCard._draw
+    monkeypatch.setattr(BlockCard, "_draw", lambda self, *a: (drawn.append(self.block.id),
+                                                              draw(self, *a))[1])
+    card = scene.blocks.cards["layer2"]
+    first = _painted(card, 1.0, 210.0, 110.0)
+    assert drawn == ["layer2"]
+    card.hide()
+    card.show()  # (Qt drops its own cache of a hidden item)
+    _painted(card, 1.0, 213.0, 90.0)  # moved by whole pixels: the same drawing
+    assert drawn == ["layer2"]
+    commands.set_params(doc, "layer2_0_conv1", out_channels=64)  # its figures change
+    changed = _painted(card, 1.0, 210.0, 110.0)
+    assert drawn == ["layer2", "layer2"] and changed != first
+    assert changed == _painted(card, 1.0, 210.0, 110.0, direct=True)
+    before = len(drawn)
+    _painted(card, 1.0, 210.5, 110.0)  # half a pixel over: drawn again
+    assert len(drawn) == before + 1

@@ -8,8 +8,19 @@ The figures are the Report's, summed by model/blocks.summary: the items only for
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette, QPen
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QTransform,
+)
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem
 
 from ...model.blocks import Block, BlockSummary
@@ -29,6 +40,7 @@ from .items import (
 )
 
 BLOCK_COLOURS = ("#ede9fe", "#34305a")  # light, dark
+_TX_SCALE = QTransform.TransformationType.TxScale.value
 FRAME_PAD = 12.0
 HEADER_H = 18.0
 
@@ -137,6 +149,9 @@ class BlockCard(QGraphicsObject):
         self.setZValue(1)
         self.wires_in: list = []
         self.wires_out: list = []
+        self._look = 0  # what it shows, counted up at each change (set_content)
+        self._drawn: tuple | None = None  # (key, pixmap, its offset): paint()
+        self._compact_at: tuple | None = None  # (look, zoom, the compact text): _compact()
         self.toggle = BlockToggle(self, block.id)
         self.toggle.setPos(-CARD_W / 2 + 11, -CARD_H / 2 + 12)
         self.set_content(block, summary)
@@ -171,6 +186,7 @@ class BlockCard(QGraphicsObject):
         self.errors = s.errors if s is not None else 0
         self.warnings = s.warnings if s is not None else 0
         self.severity = "error" if self.errors else "warning" if self.warnings else None
+        self._look += 1  # (what paint() keeps drawn is out of date)
         self.update()
 
     def issues_text(self) -> str:
@@ -211,7 +227,11 @@ class BlockCard(QGraphicsObject):
     # ------------------------------------------------------------------------- level of detail
 
     def _compact(self, lod: float):
-        return compact_text(self.kind, self.shape_str, lod, CARD_W - 30, CARD_H - 6)
+        known = self._compact_at  # (the text is measured: once per zoom and content)
+        if known is None or known[0] != self._look or known[1] != lod:
+            known = self._compact_at = (self._look, lod, compact_text(
+                self.kind, self.shape_str, lod, CARD_W - 30, CARD_H - 6))
+        return known[2]
 
     def detail(self, lod: float) -> str:
         if lod >= _Fonts.get().full_lod:
@@ -242,12 +262,48 @@ class BlockCard(QGraphicsObject):
         return fill.darker(160) if fill.lightness() > 128 else fill.lighter(180)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        """The card as last drawn at this zoom and pixel phase, drawn again only when what it
+        shows, its selection or the palette changed. (Qt's own device cache of the item is
+        dropped whenever the card is hidden: a stage expanded again would draw every card of
+        it anew.)"""
+        world = painter.worldTransform()
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(world)
+        full = lod >= _Fonts.get().full_lod
+        compact = None if full else self._compact(lod)
+        self.toggle.setVisible(full or compact is not None)
+        device = painter.device()
+        if device is None or world.type().value > _TX_SCALE:  # (turned or sheared: drawn)
+            self._draw(painter, lod, full, compact)
+            return
+        dpr = device.devicePixelRatioF()
+        dx, dy = world.dx(), world.dy()
+        key = (self._look, self.isSelected(), world.m11(), world.m22(), dpr,
+               round((dx - math.floor(dx)) * 64), round((dy - math.floor(dy)) * 64),
+               _palette().cacheKey())
+        drawn = self._drawn
+        if drawn is None or drawn[0] != key:
+            bounds = world.mapRect(self.boundingRect())  # in device pixels
+            left, top = math.floor(bounds.left()) - 1, math.floor(bounds.top()) - 1
+            width = math.ceil(bounds.right()) + 1 - left
+            height = math.ceil(bounds.bottom()) + 1 - top
+            pixmap = QPixmap(max(1, round(width * dpr)), max(1, round(height * dpr)))
+            pixmap.setDevicePixelRatio(dpr)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            p = QPainter(pixmap)
+            p.setRenderHints(painter.renderHints())
+            p.setTransform(world * QTransform.fromTranslate(-left, -top))
+            self._draw(p, lod, full, compact)
+            p.end()
+            drawn = self._drawn = (key, pixmap, left - dx, top - dy)
+        painter.save()
+        painter.resetTransform()
+        painter.drawPixmap(QPointF(round(dx + drawn[2]), round(dy + drawn[3])), drawn[1])
+        painter.restore()
+
+    def _draw(self, painter: QPainter, lod: float, full: bool, compact) -> None:
         pal = _palette()
         rect = self._RECT
-        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
         fonts = _Fonts.get()
-        full = lod >= fonts.full_lod
-        compact = None if full else self._compact(lod)
         if self.isSelected():
             pen = QPen(pal.color(QPalette.ColorRole.Highlight), 3.0)
             pen.setCosmetic(lod < 0.5)
@@ -264,7 +320,6 @@ class BlockCard(QGraphicsObject):
         painter.setBrush(self.fill_colour())
         painter.drawRoundedRect(rect, RADIUS, RADIUS)
         text = pal.color(QPalette.ColorRole.WindowText)
-        self.toggle.setVisible(full or compact is not None)
         if compact is not None:
             paint_compact(painter, rect.adjusted(18, 0, 0, 0), *compact, text)
             return
