@@ -146,3 +146,41 @@ def test_each_shown_card_is_a_box_of_its_colour_where_the_map_puts_it(qtbot):
         beside = box.center() + QPointF(box.width() / 2 + 3, 0)  # the map's own background
         pixel = picture.pixelColor(int(beside.x() * ratio), int(beside.y() * ratio))
         assert pixel.name() != unit.fill_colour().name(), unit.node_id
+
+
+def test_the_map_follows_layers_that_come_and_not_an_edit_of_parameters(qtbot):
+    """A layer added far below shows the map (the design no longer fits); an edit of a layer's
+    parameters moves no card: the map is neither placed nor painted again for it."""
+    from PySide6.QtCore import QEvent, QObject
+
+    doc, view = open_view(qtbot, "lenet5", size=(700, 900))
+    view.fit_all()
+    qtbot.wait(10)
+    overview = view.overview
+    assert not overview.isVisible()
+    last = doc.report.order[-1]
+    x, y = view.canvas.position_of(last)
+    commands.add_layer(doc, "ReLU", pos=(x, y + 6000))  # far below: off the view
+    qtbot.waitUntil(lambda: overview.isVisible())
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.Type.Paint:
+                Paints.count += 1
+            return False
+
+    paints = Paints()
+    overview.installEventFilter(paints)
+    placed = []
+    real = overview._place
+    overview._place = lambda: (placed.append(1), real())
+    conv = next(n for n, node in doc.network.nodes.items() if node.type == "Conv2d")
+    commands.set_params(doc, conv, out_channels=9)
+    qtbot.wait(30)
+    assert placed == [] and Paints.count == 0
+    assert overview.isVisible()
+    doc.undo_stack.undo()  # the parameters back: still no card moved
+    doc.undo_stack.undo()  # the added layer gone: everything fits again
+    qtbot.waitUntil(lambda: not overview.isVisible())

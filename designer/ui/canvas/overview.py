@@ -34,13 +34,14 @@ class OverviewMap(QWidget):
         self._origin = QPointF()  # where the world's top-left corner lands in the map
         self._dragging = False
         self._drawn_epoch = -1  # the scene's geometry epoch the picture shows
+        self._placed_epoch = -1  # the one it was last shown or hidden for
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Overview: click or drag to move the view")
         self.setAttribute(Qt.WidgetAttribute.WA_NoMousePropagation)
         self._redraw = QTimer(self)
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(0)
-        self._redraw.timeout.connect(self.refresh)
+        self._redraw.timeout.connect(self._refresh_if_moved)
         doc = view.document
         doc.changed.connect(self._design_changed)
         doc.moved.connect(self._design_changed)
@@ -94,8 +95,15 @@ class OverviewMap(QWidget):
         self._place()
         self.update()
 
+    def _refresh_if_moved(self) -> None:
+        # the design changed: the map changes only where a card moved, came or went (an edit
+        # of a layer's parameters leaves it as it is, and unpainted)
+        if self._placed_epoch != self.scene.geometry_epoch:
+            self.refresh()
+
     def _place(self) -> None:
         """Shown where the design does not fit, at the view's bottom-right corner."""
+        self._placed_epoch = self.scene.geometry_epoch
         if not self.scene.cards or self.fits():
             self.hide()
             return
