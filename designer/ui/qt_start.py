@@ -355,6 +355,10 @@ def stdlib_compiles() -> None:
             delattr(module, name)
     stdlib_regexes()
     compiles, _compiles = _compiles, None
+    if _support_used:  # PySide6 imported with the cache: its other versions' code is stale
+        compiles = {k: v for k, v in compiles.items()
+                    if k[0] != _SUPPORT_KEY or k in _support_used}
+        _support_used.clear()
     if _compiled_new and not sys.dont_write_bytecode:
         _write_cache(compiles)
 
@@ -370,11 +374,15 @@ def stdlib_compiles() -> None:
 # objects from the cache above, compiling and keeping any it has not seen. A code object is
 # kept under everything that decides it: the file name, the source text, the compiler flags
 # (with the __future__ flags the builtin would inherit from its caller: the importer's
-# `from __future__ import annotations`) and the optimisation level (python -O).
+# `from __future__ import annotations`) and the optimisation level (python -O). When the cache
+# is written after such an import, the support code it did not ask for (another PySide6's) is
+# left out.
 
 _SUPPORT_KEY = "pyside-support"
 _compile = compile  # the builtin (the name is PySide6's import's own while pyside_import runs)
 _FUTURE_FLAGS = 0  # every __future__ compiler flag: what compile() inherits from its caller
+_support_used: set = set()  # the support modules' keys this start asked for (the rest are
+# an older PySide6's: dropped when the cache is written)
 
 
 def _support_compile(source, filename, mode, flags=0, dont_inherit=False, optimize=-1, **kwargs):
@@ -385,6 +393,7 @@ def _support_compile(source, filename, mode, flags=0, dont_inherit=False, optimi
             and not os.path.isabs(filename)):  # (not importlib compiling a module's file)
         global _compiled_new
         key = (_SUPPORT_KEY, filename, flags, sys.flags.optimize, source)
+        _support_used.add(key)
         code = _compiles.get(key)
         if code is None:
             code = _compiles[key] = _compile(source, filename, mode, flags, True)

@@ -107,3 +107,34 @@ def test_pyside_import_without_the_cache_is_a_plain_import(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
     assert done.stdout.split() == ["True", "True", "None"]
+
+
+_STALE = r"""
+import json, marshal, sys
+from designer.ui import qt_start
+qt_start.quick_compiles(generated=False)
+support = sorted(k for k in qt_start._compiles if k[0] == "pyside-support")
+del qt_start._compiles[support[0]]  # (one to compile again: the cache is written)
+old = ("pyside-support", "shibokensupport/old.py", 0, 0, b"x = 1")  # another PySide6's
+qt_start._compiles[old] = compile("x = 1", "shibokensupport/old.py", "exec")
+qt_start._compiles[("re", 0, "kept", 0)] = (0, (), 0, {}, ())  # (not PySide6's: kept)
+qt_start.pyside_import()
+qt_start.stdlib_compiles()
+data = open(qt_start._cache_path(), "rb").read()
+kept = marshal.loads(data[4:])
+print(json.dumps({"support_before": len(support),
+                  "support_after": sorted(k[1] for k in kept if k[0] == "pyside-support"),
+                  "old": old in kept, "other": ("re", 0, "kept", 0) in kept}))
+"""
+
+
+def test_the_cache_drops_the_support_code_of_another_pyside6_when_it_is_written(tmp_path):
+    _run("cached", tmp_path)  # the cache as a start leaves it
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", _STALE], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["old"] is False and found["other"] is True
+    assert len(found["support_after"]) == found["support_before"] >= 10
