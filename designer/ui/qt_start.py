@@ -359,6 +359,11 @@ def stdlib_compiles() -> None:
         compiles = {k: v for k, v in compiles.items()
                     if k[0] != _SUPPORT_KEY or k in _support_used}
         _support_used.clear()
+    if _regexes_used:  # (the patterns this start compiled: a pattern no start asks for again,
+        # one made from a name, say, does not stay)
+        compiles = {k: v for k, v in compiles.items()
+                    if k[0] != _REGEX_KEY or k in _regexes_used}
+        _regexes_used.clear()
     if _compiled_new and not sys.dont_write_bytecode:
         _write_cache(compiles)
 
@@ -440,6 +445,7 @@ def pyside_import() -> None:
 
 _REGEX_KEY = "re"
 _regex_compile = None  # re._compiler.compile, while quick_regexes() replaces it
+_regexes_used: set = set()  # the patterns' keys this start asked for
 
 
 def _quick_regex(p, flags=0):
@@ -450,6 +456,7 @@ def _quick_regex(p, flags=0):
             or flags & _compiler.SRE_FLAG_DEBUG):
         return _regex_compile(p, flags)
     key = (_REGEX_KEY, _sre.MAGIC, p, flags)
+    _regexes_used.add(key)
     found = _compiles.get(key)
     if found is None:  # (re._compiler.compile's steps, its result kept)
         global _compiled_new

@@ -117,18 +117,24 @@ support = sorted(k for k in qt_start._compiles if k[0] == "pyside-support")
 del qt_start._compiles[support[0]]  # (one to compile again: the cache is written)
 old = ("pyside-support", "shibokensupport/old.py", 0, 0, b"x = 1")  # another PySide6's
 qt_start._compiles[old] = compile("x = 1", "shibokensupport/old.py", "exec")
-qt_start._compiles[("re", 0, "kept", 0)] = (0, (), 0, {}, ())  # (not PySide6's: kept)
+old_pattern = ("re", 0, "a pattern no start asks for", 0)
+qt_start._compiles[old_pattern] = (0, (), 0, {}, ())
+qt_start._compiles[("exec", "x = 2")] = compile("x = 2", "<string>", "exec")  # (kept)
 qt_start.pyside_import()
 qt_start.stdlib_compiles()
 data = open(qt_start._cache_path(), "rb").read()
 kept = marshal.loads(data[4:])
 print(json.dumps({"support_before": len(support),
                   "support_after": sorted(k[1] for k in kept if k[0] == "pyside-support"),
-                  "old": old in kept, "other": ("re", 0, "kept", 0) in kept}))
+                  "old": old in kept, "old_pattern": old_pattern in kept,
+                  "patterns": sum(1 for k in kept if k[0] == "re"),
+                  "other": ("exec", "x = 2") in kept}))
 """
 
 
-def test_the_cache_drops_the_support_code_of_another_pyside6_when_it_is_written(tmp_path):
+def test_the_cache_drops_what_this_start_did_not_ask_for_when_it_is_written(tmp_path):
+    """Another PySide6's support code and patterns no start compiled again are left out;
+    the generated code is kept."""
     _run("cached", tmp_path)  # the cache as a start leaves it
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(tmp_path)
@@ -137,4 +143,5 @@ def test_the_cache_drops_the_support_code_of_another_pyside6_when_it_is_written(
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.splitlines()[-1])
     assert found["old"] is False and found["other"] is True
+    assert found["old_pattern"] is False and found["patterns"] >= 10
     assert len(found["support_after"]) == found["support_before"] >= 10
