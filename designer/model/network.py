@@ -232,7 +232,7 @@ class Network:
         except ParamError as e:
             raise NetworkError(f"{node_id}.{e}") from None
         self.nodes[node_id] = replace(node, params=full)
-        self._touch()
+        self._touch(wiring=False)
 
     def set_frozen(self, node_id: str, frozen: bool) -> None:
         """Freeze a layer's weights for a fine-tune (or make them trainable again)."""
@@ -243,7 +243,7 @@ class Network:
         if frozen:
             _check_freezable(node_id, node.type)
         self.nodes[node_id] = replace(node, frozen=frozen)
-        self._touch()
+        self._touch(wiring=False)
 
     def set_inputs(self, node_id: str, inputs: Iterable[str], check_cycles: bool = True) -> None:
         """Replace a node's wiring at once (block templates, loading). Loading a whole file
@@ -376,8 +376,11 @@ class Network:
                     stack.append(nxt)
         return False
 
-    def _touch(self) -> None:
-        self._order = None
+    def _touch(self, wiring: bool = True) -> None:
+        """A change the analysis must see; `wiring` False: no layer came, went or was wired
+        anew, so the topological order stays (a layer replaced in the nodes keeps its place)."""
+        if wiring:
+            self._order = None
         self._version += 1
 
 

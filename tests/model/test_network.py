@@ -41,6 +41,24 @@ def test_a_copy_keeps_the_order_until_it_is_edited_and_the_original_its_own(stac
     assert net.topological_order() == tuple(ids)
 
 
+def test_an_edit_of_parameters_keeps_the_order_and_a_rewiring_sorts_again(stack):
+    from designer.model.network import _toposort
+
+    net, ids = stack
+    order = net.topological_order()
+    version = net.version
+    net.set_params("conv", out_channels=7)
+    net.set_frozen("conv", True)
+    assert net.version == version + 2  # (the analysis sees both)
+    assert net.topological_order() is order == _toposort(net.nodes)
+    extra = net.add("ReLU", inputs=["input"])
+    net.connect(extra, "conv")  # wired anew: sorted again
+    assert net.topological_order() == ("input", extra, "conv", "relu", "pool", "fc")
+    net.disconnect(extra, "conv")
+    net.remove(extra)
+    assert net.topological_order() == tuple(ids) == _toposort(net.nodes)
+
+
 def test_remove_inside_a_stack_reconnects_the_neighbours(stack):
     net, ids = stack
     net.remove("relu")
