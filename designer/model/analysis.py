@@ -14,6 +14,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 from .layers import Issue, Shape, numel
@@ -222,10 +223,15 @@ def _analyze(network, batch, dtype, optimizer, budget, device) -> Report:
     order = network.topological_order()
     layers = _layers(network, order)
     net_issues: list[tuple[str | None, Issue]] = []
-    consumers: dict[str, int] = {}
-    for n in nodes.values():
-        for s in n.inputs:
-            consumers[s] = consumers.get(s, 0) + 1
+    wired = network._wired  # (kept while no layer comes, goes or is rewired)
+    if wired is None:
+        counted: dict[str, int] = {}
+        for n in nodes.values():
+            for s in n.inputs:
+                counted[s] = counted.get(s, 0) + 1
+        wired = network._wired = (MappingProxyType(counted),
+                                  frozenset(inplace_activations(network, counted)))
+    consumers, inplace = wired
     if not any(nodes[nid].type == "Input" for nid in order):
         net_issues.append((None, Issue("error", "the network has no INPUT layer: add one")))
 
@@ -274,9 +280,8 @@ def _analyze(network, batch, dtype, optimizer, budget, device) -> Report:
     state = OPTIMIZER_STATE[optimizer]
     # The PyTorch estimate walks the step in time: made when first asked for, from what this
     # analysis saw (the network may be edited in place afterwards)
-    peak = _Peak((dict(nodes), order, layers, consumers, output,
-                  inplace_activations(network, consumers), dtype, optimizer, device, state,
-                  batch, budget))
+    peak = _Peak((dict(nodes), order, layers, consumers, output, inplace, dtype, optimizer,
+                  device, state, batch, budget))
     return Report(order, layers, tuple(net_issues), totals, textbook, output, batch, dtype,
                   optimizer, device, peak)
 

@@ -66,6 +66,10 @@ class Network:
     _version: int = field(default=0, repr=False, compare=False)
     # the last analysis's per-layer reports, reused where nothing changed (see analysis.py)
     _reports: dict = field(default_factory=dict, repr=False, compare=False)
+    # what the analysis works out from the wiring and the layers' kinds alone (its readers'
+    # counts, the in-place ReLUs): kept, as the order is, until a layer comes, goes or is
+    # rewired (never changed in place: shared by copies)
+    _wired: tuple | None = field(default=None, repr=False, compare=False)
 
     # ----------------------------------------------------------------------------- queries
 
@@ -115,7 +119,7 @@ class Network:
 
     def copy(self) -> Network:
         return Network(self.name, self.description, dict(self.nodes), dict(self.blocks),
-                       _reports=dict(self._reports), _order=self._order)
+                       _reports=dict(self._reports), _order=self._order, _wired=self._wired)
 
     # ----------------------------------------------------------------------------- edits
 
@@ -381,6 +385,7 @@ class Network:
         anew, so the topological order stays (a layer replaced in the nodes keeps its place)."""
         if wiring:
             self._order = None
+            self._wired = None
         self._version += 1
 
 

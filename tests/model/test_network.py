@@ -142,3 +142,33 @@ def test_a_moved_layer_keeps_every_other_field():
     node = Node("c", "Conv2d", {"out_channels": 3}, ("a", "b"), "mine", (1.0, 2.0), True)
     assert node.at((5.0, 6.0)) == replace(node, pos=(5.0, 6.0))
     assert node.at(None) == replace(node, pos=None)
+
+
+def test_what_the_analysis_takes_from_the_wiring_follows_every_rewiring(stack):
+    """The readers' counts and the ReLUs run in place (the memory walk's) are kept through
+    edits of parameters and worked out again when the wiring changes: a ReLU whose producer
+    gains a second reader can no longer overwrite it."""
+    from designer.model.analysis import analyze, inplace_activations
+
+    net, ids = stack
+
+    def afresh():
+        counts = {}
+        for n in net.nodes.values():
+            for s in n.inputs:
+                counts[s] = counts.get(s, 0) + 1
+        return counts, frozenset(inplace_activations(net))
+
+    analyze(net)
+    wired = net._wired
+    assert (dict(wired[0]), wired[1]) == afresh() and "relu" in wired[1]
+    net.set_params("conv", out_channels=9)
+    net.set_frozen("conv", True)
+    analyze(net)
+    assert net._wired is wired  # (kept: the same wiring)
+    other = net.add("Linear", inputs=["conv"])  # conv read twice now
+    analyze(net)
+    assert (dict(net._wired[0]), net._wired[1]) == afresh() and "relu" not in net._wired[1]
+    net.remove(other)
+    analyze(net)
+    assert (dict(net._wired[0]), net._wired[1]) == afresh() and "relu" in net._wired[1]
