@@ -231,12 +231,14 @@ def boundary(inputs_of: Mapping[str, tuple[str, ...]], members: Iterable[str],
 
 
 def summary(block: Block, inputs_of: Mapping[str, tuple[str, ...]], report: Report,
-            readers: Mapping[str, list[str]] | None = None) -> BlockSummary:
+            readers: Mapping[str, list[str]] | None = None,
+            ends: tuple[list[str], list[str]] | None = None) -> BlockSummary:
     """The block's figures, every one read or summed from the Report (`readers`: see
-    boundary)."""
+    boundary; `ends`: what boundary() gives for the block's members in the report, where the
+    caller kept it)."""
     members = [m for m in block.members if m in report.layers]
-    feeds, outs = boundary(inputs_of, members,
-                           members if readers is not None else report.order, readers)
+    feeds, outs = ends if ends is not None else boundary(
+        inputs_of, members, members if readers is not None else report.order, readers)
     layers = [report.layers[m] for m in members]
     out = outs[-1] if outs else None
     first_in = next((f for f in feeds if f in report.layers), None)

@@ -384,3 +384,44 @@ def test_a_block_card_is_drawn_again_only_when_what_it_shows_changed(qtbot, monk
     before = len(drawn)
     _painted(card, 1.0, 210.5, 110.0)  # half a pixel over: drawn again
     assert len(drawn) == before + 1
+
+
+def test_a_block_card_follows_a_rewiring_of_what_feeds_it_and_what_reads_it(qtbot):
+    """LeNet-5's layers after the first pool grouped and collapsed; its input rewired to come
+    from the first conv, then one of its layers read from outside: the card's figures are the
+    Report's summed afresh each time (the layers at the block's edges are worked out again
+    when the wiring changes)."""
+    from designer.model.blocks import summary
+
+    doc = Document()
+    doc.open(str(PRESETS / "lenet5.convnet.json"))
+    from designer.ui.canvas import CanvasScene, CanvasView
+
+    scene = CanvasScene(doc)
+    view = CanvasView(scene)
+    qtbot.addWidget(view)
+    order = list(doc.report.order)
+    pool = next(n for n in order if doc.network.nodes[n].type == "AvgPool2d")
+    conv = next(n for n in order if doc.network.nodes[n].type == "Conv2d")
+    after = order[order.index(pool) + 1:order.index(pool) + 4]
+    bid = commands.group(doc, after)
+    if not doc.network.blocks[bid].collapsed:
+        scene.request_toggle(bid)  # one card
+
+    def agrees():
+        inputs = {n: doc.network.nodes[n].inputs for n in doc.network.nodes}
+        card = scene.blocks.cards[bid]
+        return card.summary == summary(doc.network.blocks[bid], inputs, doc.report)
+
+    assert agrees()
+    first = after[0]
+    commands.disconnect(doc, pool, first)
+    commands.connect(doc, conv, first)  # fed by the conv now: another volume comes in
+    assert agrees()
+    assert scene.blocks.cards[bid].in_str != ""
+    reader = commands.add_layer(doc, "ReLU")
+    commands.connect(doc, after[1], reader)  # a layer inside read from outside
+    assert agrees()
+    doc.undo_stack.undo()
+    doc.undo_stack.undo()
+    assert agrees()

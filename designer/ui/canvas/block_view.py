@@ -133,11 +133,12 @@ class BlockView:
         layers = report.layers
         # (the summary reads the block's members only: collapsing or renaming it keeps it)
         same = known is not None and (known[0] is block or known[0].members == block.members)
-        if same and known[1] is inputs_of:
-            feeds = known[3]
+        members = [m for m in block.members if m in layers]
+        if same and known[1] is inputs_of and known[2][0] == members:
+            ends = known[2][1]  # (the same members and wiring: the same layers at its edges)
         else:
-            feeds = tuple(model_blocks.boundary(inputs_of, block.members, block.members,
-                                                readers)[0])
+            ends = model_blocks.boundary(inputs_of, members, members, readers)
+        feeds = tuple(ends[0])
         reports = [layers.get(m) for m in block.members]
         reports.extend(layers.get(f) for f in feeds)
         if same and known[3] == feeds \
@@ -145,8 +146,9 @@ class BlockView:
                 and all(a is b for a, b in zip(known[4], reports)):
             summary = known[5]
         else:
-            summary = model_blocks.summary(block, inputs_of, report, readers)
-        self._summaries[block.id] = (block, inputs_of, None, feeds, reports, summary)
+            summary = model_blocks.summary(block, inputs_of, report, readers, ends)
+        self._summaries[block.id] = (block, inputs_of, (members, ends), feeds, reports,
+                                     summary)
         return summary
 
     def readers(self) -> dict[str, list[str]]:
