@@ -82,6 +82,21 @@ def test_an_edit_repaints_only_what_changed(canvas):
     assert "32×32×12" in text(scene, "conv")
 
 
+def test_a_design_made_of_the_same_layers_gets_cards_of_its_own(canvas):
+    """Another design whose network is a copy of this one (its layers and their reports the
+    very same objects) replaces every card: each shows its layer, wired."""
+    from designer.model.design_file import Design
+
+    doc, scene, view = canvas
+    old = dict(scene.cards)
+    doc._set_design(Design(doc.network.copy()), None)
+    assert scene.cards.keys() == doc.network.nodes.keys()
+    assert all(scene.cards[n] is not old[n] and scene.cards[n].scene() is scene
+               for n in scene.cards)
+    assert all(card.node is doc.network.nodes[n] for n, card in scene.cards.items())
+    assert len(scene.wires) == 4 and "32×32×12" in text(scene, "conv")
+
+
 def test_selection_goes_both_ways(canvas):
     doc, scene, view = canvas
     doc.select(["fc"])

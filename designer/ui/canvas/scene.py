@@ -39,6 +39,7 @@ class CanvasScene(QGraphicsScene):
         super().__init__(parent)
         self.document = document
         self.cards: dict[str, NodeCard] = {}
+        self._shown: dict[str, tuple] = {}  # nid -> (node, report) its card was given (sync)
         self.wires: dict[tuple[str, str], Wire] = {}
         self.interaction = None  # the mouse gesture in progress (interactions.Interaction)
         self.last_sync_ms = 0.0
@@ -155,6 +156,7 @@ class CanvasScene(QGraphicsScene):
         geometry = first  # whether the design's extent may have changed
         for nid in [n for n in self.cards if n not in nodes]:
             card = self.cards.pop(nid)
+            self._shown.pop(nid, None)
             for wire in card.wires_in + card.wires_out:
                 self._drop_wire(wire)
             self._press_positions.pop(card, None)
@@ -169,9 +171,14 @@ class CanvasScene(QGraphicsScene):
         hidden = model_blocks.hidden(net.blocks) if new_ids and net.blocks else {}
         rewire: list[str] = []
         moved: list[NodeCard] = []
+        shown = self._shown  # (nid -> (node, report) each card shows: no Qt object asked)
         for nid, node in nodes.items():
-            card = self.cards.get(nid)
             lr = layers.get(nid)
+            known = shown.get(nid)
+            if known is not None and known[0] is node and known[1] is lr:
+                continue  # (the same node and report: the card as it is)
+            shown[nid] = (node, lr)
+            card = self.cards.get(nid)
             if card is None:
                 card = NodeCard(node, lr)
                 pos = node.pos if node.pos is not None else placed[nid]
@@ -247,6 +254,7 @@ class CanvasScene(QGraphicsScene):
         finally:
             self._syncing = False
         self.cards.clear()
+        self._shown.clear()
         self.wires.clear()
         self.blocks.clear()
         self._press_positions.clear()
