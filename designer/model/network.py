@@ -18,6 +18,7 @@ import keyword
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from .blocks import KINDS, Block, overlap_problem
@@ -70,6 +71,7 @@ class Network:
     # counts, the in-place ReLUs): kept, as the order is, until a layer comes, goes or is
     # rewired (never changed in place: shared by copies)
     _wired: tuple | None = field(default=None, repr=False, compare=False)
+    _readers: Mapping | None = field(default=None, repr=False, compare=False)  # readers()
 
     # ----------------------------------------------------------------------------- queries
 
@@ -97,6 +99,17 @@ class Network:
     def consumers(self, node_id: str) -> list[str]:
         return [n.id for n in self.nodes.values() if node_id in n.inputs]
 
+    def readers(self) -> Mapping[str, tuple[str, ...]]:
+        """{layer: the layers that read it, in the design's order of nodes}; kept, as the
+        topological order is, until a layer comes, goes or is rewired (read-only)."""
+        if self._readers is None:
+            built: dict[str, list[str]] = {}
+            for n in self.nodes.values():
+                for s in n.inputs:
+                    built.setdefault(s, []).append(n.id)
+            self._readers = MappingProxyType({k: tuple(v) for k, v in built.items()})
+        return self._readers
+
     def inputs_of(self, node_id: str) -> tuple[str, ...]:
         return self[node_id].inputs
 
@@ -119,7 +132,8 @@ class Network:
 
     def copy(self) -> Network:
         return Network(self.name, self.description, dict(self.nodes), dict(self.blocks),
-                       _reports=dict(self._reports), _order=self._order, _wired=self._wired)
+                       _reports=dict(self._reports), _order=self._order, _wired=self._wired,
+                       _readers=self._readers)
 
     # ----------------------------------------------------------------------------- edits
 
@@ -386,6 +400,7 @@ class Network:
         if wiring:
             self._order = None
             self._wired = None
+            self._readers = None
         self._version += 1
 
 

@@ -160,15 +160,20 @@ def test_what_the_analysis_takes_from_the_wiring_follows_every_rewiring(stack):
         return counts, frozenset(inplace_activations(net))
 
     analyze(net)
-    wired = net._wired
+    wired, readers = net._wired, net.readers()
     assert (dict(wired[0]), wired[1]) == afresh() and "relu" in wired[1]
+    assert dict(readers) == {"input": ("conv",), "conv": ("relu",), "relu": ("pool",),
+                             "pool": ("fc",)}
     net.set_params("conv", out_channels=9)
     net.set_frozen("conv", True)
     analyze(net)
-    assert net._wired is wired  # (kept: the same wiring)
+    assert net._wired is wired and net.readers() is readers  # (kept: the same wiring)
+    assert net.copy().readers() is readers
     other = net.add("Linear", inputs=["conv"])  # conv read twice now
     analyze(net)
     assert (dict(net._wired[0]), net._wired[1]) == afresh() and "relu" not in net._wired[1]
+    assert net.readers()["conv"] == ("relu", other)
     net.remove(other)
     analyze(net)
     assert (dict(net._wired[0]), net._wired[1]) == afresh() and "relu" in net._wired[1]
+    assert net.readers()["conv"] == ("relu",)

@@ -26,10 +26,7 @@ class DesignView:
         self.report = report
         self.nodes = network.nodes
         self.layers = report.layers
-        self.readers: dict[str, list[str]] = {}
-        for n in self.nodes.values():
-            for s in n.inputs:
-                self.readers.setdefault(s, []).append(n.id)
+        self.readers = network.readers()  # (kept by the network while its wiring is)
         self.input_id = next((nid for nid in report.order if self.nodes[nid].type == "Input"),
                              None)
         self.input_shape = self.layers[self.input_id].shape if self.input_id else None
