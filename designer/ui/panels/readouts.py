@@ -327,8 +327,11 @@ class IssuesPanel(QWidget):
 
     def _update(self, report: Report) -> None:
         issues = list(report.issues)
+        layers = report.layers
         for nid in report.order:
-            issues.extend((nid, i) for i in report.layers[nid].issues)
+            found = layers[nid].issues
+            if found:  # (most layers have none: no generator made for them)
+                issues.extend([(nid, i) for i in found])
         parts = []
         for severity, (one, many) in _SEVERITY_WORDS.items():
             n = sum(1 for _, i in issues if i.severity == severity)
