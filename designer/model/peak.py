@@ -93,7 +93,8 @@ class StepMemory:
         best = self.points[0]
         top = -1
         for p in self.points:
-            total = (p[0] + p[1] + p[2]) * batch + p[3] + p[4] + p[5]
+            a, b, c, d, e, f = p  # (unpacked: a ResNet-152 step has some 1,500 points)
+            total = (a + b + c) * batch + d + e + f
             if total > top:
                 top, best = total, p
         saved, flight, work, copies, wgrads, tmp = best
