@@ -259,6 +259,8 @@ def _quick_enum(base, class_name: str, names: list, module, boundary):
 
 _PATCHED = (("dataclasses", "exec"), ("typing", "compile"), ("collections", "eval"))
 _compiles: dict | None = None  # (mode, source) -> code, while quick_compiles() is in place
+_used: dict[str, set] = {}  # a kind of entry (PySide6's support code, patterns) -> the keys
+# of it this start asked for: what stdlib_compiles() keeps of that kind
 _compiled_new = False
 
 
@@ -355,15 +357,12 @@ def stdlib_compiles() -> None:
             delattr(module, name)
     stdlib_regexes()
     compiles, _compiles = _compiles, None
-    if _support_used:  # PySide6 imported with the cache: its other versions' code is stale
-        compiles = {k: v for k, v in compiles.items()
-                    if k[0] != _SUPPORT_KEY or k in _support_used}
-        _support_used.clear()
-    if _regexes_used:  # (the patterns this start compiled: a pattern no start asks for again,
-        # one made from a name, say, does not stay)
-        compiles = {k: v for k, v in compiles.items()
-                    if k[0] != _REGEX_KEY or k in _regexes_used}
-        _regexes_used.clear()
+    # of the kinds this start went through (PySide6's support code, regular expressions), only
+    # what it asked for stays: another PySide6's code, a pattern made from a name, say, go
+    used = {kind: keys for kind, keys in _used.items() if keys}
+    if used:
+        compiles = {k: v for k, v in compiles.items() if k[0] not in used or k in used[k[0]]}
+    _used.clear()
     if _compiled_new and not sys.dont_write_bytecode:
         _write_cache(compiles)
 
@@ -386,8 +385,6 @@ def stdlib_compiles() -> None:
 _SUPPORT_KEY = "pyside-support"
 _compile = compile  # the builtin (the name is PySide6's import's own while pyside_import runs)
 _FUTURE_FLAGS = 0  # every __future__ compiler flag: what compile() inherits from its caller
-_support_used: set = set()  # the support modules' keys this start asked for (the rest are
-# an older PySide6's: dropped when the cache is written)
 
 
 def _support_compile(source, filename, mode, flags=0, dont_inherit=False, optimize=-1, **kwargs):
@@ -398,7 +395,7 @@ def _support_compile(source, filename, mode, flags=0, dont_inherit=False, optimi
             and not os.path.isabs(filename)):  # (not importlib compiling a module's file)
         global _compiled_new
         key = (_SUPPORT_KEY, filename, flags, sys.flags.optimize, source)
-        _support_used.add(key)
+        _used.setdefault(_SUPPORT_KEY, set()).add(key)
         code = _compiles.get(key)
         if code is None:
             code = _compiles[key] = _compile(source, filename, mode, flags, True)
@@ -445,7 +442,6 @@ def pyside_import() -> None:
 
 _REGEX_KEY = "re"
 _regex_compile = None  # re._compiler.compile, while quick_regexes() replaces it
-_regexes_used: set = set()  # the patterns' keys this start asked for
 
 
 def _quick_regex(p, flags=0):
@@ -456,7 +452,7 @@ def _quick_regex(p, flags=0):
             or flags & _compiler.SRE_FLAG_DEBUG):
         return _regex_compile(p, flags)
     key = (_REGEX_KEY, _sre.MAGIC, p, flags)
-    _regexes_used.add(key)
+    _used.setdefault(_REGEX_KEY, set()).add(key)
     found = _compiles.get(key)
     if found is None:  # (re._compiler.compile's steps, its result kept)
         global _compiled_new
