@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
+from .issues import severity_counts
 from .layers import Issue, Shape, numel
 from .network import Network, Node
 from .peak import walk
@@ -235,7 +236,7 @@ def _analyze(network, batch, dtype, optimizer, budget, device) -> Report:
     if not any(nodes[nid].type == "Input" for nid in order):
         net_issues.append((None, Issue("error", "the network has no INPUT layer: add one")))
 
-    params = frozen = buffers = macs = acts = input_values = n_err = n_warn = 0
+    params = frozen = buffers = macs = acts = input_values = 0
     for rep in layers.values():
         if rep.shape is not None:
             params += rep.params
@@ -248,11 +249,7 @@ def _analyze(network, batch, dtype, optimizer, budget, device) -> Report:
                     input_values = rep.activations
             elif not rep.in_place:
                 acts += rep.activations
-        for i in rep.issues:
-            if i.severity == "error":
-                n_err += 1
-            elif i.severity == "warning":
-                n_warn += 1
+    n_err, n_warn = severity_counts(rep.issues for rep in layers.values())
 
     sinks = [nid for nid in order if consumers.get(nid, 0) == 0 and layers[nid].shape is not None
              and nodes[nid].type != "Input"]

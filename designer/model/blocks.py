@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .issues import severity_counts
 from .layers import Shape
 
 if TYPE_CHECKING:
@@ -247,18 +248,14 @@ def summary(block: Block, inputs_of: Mapping[str, tuple[str, ...]], report: Repo
     else:  # the block starts at the INPUT: what the INPUT makes
         in_shape = layers[0].shape if layers else None
     out_report = report.layers.get(out) if out is not None else None
-    params = frozen = macs = activations = errors = warnings = 0
+    params = frozen = macs = activations = 0
     for r in layers:  # (one pass: a stage of ResNet-152 is summed again at each edit in it)
         params += r.params
         if r.frozen:
             frozen += r.params
         macs += r.macs
         activations += r.activations
-        for i in r.issues:
-            if i.severity == "error":
-                errors += 1
-            elif i.severity == "warning":
-                warnings += 1
+    errors, warnings = severity_counts(r.issues for r in layers)
     return BlockSummary(
         layers=len(layers),
         in_shape=in_shape,

@@ -4,7 +4,7 @@ offers. Pure Python.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,3 +32,16 @@ class Issue:
     severity: str  # "error" | "warning" | "info"
     message: str
     fixes: tuple[Fix, ...] = ()
+
+
+def severity_counts(issue_lists: Iterable[Iterable[Issue]]) -> tuple[int, int]:
+    """(errors, warnings) among the issues of these lists (the layers' of a design or a
+    block)."""
+    errors = warnings = 0
+    for issues in issue_lists:
+        for i in issues:
+            if i.severity == "error":
+                errors += 1
+            elif i.severity == "warning":
+                warnings += 1
+    return errors, warnings
