@@ -226,10 +226,7 @@ def _analyze(network, batch, dtype, optimizer, budget, device) -> Report:
     net_issues: list[tuple[str | None, Issue]] = []
     wired = network._wired  # (kept while no layer comes, goes or is rewired)
     if wired is None:
-        counted: dict[str, int] = {}
-        for n in nodes.values():
-            for s in n.inputs:
-                counted[s] = counted.get(s, 0) + 1
+        counted = {nid: len(read) for nid, read in network.readers().items()}
         wired = network._wired = (MappingProxyType(counted),
                                   frozenset(inplace_activations(network, counted)))
     consumers, inplace = wired

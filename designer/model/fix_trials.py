@@ -83,11 +83,8 @@ class _Base:
 
     @cached_property
     def sinks(self) -> set[str]:
-        nodes = self.network.nodes
-        sinks = {nid for nid in self.report.order if nodes[nid].type != "Input"}
-        for n in nodes.values():
-            sinks.difference_update(n.inputs)
-        return sinks
+        nodes, read = self.network.nodes, self.network.readers()
+        return {nid for nid in self.report.order if nodes[nid].type != "Input" and nid not in read}
 
     @cached_property
     def live_sinks(self) -> int:

@@ -28,7 +28,7 @@ class BlockView:
         # block id -> (block, the wiring, -, its feeds, the reports summed, its summary)
         self._summaries: dict[str, tuple] = {}
         self._anchors: dict[str, tuple] = {}  # block id -> (block, scene epoch, its place)
-        self._wiring: tuple | None = None  # (network, version, inputs_of, readers, wiring)
+        self._wiring: tuple | None = None  # (network, version, inputs_of, readers)
         # the last few (inputs_of, hidden, the wires to block cards): a block collapsed and
         # expanded again wants the wires it had
         self._wanted: list[tuple] = []
@@ -151,32 +151,27 @@ class BlockView:
                                      summary)
         return summary
 
-    def readers(self) -> dict[str, list[str]]:
+    def readers(self) -> Mapping[str, tuple[str, ...]]:
         """{layer: the layers that read it} of the scene's design (kept while its wiring is:
         expanding or collapsing a block keeps it)."""
         return self._structure(self.scene.document.network)[1]
 
-    def _structure(self, net) -> tuple[dict, dict]:
-        """Each layer's inputs and readers, made again only when the wiring may have changed
-        (the network's version: a move or a block shown or hidden keeps it; its readers' map,
-        Network.readers(), the same object while the wiring is the same)."""
+    def _structure(self, net) -> tuple[dict, Mapping]:
+        """Each layer's inputs and readers (Network.readers(): the same object while the
+        wiring is), made again only when the wiring may have changed (the network's version:
+        a move or a block shown or hidden keeps it)."""
         known = self._wiring
         if known is None or known[0] is not net or known[1] != net.version:
-            wiring = net.readers()  # (the same object while the wiring is: an edit of
-            if known is not None and known[4] is wiring:  # parameters keeps it)
-                self._wiring = known = (net, net.version, known[2], known[3], wiring)
-                return known[2], known[3]
-            inputs_of = {nid: n.inputs for nid, n in net.nodes.items()}
-            if known is not None and known[0] is net and known[2] == inputs_of:
-                # an edit of parameters: the same wiring, the same objects (what is cached
-                # on them holds)
-                self._wiring = known = (net, net.version, known[2], known[3], wiring)
+            readers = net.readers()
+            if known is not None and known[3] is readers:  # (an edit of parameters)
+                inputs_of = known[2]
             else:
-                readers: dict[str, list[str]] = {}
-                for nid, ins in inputs_of.items():
-                    for src in ins:
-                        readers.setdefault(src, []).append(nid)
-                self._wiring = known = (net, net.version, inputs_of, readers, wiring)
+                inputs_of = {nid: n.inputs for nid, n in net.nodes.items()}
+                if known is not None and known[2] == inputs_of:
+                    # the same wiring in another network: the same objects (what is cached
+                    # on them holds)
+                    inputs_of = known[2]
+            self._wiring = known = (net, net.version, inputs_of, readers)
         return known[2], known[3]
 
     def _drop_card(self, bid: str, keep: bool = True) -> None:
