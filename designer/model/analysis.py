@@ -246,7 +246,7 @@ def _analyze(network, batch, dtype, optimizer, budget, device) -> Report:
                     input_values = rep.activations
             elif not rep.in_place:
                 acts += rep.activations
-    n_err, n_warn = severity_counts(rep.issues for rep in layers.values())
+    n_err, n_warn = severity_counts(layers.values())
 
     sinks = [nid for nid in order if consumers.get(nid, 0) == 0 and layers[nid].shape is not None
              and nodes[nid].type != "Input"]

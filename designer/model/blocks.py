@@ -255,7 +255,7 @@ def summary(block: Block, inputs_of: Mapping[str, tuple[str, ...]], report: Repo
             frozen += r.params
         macs += r.macs
         activations += r.activations
-    errors, warnings = severity_counts(r.issues for r in layers)
+    errors, warnings = severity_counts(layers)
     return BlockSummary(
         layers=len(layers),
         in_shape=in_shape,
