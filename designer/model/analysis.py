@@ -11,7 +11,7 @@ time). Pure Python: no Qt, no torch.
 
 from __future__ import annotations
 
-import operator
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,7 +20,7 @@ from typing import NamedTuple
 from .issues import severity_counts
 from .layers import Issue, Shape, numel
 from .network import Network, Node
-from .peak import walk
+from .peak import Walk
 
 DTYPE_BYTES: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8}
 
@@ -468,23 +468,30 @@ class _Peak:
         return self._value
 
 
-# (dtype, optimizer, device, output) -> (the layer reports walked, the walk). The walk does not
-# depend on the batch or the budget: changing those re-analyses without walking again.
-_WALKS: dict[tuple, tuple] = {}
+# (dtype, optimizer, device, output) -> the last walk of a step in that setting, traced: an
+# analysis of the same structure (an edit of a layer's sizes, another batch or budget) updates
+# it from the layers that changed (peak.Walk.update) instead of walking again.
+_WALKS: dict[tuple, Walk] = {}
+# (training, the learning-rate finder and sweeps analyse in their threads: a walk is updated in
+# place, one thread at a time)
+_WALKS_LOCK = threading.Lock()
 
 
 def _walk(nodes, order, layers, consumers, output, inplace, dtype, optimizer, device, state):
     key = (dtype, optimizer, device, output)
-    reps = [layers[nid] for nid in order]
-    hit = _WALKS.get(key)
-    if hit is not None and len(hit[0]) == len(reps) and all(map(operator.is_, hit[0], reps)):
-        return hit[1]
-    step = walk(nodes, order, layers, consumers, output, inplace, dtype=dtype,
-                optimizer=optimizer, device=device, state_values=state, value_bytes=DTYPE_BYTES)
-    if len(_WALKS) > 16:
-        _WALKS.clear()
-    _WALKS[key] = (reps, step)
-    return step
+    with _WALKS_LOCK:
+        hit = _WALKS.get(key)
+        if hit is not None:
+            step = hit.update(nodes, order, layers, consumers, output, inplace)
+            if step is not None:
+                return step
+        traced = Walk(nodes, order, layers, consumers, output, inplace, dtype=dtype,
+                      optimizer=optimizer, device=device, state_values=state,
+                      value_bytes=DTYPE_BYTES)
+        if len(_WALKS) > 16:
+            _WALKS.clear()
+        _WALKS[key] = traced
+        return traced.memory
 
 
 def _textbook(totals: Totals, batch: int, budget: int | None, dtype: str,
