@@ -481,6 +481,54 @@ def test_the_issue_cards_replaced_leave_the_list_at_once(qtbot, doc):
     assert [c for c in panel.list.findChildren(IssueCard) if c.isVisible()] == after
 
 
+def test_a_card_whose_issue_stays_is_kept_and_one_that_comes_back_is_shown_again(qtbot, doc):
+    """Cards are not built again for issues that stay or come back (an edit that makes one
+    come and go, like VGG-16's note on its parameter count, built a card each time)."""
+    from designer.ui.widgets.issues import IssueCard, IssueList
+
+    panel = show(qtbot, IssuesPanel(doc))
+    commands.set_params(doc, "conv", padding=1, stride=3)
+    first = list(panel.list.cards)
+    conv_card = first[0]
+    commands.set_params(doc, "pool", ceil_mode=True)  # the pool's issue changes, conv's stays
+    assert panel.list.cards[0] is conv_card  # (its fixes' effects are the new ones)
+    issue = doc.report.layers["conv"].issues[0]
+    assert conv_card.issue == issue and issue.fixes
+    assert [e.text() for e in conv_card.effects] == [
+        f"{f.label}: {f.effect_text}" for f in issue.fixes if f.effect_text]
+    assert all(f.effect_text in b.toolTip() for b, f in zip(conv_card.buttons, issue.fixes))
+    commands.set_params(doc, "conv", padding=0, stride=2)
+    second = list(panel.list.cards)
+    assert not set(first) & set(second)
+    built = []
+    original = IssueCard.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(args)
+        original(self, *args, **kwargs)
+
+    IssueCard.__init__ = counting
+    try:
+        doc.undo_stack.undo()
+        doc.undo_stack.undo()  # both issues of the first state again
+    finally:
+        IssueCard.__init__ = original
+    assert panel.list.cards == first and built == []
+    report_issues = [(nid, i) for nid in doc.report.order for i in doc.report.layers[nid].issues]
+    assert [(c.nid, c.issue) for c in first] == report_issues
+    assert [c.message.text() for c in first] == [i.message for _, i in report_issues]
+    layout = panel.list.layout()
+    assert [layout.itemAt(1 + i).widget() for i in range(len(first))] == first
+    qtbot.waitUntil(lambda: all(c.isVisible() for c in first))
+    assert [c for c in panel.list.findChildren(IssueCard) if c.isVisible()] == first
+    # the cards kept hidden are few, whatever comes and goes
+    for stride in range(2, 2 + 3 * IssueList.KEPT):
+        commands.set_params(doc, "conv", padding=stride % 2, stride=stride)
+    qtbot.wait(1)  # (deleteLater)
+    assert len(panel.list._spare) <= IssueList.KEPT
+    assert not any(c.isVisible() for c in panel.list._spare)
+
+
 def test_custom_budget_reprompts_on_bad_input_and_cancel_keeps_the_budget(qtbot, doc,
                                                                           monkeypatch):
     totals = show(qtbot, TotalsPanel(doc))

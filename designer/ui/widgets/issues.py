@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from ...model.layers import Issue
 from ..theme import severity_colour
-from .decor import discard
 
 SEVERITY_TITLES = {"error": "Error", "warning": "Warning", "info": "Note"}
 MAX_CARDS = 200  # beyond this the list says how many more there are
@@ -62,25 +61,46 @@ class IssueCard(QFrame):
         if issue.fixes and nid is not None:
             row = QHBoxLayout()
             row.setSpacing(4)
-            for fix in issue.fixes:
+            for i, fix in enumerate(issue.fixes):
                 button = QPushButton(f"Fix: {fix.label}")
-                tip = ("Set " + ", ".join(f"{k} = {v}" for k, v in fix.params.items())
-                       + " (one undo step)")
-                button.setToolTip(tip + (f"\n{fix.effect_text}" if fix.effect_text else ""))
                 button.setCursor(Qt.ArrowCursor)
-                button.clicked.connect(lambda _=False, f=fix: self.fix_clicked.emit(self.nid, f))
+                button.clicked.connect(
+                    lambda _=False, i=i: self.fix_clicked.emit(self.nid, self.issue.fixes[i]))
                 row.addWidget(button)
                 self.buttons.append(button)
             row.addStretch(1)
             layout.addLayout(row)
             for fix in issue.fixes:
                 if fix.effect_text:
-                    effect = QLabel(f"{fix.label}: {fix.effect_text}")
+                    effect = QLabel()
                     effect.setWordWrap(True)
                     effect.setTextFormat(Qt.PlainText)
                     effect.setEnabled(False)  # the palette's muted text colour
                     layout.addWidget(effect)
                     self.effects.append(effect)
+        self._fill(issue)
+
+    def shape(self) -> tuple:
+        """What the card's widgets are made for: another issue of the same shape is shown by
+        setting their texts (show_issue())."""
+        return _shape(self.nid, self.issue)
+
+    def show_issue(self, issue: Issue) -> None:
+        """Show another issue of the same shape (its fixes' effects differ: an edit elsewhere
+        changed what they would do to the design)."""
+        self.issue = issue
+        self._fill(issue)
+
+    def _fill(self, issue: Issue) -> None:
+        if not self.buttons:
+            return
+        for button, fix in zip(self.buttons, issue.fixes):
+            tip = ("Set " + ", ".join(f"{k} = {v}" for k, v in fix.params.items())
+                   + " (one undo step)")
+            button.setToolTip(tip + (f"\n{fix.effect_text}" if fix.effect_text else ""))
+        effects = [fix for fix in issue.fixes if fix.effect_text]
+        for label, fix in zip(self.effects, effects):
+            label.setText(f"{fix.label}: {fix.effect_text}")
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if event.button() == Qt.LeftButton and self.rect().contains(event.position().toPoint()):
@@ -88,11 +108,21 @@ class IssueCard(QFrame):
         super().mouseReleaseEvent(event)
 
 
+def _shape(nid: str | None, issue: Issue) -> tuple:
+    return (nid, issue.severity, issue.message, tuple(f.label for f in issue.fixes),
+            tuple(bool(f.effect_text) for f in issue.fixes))
+
+
 class IssueList(QWidget):
-    """A column of issue cards, rebuilt only when the issues themselves change."""
+    """A column of issue cards. A card whose issue is still there is kept (given the issue's
+    new fix effects where only those changed), and the few cards taken off last are kept
+    hidden: an edit that makes an issue come and go (VGG-16's note on its parameter count)
+    shows a card again instead of building one (its style sheet, its labels), which took a
+    quarter of such an edit."""
 
     layer_clicked = Signal(str)
     fix_requested = Signal(str, object)  # layer id, Fix
+    KEPT = 8  # cards kept hidden for issues that may come back
 
     def __init__(self, show_layer: bool = True, empty_text: str = "",
                  parent: QWidget | None = None):
@@ -100,6 +130,7 @@ class IssueList(QWidget):
         self.show_layer = show_layer
         self._issues: list[tuple[str | None, Issue]] | None = None
         self.cards: list[IssueCard] = []
+        self._spare: list[IssueCard] = []  # hidden, the most recently taken off last
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(4)
@@ -116,15 +147,38 @@ class IssueList(QWidget):
         if issues == self._issues:
             return
         self._issues = list(issues)
-        for card in self.cards:
-            discard(card, self._layout)
-        self.cards = []
-        for i, (nid, issue) in enumerate(issues[:MAX_CARDS]):
-            card = IssueCard(nid, issue, self.show_layer, self)
-            card.clicked.connect(self._card_clicked)
-            card.fix_clicked.connect(self.fix_requested)
-            self._layout.insertWidget(1 + i, card)
-            self.cards.append(card)
+        wanted = issues[:MAX_CARDS]
+        if [(c.nid, c.issue) for c in self.cards] != wanted:
+            # (an issue equal to another one's keeps one card each: matched in order)
+            old = self.cards + self._spare
+            cards = []
+            for nid, issue in wanted:
+                card = next((c for c in old if c.nid == nid and c.issue == issue), None)
+                if card is None:  # one made for the same kind of issue shows this one
+                    shape = _shape(nid, issue)
+                    card = next((c for c in old if c.shape() == shape), None)
+                    if card is not None:
+                        card.show_issue(issue)
+                if card is None:
+                    card = IssueCard(nid, issue, self.show_layer, self)
+                    card.clicked.connect(self._card_clicked)
+                    card.fix_clicked.connect(self.fix_requested)
+                else:
+                    old.remove(card)
+                cards.append(card)
+            for card in old:  # no longer wanted: hidden, the last ones kept
+                card.hide()
+                self._layout.removeWidget(card)
+            spare = [c for c in self._spare if c in old] + [c for c in self.cards if c in old]
+            for card in spare[:-self.KEPT]:
+                card.deleteLater()
+            self._spare = spare[-self.KEPT:]
+            for i, card in enumerate(cards):
+                if self._layout.indexOf(card) != 1 + i:
+                    self._layout.removeWidget(card)
+                    self._layout.insertWidget(1 + i, card)
+                card.show()
+            self.cards = cards
         self.empty.setVisible(not issues and bool(self.empty.text()))
         hidden = len(issues) - MAX_CARDS
         self.more.setText(f"… and {hidden:,} more" if hidden > 0 else "")
