@@ -634,6 +634,49 @@ def test_figures_are_selectable_under_the_mouse_and_keep_a_selection(qtbot, doc)
     assert all(type(v).__name__ == "Figure" for v in inspector_values(inspector, doc))
 
 
+def _alike(ours, plain, change):
+    change(ours)
+    change(plain)
+    for _ in range(2):  # (the second time from what was remembered)
+        for width in (40, 90, 200, 600):
+            assert ours.heightForWidth(width) == plain.heightForWidth(width), width
+
+
+def test_a_wrapping_label_remembers_the_heights_qlabel_gives(qtbot):
+    """The figures and texts that wrap remember their height at a width (a layout asks again and
+    again); whatever changes the text or how it is measured, it is QLabel's own answer."""
+    from designer.ui.widgets.decor import Figure, WrappingLabel
+
+    bigger = QLabel().font()
+    bigger.setPointSizeF(bigger.pointSizeF() * 2)
+    changes = [
+        *(lambda label, t=text: label.setText(t) for text in (
+            "short", "60,192,808 trainable  ·  151,579 in buffers",
+            "a text that wraps over several lines at a narrow width " * 3)),
+        lambda label: label.setContentsMargins(30, 0, 30, 0),
+        lambda label: label.setStyleSheet("QLabel { padding-left: 40px; }"),
+        lambda label: label.setFont(bigger),
+        lambda label: label.setStyleSheet("font-size: 7px;"),
+        lambda label: label.setMargin(9),
+        lambda label: label.setIndent(25),
+        lambda label: label.setTextFormat(Qt.RichText),
+        lambda label: label.setText("<b>bold</b> and " + "plain words " * 8),
+        lambda label: label.setWordWrap(False),
+        lambda label: label.setWordWrap(True),
+    ]
+    # a figure under the mouse is selectable: laid out as a document
+    plain_flags = QLabel().textInteractionFlags()
+    changes += [lambda label: label.setTextInteractionFlags(Qt.TextSelectableByMouse),
+                lambda label: label.setTextInteractionFlags(plain_flags)]
+    for ours in (WrappingLabel(), Figure()):
+        plain = QLabel()
+        for label in (ours, plain):
+            qtbot.addWidget(label)
+            label.setWordWrap(True)
+        for change in changes:
+            _alike(ours, plain, change)
+
+
 def inspector_values(inspector, doc):
     doc.select(["conv"])
     return list(inspector.readouts.values())

@@ -32,7 +32,7 @@ from ...model.network import FREEZABLE
 from ...model.units import format_bytes, format_count
 from .. import commands
 from ..document import Document
-from ..widgets.decor import Figure, section, vertical_scroll
+from ..widgets.decor import Figure, WrappingLabel, section, vertical_scroll
 from ..widgets.formatting import activation_bytes, layer_title, receptive_field, volumes
 from ..widgets.issues import IssueList
 
@@ -57,7 +57,7 @@ class Inspector(QWidget):
         self._committing = False
         self._renaming: str | None = None
 
-        self.hint = QLabel(_HINT)
+        self.hint = WrappingLabel(_HINT)
         self.hint.setAlignment(Qt.AlignCenter)
         self.hint.setWordWrap(True)
         self.hint.setEnabled(False)
@@ -104,10 +104,10 @@ class Inspector(QWidget):
         self.id_edit.setFont(font)
         self.id_edit.editingFinished.connect(self._rename)
         self.type_label = QLabel()
-        self.doc_label = QLabel()
+        self.doc_label = WrappingLabel()
         self.doc_label.setWordWrap(True)
         self.doc_label.setEnabled(False)
-        self.error_label = QLabel()
+        self.error_label = WrappingLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #dc2626;")
         self.error_label.hide()

@@ -26,7 +26,7 @@ from ...model.units import format_bytes, format_count, parse_size
 from .. import commands
 from ..document import Document
 from ..theme import severity_colour
-from ..widgets.decor import Figure, section, vertical_scroll
+from ..widgets.decor import Figure, WrappingLabel, section, vertical_scroll
 from ..widgets.issues import IssueList
 from ..widgets.layer_table import COLUMNS, LayerTable, LayerTableModel
 from ..widgets.memory_bar import MemoryBar, MemoryLegend, estimate_tooltip
@@ -111,7 +111,7 @@ class TotalsPanel(QWidget):
 
         self.bar = MemoryBar()
         self.legend = MemoryLegend()
-        self.verdict = QLabel()
+        self.verdict = WrappingLabel()
         self.verdict.setWordWrap(True)
         self.use_batch = QPushButton()
         self.use_batch.setToolTip("Set the design's batch size (for training too) to the largest "

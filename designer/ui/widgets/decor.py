@@ -4,7 +4,7 @@ replaced widget goes."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QLineEdit, QScrollArea, QWidget
 
@@ -64,7 +64,55 @@ def discard(widget: QWidget, layout) -> None:
     widget.deleteLater()
 
 
-class Figure(QLabel):
+class WrappingLabel(QLabel):
+    """A label that may wrap its text, remembering the height it needs at a width. QLabel lays
+    its text out again each time a layout asks (and the item asking keeps no answer of its
+    own), so a label whose text changes made its layout measure every wrapping label in it
+    anew: most of an edit's relayout of the totals and the inspector."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self._heights: dict[tuple[int, str], int] = {}
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt's name)
+        key = (width, self.text())
+        height = self._heights.get(key)
+        if height is None:
+            if len(self._heights) > 32:
+                self._heights.clear()
+            height = self._heights[key] = super().heightForWidth(width)
+        return height
+
+    def setWordWrap(self, on: bool) -> None:  # noqa: N802 (Qt's name)
+        self._heights.clear()
+        super().setWordWrap(on)
+
+    def setIndent(self, indent: int) -> None:  # noqa: N802 (Qt's name)
+        self._heights.clear()
+        super().setIndent(indent)
+
+    def setMargin(self, margin: int) -> None:  # noqa: N802 (Qt's name)
+        self._heights.clear()
+        super().setMargin(margin)
+
+    def setTextFormat(self, text_format) -> None:  # noqa: N802 (Qt's name)
+        self._heights.clear()
+        super().setTextFormat(text_format)
+
+    def setTextInteractionFlags(self, flags) -> None:  # noqa: N802 (Qt's name)
+        self._heights.clear()  # (a selectable label lays its text out as a document)
+        super().setTextInteractionFlags(flags)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.type() in _MEASURES:  # the font, the contents margins
+            self._heights.clear()
+        super().changeEvent(event)
+
+
+_MEASURES = {QEvent.FontChange, QEvent.ContentsRectChange}  # (a style sheet: these)
+
+
+class Figure(WrappingLabel):
     """A label whose text a user may select and copy, made selectable only while the mouse is
     over it. A selectable label lays its text out as a document at every change (four times
     the work of a plain one, and an edit changes a dozen figures), so most of the time it is
