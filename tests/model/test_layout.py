@@ -184,3 +184,29 @@ def test_a_collapsed_block_takes_one_place_and_opens_with_room_made():
     closed = {**opened, **back}
     assert closed["after"] == pos["after"]
     assert all(abs(closed[m][1] - top) < len(members) * SQUASH + 1 for m in members)
+
+
+def test_a_block_opened_again_is_laid_out_as_if_for_the_first_time():
+    """Opening a block lays its layers out once per wiring and inner cards (kept): opened
+    again it is the same, and after a rewiring or an inner block opened it is laid out anew."""
+    from designer.model import layout
+
+    net = load(Path(__file__).parents[2] / "presets" / "resnet50.convnet.json").network
+    pos = arrange(net, "top-down")
+
+    def fresh():
+        layout._INNER.clear()
+        return toggle_moves(net, "layer2", pos)
+
+    first = fresh()
+    assert toggle_moves(net, "layer2", pos) == first
+    stage = set(net.blocks["layer2"].members)
+    inner = next(b for b in net.blocks.values()
+                 if b.collapsed and b.id != "layer2" and set(b.members) <= stage)
+    net.set_collapsed([inner.id], False)  # its layers get places of their own in the stage
+    opened = toggle_moves(net, "layer2", pos)
+    assert opened == fresh() != first
+    conv2, conv3 = (next(m for m in inner.members if m.endswith(s)) for s in ("conv2", "conv3"))
+    net.set_inputs(conv3, [conv2])  # bn2 and relu2 left hanging: a branch of their own
+    rewired = toggle_moves(net, "layer2", pos)
+    assert rewired == fresh() != opened
