@@ -291,6 +291,17 @@ class Network:
             pos = (float(pos[0]), float(pos[1]))
         self.nodes[node_id] = self[node_id].at(pos)
 
+    def move_all(self, positions: Mapping[str, tuple[float, float] | None]) -> None:
+        """move() for many layers at once (those not in the design left out): a stage opened
+        or closed moves hundreds."""
+        nodes = self.nodes
+        for nid, pos in positions.items():
+            node = nodes.get(nid)
+            if node is not None:
+                if pos is not None:
+                    pos = (float(pos[0]), float(pos[1]))
+                nodes[nid] = node.at(pos)
+
     def rename(self, old: str, new: str) -> None:
         """Give a layer a new id; wires follow."""
         if old == new:

@@ -119,10 +119,7 @@ class MoveNodes(_DocumentCommand):
         self._apply(self.old)
 
     def _apply(self, positions: dict) -> None:
-        net = self.doc.network
-        for nid, pos in positions.items():
-            if nid in net.nodes:
-                net.move(nid, pos)
+        self.doc.network.move_all(positions)
         self.doc.moved.emit(list(positions))
 
 
@@ -147,9 +144,7 @@ class ShowBlocks(_DocumentCommand):
     def _apply(self, blocks: dict, positions: dict) -> None:
         net = self.doc.network
         net.blocks = dict(blocks)
-        for nid, pos in positions.items():
-            if nid in net.nodes:
-                net.move(nid, pos)
+        net.move_all(positions)
         self.doc.moved.emit(list(positions))
 
 

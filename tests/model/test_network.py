@@ -177,3 +177,21 @@ def test_what_the_analysis_takes_from_the_wiring_follows_every_rewiring(stack):
     analyze(net)
     assert (dict(net._wired[0]), net._wired[1]) == afresh() and "relu" in net._wired[1]
     assert net.readers()["conv"] == ("relu",)
+
+
+def test_moving_many_layers_at_once_changes_their_places_only():
+    from dataclasses import replace
+
+    net = Network()
+    a = net.add("Input", {"channels": 3, "height": 8, "width": 8}, pos=(0, 0))
+    b = net.add("Conv2d", {"out_channels": 4}, inputs=[a], pos=(0, 80))
+    net.set_frozen(b, True)
+    c = net.add("ReLU", {}, inputs=[b], pos=(0, 160))
+    before = dict(net.nodes)
+    order, version = net.topological_order(), net.version
+    net.move_all({b: (10, 90.5), c: None, "gone": (1, 1)})  # (a layer not in the design: left)
+    assert net.nodes[b].pos == (10.0, 90.5) and isinstance(net.nodes[b].pos[0], float)
+    assert net.nodes[c].pos is None and net.nodes[a] is before[a] and "gone" not in net.nodes
+    for nid in (b, c):
+        assert replace(net.nodes[nid], pos=None) == replace(before[nid], pos=None)
+    assert net.topological_order() is order and net.version == version  # nothing analysed
