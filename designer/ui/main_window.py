@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QStatusBar, QVBoxLayout, QWidget
 
@@ -370,9 +370,30 @@ class MainWindow(TrainingActions, QMainWindow):
 
         tools = self.toolbar
         tools.addSeparator()
-        tools.addActions([self.act_undo, self.act_redo])
+        self._toolbar_undo(tools)
         tools.addSeparator()
         tools.addActions([self.act_layout, actions["fit_all"]])
+
+    def _toolbar_undo(self, tools) -> None:
+        """Undo and redo on the toolbar: actions of their own, whose names stay (the buttons'
+        tooltips say what they would undo). The undo stack renames its actions at every step,
+        and every change of a toolbar's action sets its button's icon again, which has the
+        toolbar and the whole window laid out anew: a tenth of expanding a stage."""
+        stack = self.doc.undo_stack
+        self.tool_undo = QAction(self.act_undo.icon(), "Undo", self)
+        self.tool_redo = QAction(self.act_redo.icon(), "Redo", self)
+        tools.addActions([self.tool_undo, self.tool_redo])
+        for twin, act, can, changed, what, text_changed in (
+                (self.tool_undo, stack.undo, stack.canUndo(), stack.canUndoChanged,
+                 stack.undoText(), stack.undoTextChanged),
+                (self.tool_redo, stack.redo, stack.canRedo(), stack.canRedoChanged,
+                 stack.redoText(), stack.redoTextChanged)):
+            twin.triggered.connect(act)
+            twin.setEnabled(can)
+            changed.connect(twin.setEnabled)  # (first: it sets the button's tooltip back)
+            tip = _StepTip(tools.widgetForAction(twin), twin.text(), what)
+            changed.connect(tip.refresh)
+            text_changed.connect(tip.set_step)
 
     @property
     def issues(self) -> IssuesPanel:
@@ -657,3 +678,20 @@ def _open_notes() -> None:
     from PySide6.QtGui import QDesktopServices
 
     QDesktopServices.openUrl(QUrl(NOTES_URL))
+
+
+class _StepTip(QObject):
+    """A toolbar button's tooltip: its name and the step it would undo or redo (a child of the
+    button, so that its connections go with it)."""
+
+    def __init__(self, button: QWidget, name: str, step: str):
+        super().__init__(button)
+        self.button, self.name, self.step = button, name, step
+        self.refresh()
+
+    def set_step(self, step: str) -> None:
+        self.step = step
+        self.refresh()
+
+    def refresh(self, *_) -> None:
+        self.button.setToolTip(f"{self.name} {self.step}" if self.step else self.name)

@@ -122,6 +122,48 @@ def test_a_stride_that_does_not_work_out_warns_fix_undo_redo(window, qtbot):
     assert doc.network["conv"].params["padding"] == 2
 
 
+def test_the_toolbar_undoes_and_says_what_without_laying_the_window_out_again(window, qtbot):
+    """The toolbar's undo and redo say in their tooltips what they would undo; the undo stack
+    renames its actions at every step, and a toolbar whose action changes lays itself and the
+    whole window out again: its buttons have actions of their own."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from designer.ui import commands
+
+    doc = window.doc
+    undo = window.toolbar.widgetForAction(window.tool_undo)
+    redo = window.toolbar.widgetForAction(window.tool_redo)
+    requests = []
+
+    class Count(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.LayoutRequest:
+                requests.append(obj)
+            return False
+
+    counter = Count()
+    for w in (window.toolbar, window):
+        w.installEventFilter(counter)
+    conv = next(n for n in doc.network.nodes if doc.network.nodes[n].type == "Conv2d")
+    for width in (20, 24, 28):
+        commands.set_params(doc, conv, text=f"Width {width}", out_channels=width)
+        qtbot.wait(10)
+        assert undo.toolTip() == f"Undo Width {width}" and undo.isEnabled()
+        assert window.act_undo.text() == f"&Undo Width {width}"
+        if width == 20:  # (undo enabled: the toolbar is laid out for that)
+            requests.clear()
+    assert requests == []  # steps renamed: a toolbar holding the stack's actions would ask
+    doc.undo_stack.undo()
+    qtbot.wait(1)
+    assert undo.toolTip() == "Undo Width 24" and redo.toolTip() == "Redo Width 28"
+    assert redo.isEnabled()
+    window.tool_redo.trigger()
+    assert doc.network.nodes[conv].params["out_channels"] == 28 and not redo.isEnabled()
+    assert redo.toolTip() == "Redo"
+    window.tool_undo.trigger()
+    assert doc.network.nodes[conv].params["out_channels"] == 24
+
+
 def test_connect_a_branch_and_merge_it_with_add(window, qtbot):
     from designer.ui import commands
 

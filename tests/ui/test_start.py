@@ -61,7 +61,7 @@ def test_a_staged_window_is_a_shell_until_its_first_paint(staged, qtbot):
     assert view_menu[0] is staged.view.actions_by_name["zoom_in"]
     assert staged.docks["palette"].toggleViewAction() in view_menu
     assert len(_menu(staged, "Insert").actions()) == 3
-    assert staged.act_undo in staged.toolbar.actions()
+    assert staged.tool_undo in staged.toolbar.actions()
     assert staged.act_layout in staged.toolbar.actions()
     # the hints follow, and nothing heavy came with the start
     qtbot.waitUntil(lambda: staged._hints is not None, timeout=5000)
