@@ -142,8 +142,7 @@ def test_the_toolbar_undoes_and_says_what_without_laying_the_window_out_again(wi
             return False
 
     counter = Count()
-    for w in (window.toolbar, window):
-        w.installEventFilter(counter)
+    window.toolbar.installEventFilter(counter)  # (its layout lays out the window after it)
     conv = next(n for n in doc.network.nodes if doc.network.nodes[n].type == "Conv2d")
     for width in (20, 24, 28):
         commands.set_params(doc, conv, text=f"Width {width}", out_channels=width)
