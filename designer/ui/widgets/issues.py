@@ -149,14 +149,18 @@ class IssueList(QWidget):
         self._issues = list(issues)
         wanted = issues[:MAX_CARDS]
         if [(c.nid, c.issue) for c in self.cards] != wanted:
-            # (an issue equal to another one's keeps one card each: matched in order)
-            old = self.cards + self._spare
+            # (an issue equal to another one's keeps one card each: matched in order; looked
+            # for among the same layer's cards: an edit can change every issue's fix effects)
+            by_layer: dict[str | None, list[IssueCard]] = {}
+            for card in self.cards + self._spare:
+                by_layer.setdefault(card.nid, []).append(card)
             cards = []
             for nid, issue in wanted:
-                card = next((c for c in old if c.nid == nid and c.issue == issue), None)
+                mine = by_layer.get(nid, ())
+                card = next((c for c in mine if c.issue == issue), None)
                 if card is None:  # one made for the same kind of issue shows this one
                     shape = _shape(nid, issue)
-                    card = next((c for c in old if c.shape() == shape), None)
+                    card = next((c for c in mine if c.shape() == shape), None)
                     if card is not None:
                         card.show_issue(issue)
                 if card is None:
@@ -164,12 +168,15 @@ class IssueList(QWidget):
                     card.clicked.connect(self._card_clicked)
                     card.fix_clicked.connect(self.fix_requested)
                 else:
-                    old.remove(card)
+                    mine.remove(card)
                 cards.append(card)
+            left = {id(c) for cards_of in by_layer.values() for c in cards_of}
+            old = [c for c in self.cards + self._spare if id(c) in left]
             for card in old:  # no longer wanted: hidden, the last ones kept
                 card.hide()
                 self._layout.removeWidget(card)
-            spare = [c for c in self._spare if c in old] + [c for c in self.cards if c in old]
+            spare = ([c for c in self._spare if id(c) in left]
+                     + [c for c in self.cards if id(c) in left])
             for card in spare[:-self.KEPT]:
                 card.deleteLater()
             self._spare = spare[-self.KEPT:]
