@@ -341,11 +341,7 @@ def _inner(network: Network, block_id: str, mine: set[str]) -> dict[str, tuple[f
 def _downstream(network: Network, starts: set[str],
                 readers: Mapping[str, Sequence[str]] | None = None) -> set[str]:
     if readers is None:
-        built: dict[str, list[str]] = {}
-        for n in network.nodes.values():
-            for s in n.inputs:
-                built.setdefault(s, []).append(n.id)
-        readers = built
+        readers = network.readers()
     seen: set[str] = set()
     stack = list(starts)
     while stack:

@@ -502,16 +502,6 @@ class Walk:
         return self.memory
 
 
-def walk(nodes: Mapping, order, layers: Mapping, consumers: Mapping[str, int],
-         output: str | None, inplace: set[str], *, dtype: str, optimizer: str, device: str,
-         state_values: int, value_bytes: Mapping[str, int]) -> StepMemory:
-    """Walk one training step of the analysed design (see the module's docstring). `nodes`:
-    the network's nodes by id, as they were analysed."""
-    return Walk(nodes, order, layers, consumers, output, inplace, dtype=dtype,
-                optimizer=optimizer, device=device, state_values=state_values,
-                value_bytes=value_bytes).memory
-
-
 def _weight_values(kind: str, params: Mapping, rep) -> int:
     """Values in a CONV's or FC's weight (its bias left out)."""
     if kind == "Conv2d":
@@ -519,4 +509,4 @@ def _weight_values(kind: str, params: Mapping, rep) -> int:
     return rep.params - (params["out_features"] if params["bias"] else 0)
 
 
-__all__ = ["PARTS", "OPTIMIZER_TEMPORARIES", "StepMemory", "Walk", "walk", "numel"]
+__all__ = ["PARTS", "OPTIMIZER_TEMPORARIES", "StepMemory", "Walk", "numel"]

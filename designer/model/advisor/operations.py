@@ -131,10 +131,7 @@ class ConvertFcToConv:
 
 
 def _descendants(net: Network, start: str) -> set[str]:
-    readers: dict[str, list[str]] = {}
-    for n in net.nodes.values():
-        for s in n.inputs:
-            readers.setdefault(s, []).append(n.id)
+    readers = net.readers()
     seen: set[str] = set()
     stack = list(readers.get(start, ()))
     while stack:

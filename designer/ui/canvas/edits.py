@@ -37,10 +37,7 @@ def layer_type_name(payload: str) -> str | None:
 # ------------------------------------------------------------------------------------ geometry
 
 def _descendants(net: Network, starts: Iterable[str]) -> set[str]:
-    consumers: dict[str, list[str]] = {}
-    for n in net.nodes.values():
-        for s in n.inputs:
-            consumers.setdefault(s, []).append(n.id)
+    consumers = net.readers()
     seen: set[str] = set()
     stack = list(starts)
     while stack:
